@@ -1,0 +1,84 @@
+# pg_steward: PGXS build and install of the extension and its Python package.
+#
+#   make demo      # install what is missing, build, install, run the demo
+#   make test      # install what is missing, build, install, run every test
+#   make install   # the extension (SQL + control) and the Python package
+#   make dist      # the PGXN zip
+#
+# demo and test work on a fresh machine: they run scripts/install-deps first.
+
+EXTENSION  = pg_steward
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+PG_CONFIG ?= pg_config
+PGXS      := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+VENV      ?= .venv
+LINT_VENV ?= .venv-lint
+
+.PHONY: demo test deps lint pgspot pytest install-python uninstall-python dist
+
+deps:
+	scripts/install-deps
+
+ifeq ($(wildcard $(PGXS)),)
+# No PGXS yet (a fresh machine): only the bootstrap targets can run.
+demo test: deps
+	$(MAKE) $@
+install installcheck all dist:
+	@echo "PGXS not found: install postgresql-server-dev-15 (or run 'make deps')" >&2; exit 1
+else
+
+# Extension SQL sources, by area, in load order.
+SQL_SOURCES = extension/schema.sql \
+              extension/runtime.sql \
+              extension/partitions.sql \
+              extension/queries.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql) \
+             $(wildcard extension/released/$(EXTENSION)--*.sql)
+REGRESS    = $(basename $(notdir $(wildcard sql/*.sql)))
+EXTRA_CLEAN = $(EXTENSION)-*.zip
+
+include $(PGXS)
+
+# The Python package and its runtime dependencies go into a directory of their
+# own per version, which the SQL of that version (and only it) loads.
+PYTHON_DIR     = $(pkglibdir)/$(EXTENSION)/$(EXTVERSION)
+PIP           ?= python3 -m pip
+# The Python the server embeds (libpython3.X linked by plpython3.so).
+SERVER_PYTHON := $(shell ldd $(pkglibdir)/plpython3.so 2>/dev/null | sed -n 's/.*libpython\([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control Makefile
+	sed -e 's|@VERSION@|$(EXTVERSION)|g' -e 's|@PYTHON_DIR@|$(PYTHON_DIR)|g' $(SQL_SOURCES) > $@
+
+install: install-python
+
+install-python:
+	@test -n "$(SERVER_PYTHON)" || { echo "plpython3.so not found in $(pkglibdir): install postgresql-plpython3-15" >&2; exit 1; }
+	rm -rf '$(DESTDIR)$(PYTHON_DIR)'
+	$(MKDIR_P) '$(DESTDIR)$(PYTHON_DIR)'
+	$(PIP) install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --target '$(DESTDIR)$(PYTHON_DIR)' \
+	    --only-binary=:all: --python-version $(SERVER_PYTHON) -r python/requirements-server.txt
+	cd python && find pg_steward -type f ! -path '*__pycache__*' -exec install -D -m 0644 '{}' '$(DESTDIR)$(PYTHON_DIR)/{}' \;
+	chmod -R a+rX '$(DESTDIR)$(PYTHON_DIR)'
+
+uninstall: uninstall-python
+uninstall-python:
+	rm -rf '$(DESTDIR)$(PYTHON_DIR)'
+
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
+
+demo: deps all install
+	$(VENV)/bin/pg-steward demo
+
+lint: all
+	$(VENV)/bin/ruff check python tests bench
+	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u $(DATA_built) $(wildcard extension/upgrades/*.sql)
+
+test: deps all install lint
+	$(VENV)/bin/python -m pytest tests
+
+endif

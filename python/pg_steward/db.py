@@ -1,0 +1,107 @@
+"""The one small database interface shared by the in-server and client code.
+
+Queries are written once, with PostgreSQL's own ``$1, $2`` placeholders and
+explicit casts where a parameter is not plain text (``$1::regclass``). In the
+server they run through ``plpy`` prepared plans; from the command line through
+a psycopg ``RawCursor``, which sends the same placeholders to the server.
+Rows come back as dictionaries keyed by column name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Protocol, Sequence
+
+Row = dict[str, Any]
+
+
+class Database(Protocol):
+    def query(self, sql: str, *params: object) -> list[Row]:
+        """Run a statement and return its rows."""
+
+    def execute(self, sql: str, *params: object) -> None:
+        """Run a statement whose rows, if any, are not needed."""
+
+    def notice(self, message: str) -> None:
+        """Tell the user about progress (a NOTICE in SQL, a line on stderr in the CLI)."""
+
+
+def plpy_type(value: object) -> str:
+    """The SQL type a Python parameter is declared with in a plpy plan."""
+    if value is None or isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float):
+        return "double precision"
+    if isinstance(value, Decimal):
+        return "numeric"
+    if isinstance(value, dt.datetime):
+        return "timestamptz" if value.tzinfo else "timestamp"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, (list, tuple)):
+        kinds = {plpy_type(v) for v in value if v is not None} or {"text"}
+        if len(kinds) != 1:
+            raise TypeError(f"array parameter mixes types: {sorted(kinds)}")
+        return kinds.pop() + "[]"
+    raise TypeError(f"no SQL type for a parameter of type {type(value).__name__}")
+
+
+class PlpyDatabase:
+    """Database access inside the server through PL/Python's ``plpy`` module."""
+
+    def __init__(self, plpy: Any) -> None:
+        self._plpy = plpy
+        self._plans: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def _plan(self, sql: str, params: Sequence[object]) -> Any:
+        types = tuple(plpy_type(p) for p in params)
+        key = (sql, types)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plpy.prepare(sql, list(types))
+            self._plans[key] = plan
+        return plan
+
+    def query(self, sql: str, *params: object) -> list[Row]:
+        result = self._plpy.execute(self._plan(sql, params), list(params))
+        return [dict(row) for row in result]
+
+    def execute(self, sql: str, *params: object) -> None:
+        self._plpy.execute(self._plan(sql, params), list(params))
+
+    def notice(self, message: str) -> None:
+        self._plpy.notice(message)
+
+
+class PsycopgDatabase:
+    """Database access from a client through a psycopg 3 connection."""
+
+    def __init__(self, conn: Any) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self.conn = conn
+        self._cursor_class = psycopg.RawCursor
+        self._dict_row = dict_row
+
+    def _cursor(self) -> Any:
+        return self._cursor_class(self.conn, row_factory=self._dict_row)
+
+    def query(self, sql: str, *params: object) -> list[Row]:
+        with self._cursor() as cur:
+            cur.execute(sql, list(params))
+            return list(cur.fetchall()) if cur.description else []
+
+    def execute(self, sql: str, *params: object) -> None:
+        with self._cursor() as cur:
+            cur.execute(sql, list(params))
+
+    def notice(self, message: str) -> None:
+        import sys
+
+        print(message, file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Partition lifecycle: the partition tree, bounds, creation, retention, maintenance."""

@@ -1,0 +1,138 @@
+"""The partition tree of a partitioned table, read from the catalog.
+
+Bounds come from ``pg_class.relpartbound``, never from partition names.
+Sizes and row estimates of a partitioned node are the sums over its leaves;
+an estimate is ``None`` (unknown) when a leaf holding data was never analyzed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from pg_steward.db import Database, Row
+from pg_steward.errors import NULL_VALUE_NOT_ALLOWED, WRONG_OBJECT_TYPE, StewardError
+from pg_steward.partitions.bounds import parse_bound, sort_key, value_text, values_text
+
+STRATEGIES = {"r": "range", "l": "list", "h": "hash"}
+
+_ROOT_SQL = """
+SELECT c.oid::bigint AS oid, c.relkind::text AS relkind, c.oid::regclass::text AS name
+FROM pg_catalog.pg_class c
+WHERE c.oid = $1::regclass
+"""
+
+_TREE_SQL = """
+SELECT t.relid::oid::bigint AS oid,
+       t.parentrelid::oid::bigint AS parent_oid,
+       t.level,
+       t.isleaf AS is_leaf,
+       c.relkind::text AS relkind,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound,
+       parent_key.partstrat::text AS parent_strategy,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partitioned_by,
+       CASE WHEN c.relkind = 'r' THEN pg_catalog.pg_total_relation_size(c.oid) END AS total_bytes,
+       CASE WHEN c.relkind = 'r' THEN pg_catalog.pg_relation_size(c.oid) END AS heap_bytes,
+       c.reltuples::float8 AS reltuples,
+       c.relpages
+FROM pg_catalog.pg_partition_tree($1::regclass) AS t
+JOIN pg_catalog.pg_class AS c ON c.oid = t.relid
+LEFT JOIN pg_catalog.pg_inherits AS inh ON inh.inhrelid = c.oid
+LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid = inh.inhparent
+"""
+
+
+def leaf_row_estimate(reltuples: float, relpages: int, heap_bytes: int | None) -> int | None:
+    """Rows in a leaf from its statistics, or None when they cannot be trusted.
+
+    ``reltuples`` is -1 (PostgreSQL 14+) or 0 (before) until the first
+    VACUUM or ANALYZE; an empty heap is known to hold nothing.
+    """
+    if heap_bytes is None:
+        return None
+    if reltuples > 0:
+        return round(reltuples)
+    if heap_bytes == 0 or (reltuples == 0 and relpages > 0):
+        return 0
+    return None
+
+
+def _sum_known(values: list[int | None]) -> int | None:
+    if any(v is None for v in values):
+        return None
+    return sum(v for v in values if v is not None)
+
+
+def build_tree(rows: list[Row]) -> list[dict[str, Any]]:
+    """Catalog rows into output rows: depth first, siblings in bound order."""
+    by_oid = {row["oid"]: row for row in rows}
+    children: dict[int, list[Row]] = defaultdict(list)
+    root = None
+    for row in rows:
+        if row["level"] == 0:
+            root = row
+        else:
+            children[row["parent_oid"]].append(row)
+    if root is None:
+        return []
+
+    bounds = {oid: parse_bound(row["bound"]) if row["bound"] else None for oid, row in by_oid.items()}
+    totals: dict[int, tuple[int | None, int | None]] = {}
+
+    def measure(row: Row) -> tuple[int | None, int | None]:
+        kids = children.get(row["oid"], [])
+        if row["relkind"] == "p":
+            sizes = [measure(kid) for kid in kids]
+            result = (_sum_known([s[0] for s in sizes]), _sum_known([s[1] for s in sizes]))
+        else:
+            result = (
+                row["total_bytes"],
+                leaf_row_estimate(row["reltuples"], row["relpages"], row["heap_bytes"]),
+            )
+        totals[row["oid"]] = result
+        return result
+
+    measure(root)
+    out: list[dict[str, Any]] = []
+
+    def visit(row: Row) -> None:
+        bound = bounds[row["oid"]]
+        total_bytes, estimated_rows = totals[row["oid"]]
+        out.append(
+            {
+                "partition": row["oid"],
+                "partition_of": row["parent_oid"] if row["level"] > 0 else None,
+                "level": row["level"],
+                "is_leaf": row["relkind"] != "p",
+                "is_default": bound is not None and bound.kind == "default",
+                "strategy": STRATEGIES.get(row["parent_strategy"]) if bound is not None else None,
+                "bound": row["bound"],
+                "range_from": values_text(bound.range_from) if bound else None,
+                "range_to": values_text(bound.range_to) if bound else None,
+                "list_values": [value_text(v) for v in bound.list_values] if bound and bound.kind == "list" else None,
+                "hash_modulus": bound.modulus if bound else None,
+                "hash_remainder": bound.remainder if bound else None,
+                "partitioned_by": row["partitioned_by"],
+                "total_bytes": total_bytes,
+                "estimated_rows": estimated_rows,
+            }
+        )
+        for kid in sorted(children.get(row["oid"], []), key=lambda r: sort_key(bounds[r["oid"]])):
+            visit(kid)
+
+    visit(root)
+    return out
+
+
+def partition_tree(db: Database, parent: str | None) -> list[dict[str, Any]]:
+    """Rows of ``steward.partitions(parent)``."""
+    if parent is None:
+        raise StewardError("parent must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    root = db.query(_ROOT_SQL, parent)[0]
+    if root["relkind"] != "p":
+        raise StewardError(
+            f"{root['name']} is not a partitioned table",
+            WRONG_OBJECT_TYPE,
+            hint="Pass the partitioned (parent) table, or a sub-partitioned partition.",
+        )
+    return build_tree(db.query(_TREE_SQL, parent))

@@ -1,0 +1,1 @@
+"""Slow-query capture, grouping by parse-tree fingerprint, and plan analysis."""
