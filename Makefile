@@ -38,7 +38,7 @@ SQL_SOURCES = extension/schema.sql \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql) \
              $(wildcard extension/released/$(EXTENSION)--*.sql)
-REGRESS    = $(basename $(notdir $(wildcard sql/*.sql)))
+REGRESS    = install partitions fingerprint
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
 include $(PGXS)

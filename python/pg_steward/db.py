@@ -10,8 +10,9 @@ Rows come back as dictionaries keyed by column name.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 Row = dict[str, Any]
 

@@ -40,7 +40,7 @@ def load() -> ModuleType:
     sys.setdlopenflags(os.RTLD_NOW | os.RTLD_DEEPBIND)
     try:
         import pglast
-        import pglast.parser  # noqa: F401  (the C extension: must load under DEEPBIND)
+        import pglast.parser
     finally:
         sys.setdlopenflags(flags)
     _pglast = pglast

@@ -10,7 +10,8 @@ and turns a ``StewardError`` into a PostgreSQL error with its SQLSTATE.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pg_steward.db import Database, PlpyDatabase
 from pg_steward.errors import INTERNAL_ERROR, StewardError
@@ -19,12 +20,18 @@ T = TypeVar("T")
 
 _plpy: Any = None
 _database: Database | None = None
+_SQLError: type[Exception] = Exception
 
 
 def attach(plpy: Any) -> None:
-    global _plpy, _database
+    global _plpy, _database, _SQLError
     _plpy = plpy
     _database = PlpyDatabase(plpy)
+    # PL/Python prefixes an error's message with its exception class, as
+    # "module.Class: message", but leaves out the module for builtins. A
+    # plpy.Error subclass named like this reads "pg_steward: message" and
+    # keeps the sqlstate, detail and hint attributes PL/Python looks for.
+    _SQLError = type("pg_steward", (plpy.Error,), {"__module__": "builtins"})
 
 
 def in_server() -> bool:
@@ -41,13 +48,28 @@ def database() -> Database:
     return _database
 
 
+def sql_error(message: str, sqlstate: str | None, detail: str | None, hint: str | None) -> Exception:
+    prefix = "pg_steward: "
+    error = _SQLError(message[len(prefix):] if message.startswith(prefix) else message)
+    for name, value in (("sqlstate", sqlstate), ("detail", detail), ("hint", hint)):
+        if value is not None:
+            setattr(error, name, value)
+    return error
+
+
 def call(function: Callable[..., T], *args: object) -> T:
-    """Run ``function(database, *args)`` for a SQL function, with SQL errors."""
+    """Run ``function(database, *args)`` for a SQL function, with clean SQL errors.
+
+    Our own errors and errors of the statements we run reach the user with
+    their SQLSTATE, detail and hint, as ``pg_steward: <message>``.
+    """
     try:
         return function(database(), *args)
     except StewardError as error:
-        _plpy.error(error.message, detail=error.detail, hint=error.hint, sqlstate=error.sqlstate)
-        raise  # plpy.error always raises; this keeps type checkers informed
+        raise sql_error(error.message, error.sqlstate, error.detail, error.hint) from None
+    except _plpy.SPIError as error:
+        message = str(error.args[0]) if error.args else "error in a statement run by pg_steward"
+        raise sql_error(message, error.sqlstate, error.detail, error.hint) from None
 
 
 def versions(db: Database) -> dict[str, str | None]:

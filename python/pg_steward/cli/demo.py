@@ -43,7 +43,7 @@ def show_partitions(console: Console, conn: psycopg.Connection, table: str) -> N
         "SELECT *, partition::text AS name FROM steward.partitions(%s::regclass)", [table]
     )
     columns = [c.name for c in cur.description]
-    rows = [dict(zip(columns, r)) for r in cur.fetchall()]
+    rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
     for row in rows:
         row["partition"] = "  " * row["level"] + row["name"]
         row["size"] = human_bytes(row["total_bytes"])

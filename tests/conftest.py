@@ -1,0 +1,72 @@
+"""Fixtures: one throwaway PostgreSQL server per test session, a fresh database per test.
+
+The server is pg_steward.localserver.LocalServer (testing.postgresql, run as
+an unprivileged user when the tests run as root), with pg_cron and
+pg_stat_statements preloaded. The extension must be installed in that server's
+PostgreSQL first (``make install``; ``make test`` does it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pg_steward.localserver import LocalServer
+
+ROOT = Path(__file__).resolve().parent.parent
+_counter = itertools.count()
+
+
+def pg_config(flag: str) -> str:
+    out = subprocess.run([os.environ.get("PG_CONFIG", "pg_config"), flag], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        yield srv
+
+
+def _create_database(server: LocalServer, extension: bool) -> str:
+    name = f"t{next(_counter)}_{os.getpid()}"
+    with psycopg.connect(server.url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    if extension:
+        with psycopg.connect(server.url_for(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_steward CASCADE")
+    return name
+
+
+@pytest.fixture
+def new_database(server: LocalServer) -> Callable[..., str]:
+    """Factory: a new database (with pg_steward unless extension=False); returns its URL."""
+
+    def make(extension: bool = True) -> str:
+        return server.url_for(_create_database(server, extension))
+
+    return make
+
+
+@pytest.fixture
+def conn(new_database: Callable[..., str]) -> Iterator[psycopg.Connection]:
+    """Autocommit connection to a fresh database with pg_steward installed."""
+    with psycopg.connect(new_database(), autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="module")
+def seed_url(server: LocalServer) -> str:
+    """A database with pg_steward and the seed documents' tables, shared by a module."""
+    from pg_steward.workloads import sql
+
+    url = server.url_for(_create_database(server, extension=True))
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql("seed_tables"))
+    return url
