@@ -11,8 +11,9 @@
 DO $guard$
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
-               JOIN pg_catalog.pg_roles AS r ON r.oid = n.nspowner
-               WHERE n.nspname = 'steward' AND NOT r.rolsuper AND r.rolname <> current_user) THEN
+               JOIN pg_catalog.pg_roles AS r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+               WHERE n.nspname OPERATOR(pg_catalog.=) 'steward' AND NOT r.rolsuper
+                 AND r.rolname OPERATOR(pg_catalog.<>) current_user) THEN
         RAISE EXCEPTION 'schema steward is owned by a role that is not a superuser'
             USING ERRCODE = '42501',
                   HINT = 'Drop schema steward or make a superuser its owner before CREATE EXTENSION pg_steward.';
@@ -20,7 +21,9 @@ BEGIN
 END
 $guard$;
 
+
 COMMENT ON SCHEMA steward IS 'pg_steward: partition lifecycle, slow-query analysis and health reports';
+
 -- Every function runs as its caller (SECURITY INVOKER), so using them grants
 -- nothing the caller does not already have: anyone may look them up.
 GRANT USAGE ON SCHEMA steward TO PUBLIC;
