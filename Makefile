@@ -75,7 +75,7 @@ demo: deps all install
 	$(VENV)/bin/pg-steward demo
 
 lint: all
-	$(VENV)/bin/ruff check python tests bench
+	$(VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u $(DATA_built) $(wildcard extension/upgrades/*.sql)
 
 test: deps all install lint
