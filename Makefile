@@ -16,7 +16,7 @@ PGXS      := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 VENV      ?= .venv
 LINT_VENV ?= .venv-lint
 
-.PHONY: demo test deps lint pgspot pytest install-python uninstall-python dist
+.PHONY: demo test deps lint install-python uninstall-python dist freeze
 
 deps:
 	scripts/install-deps
@@ -35,9 +35,12 @@ SQL_SOURCES = extension/schema.sql \
               extension/partitions.sql \
               extension/queries.sql
 
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql) \
-             $(wildcard extension/released/$(EXTENSION)--*.sql)
+# Upgrade scripts and the frozen scripts of released versions are built too:
+# each gets this machine's @PKGLIBDIR@; an upgrade script's @VERSION@ is its
+# target version.
+UPGRADES   = $(notdir $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql))
+RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
 REGRESS    = install partitions fingerprint
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
@@ -51,7 +54,18 @@ PIP           ?= python3 -m pip
 SERVER_PYTHON := $(shell ldd $(pkglibdir)/plpython3.so 2>/dev/null | sed -n 's/.*libpython\([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control Makefile
-	sed -e 's|@VERSION@|$(EXTVERSION)|g' -e 's|@PYTHON_DIR@|$(PYTHON_DIR)|g' $(SQL_SOURCES) > $@
+	sed -e 's|@VERSION@|$(EXTVERSION)|g' -e 's|@PKGLIBDIR@|$(pkglibdir)|g' $(SQL_SOURCES) > $@
+
+$(UPGRADES): $(EXTENSION)--%.sql: extension/upgrades/$(EXTENSION)--%.sql Makefile
+	sed -e 's|@VERSION@|$(lastword $(subst --, ,$*))|g' -e 's|@PKGLIBDIR@|$(pkglibdir)|g' $< > $@
+
+$(RELEASED): $(EXTENSION)--%.sql: extension/released/$(EXTENSION)--%.sql Makefile
+	sed -e 's|@PKGLIBDIR@|$(pkglibdir)|g' $< > $@
+
+# At a release: the current version's script with its version filled in and
+# the install location left open, to be committed into extension/released/.
+freeze: $(SQL_SOURCES)
+	sed -e 's|@VERSION@|$(EXTVERSION)|g' $(SQL_SOURCES) > extension/released/$(EXTENSION)--$(EXTVERSION).sql
 
 install: install-python
 
@@ -76,7 +90,7 @@ demo: deps all install
 
 lint: all
 	$(VENV)/bin/ruff check .
-	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u $(DATA_built) $(wildcard extension/upgrades/*.sql)
+	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 
 test: deps all install lint
 	$(VENV)/bin/python -m pytest tests

@@ -12,7 +12,7 @@ import os
 import sys
 
 version = "@VERSION@"
-package_dir = "@PYTHON_DIR@"
+package_dir = "@PKGLIBDIR@/pg_steward/@VERSION@"
 loaded = sys.modules.get("pg_steward")
 if loaded is None:
     if not os.path.isfile(os.path.join(package_dir, "pg_steward", "__init__.py")):

@@ -1,6 +1,6 @@
 -- pg_steward: schema and shared objects.
--- Built into pg_steward--@VERSION@.sql by the Makefile; @VERSION@ and
--- @PYTHON_DIR@ are filled in there.
+-- Built into pg_steward--@VERSION@.sql by the Makefile, which fills in
+-- @VERSION@ and @PKGLIBDIR@ (pg_config --pkglibdir).
 
 \echo Use "CREATE EXTENSION pg_steward CASCADE" to load this file. \quit
 
