@@ -50,8 +50,9 @@ include $(PGXS)
 # own per version, which the SQL of that version (and only it) loads.
 PYTHON_DIR     = $(pkglibdir)/$(EXTENSION)/$(EXTVERSION)
 PIP           ?= python3 -m pip
-# The Python the server embeds (libpython3.X linked by plpython3.so).
-SERVER_PYTHON := $(shell ldd $(pkglibdir)/plpython3.so 2>/dev/null | sed -n 's/.*libpython\([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
+# The Python the server embeds (libpython3.X linked by plpython3.so); expanded
+# only when used, since "make test" may install PL/Python first.
+SERVER_PYTHON  = $(shell ldd $(pkglibdir)/plpython3.so 2>/dev/null | sed -n 's/.*libpython\([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control Makefile
 	sed -e 's|@VERSION@|$(EXTVERSION)|g' -e 's|@PKGLIBDIR@|$(pkglibdir)|g' $(SQL_SOURCES) > $@
