@@ -91,7 +91,7 @@ demo: deps all install
 
 lint: all
 	$(VENV)/bin/ruff check .
-	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
+	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u --proc-without-search-path "steward.run_maintenance()" $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 
 test: deps all install lint
 	$(VENV)/bin/python -m pytest tests

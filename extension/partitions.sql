@@ -34,3 +34,212 @@ $python$;
 
 COMMENT ON FUNCTION steward.partitions(regclass) IS
   'The partition tree of a partitioned table: levels, strategies, bounds, DEFAULT, sizes and row estimates';
+
+-- Partition lifecycle. Functions pin DateStyle, TimeZone and IntervalStyle
+-- because they read bounds and intervals as text (see partitions/values.py).
+
+CREATE TABLE steward.partition_config (
+    parent             regclass PRIMARY KEY,
+    span               interval,
+    integer_span       bigint CHECK (integer_span OPERATOR(pg_catalog.>) 0),
+    premake            integer NOT NULL DEFAULT 3 CHECK (premake OPERATOR(pg_catalog.>=) 0),
+    retention          interval,
+    retention_mode     text NOT NULL DEFAULT 'drop'
+                       CHECK (retention_mode OPERATOR(pg_catalog.=) ANY (ARRAY['drop', 'detach', 'archive'])),
+    archive_schema     name,
+    time_zone          text NOT NULL DEFAULT 'UTC',
+    lock_timeout       interval NOT NULL DEFAULT '2 seconds',
+    lock_retries       integer NOT NULL DEFAULT 3 CHECK (lock_retries OPERATOR(pg_catalog.>=) 0),
+    tablespace         name,
+    storage_parameters text[] NOT NULL DEFAULT '{}',
+    "analyze"          boolean NOT NULL DEFAULT true,
+    enabled            boolean NOT NULL DEFAULT true,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- Operators are qualified: the extension script must not depend on search_path.
+    CHECK ((span IS NULL) OPERATOR(pg_catalog.<>) (integer_span IS NULL)),
+    CHECK (retention_mode OPERATOR(pg_catalog.<>) 'archive' OR archive_schema IS NOT NULL)
+);
+COMMENT ON TABLE steward.partition_config IS 'Partitioned tables maintained by pg_steward (steward.manage / steward.unmanage)';
+SELECT pg_catalog.pg_extension_config_dump('steward.partition_config', '');
+
+CREATE TABLE steward.partition_maintenance_log (
+    id         bigserial PRIMARY KEY,
+    logged_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    parent     text,
+    action     text NOT NULL,
+    partition  text,
+    ok         boolean NOT NULL,
+    rows_moved bigint NOT NULL DEFAULT 0,
+    detail     text,
+    username   text NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE steward.partition_maintenance_log IS 'Every action and failure of pg_steward partition maintenance';
+SELECT pg_catalog.pg_extension_config_dump('steward.partition_maintenance_log', '');
+SELECT pg_catalog.pg_extension_config_dump('steward.partition_maintenance_log_id_seq', '');
+
+GRANT SELECT ON steward.partition_config, steward.partition_maintenance_log TO PUBLIC;
+
+CREATE TYPE steward.maintenance_action AS (
+    parent    regclass,
+    action    text,
+    partition text,
+    ok        boolean,
+    detail    text
+);
+
+CREATE FUNCTION steward.create_partition(
+    parent regclass, start text, span text DEFAULT '1 month', time_zone text DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'iso_8601'
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.create import create_partition
+return call(create_partition, parent, start, span, time_zone)
+$python$;
+
+COMMENT ON FUNCTION steward.create_partition(regclass, text, text, text) IS
+  'The range partition [start, start + span) of parent: existing, or created with the rows of its range moved out of DEFAULT';
+
+CREATE FUNCTION steward.create_monthly_partition(parent regclass, month date, time_zone text DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'iso_8601'
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.create import create_monthly_partition
+return call(create_monthly_partition, parent, month, time_zone)
+$python$;
+
+COMMENT ON FUNCTION steward.create_monthly_partition(regclass, date, text) IS
+  'The partition of the month containing month: existing, or created with its DEFAULT rows moved into it';
+
+CREATE FUNCTION steward.drop_old_partitions(
+    parent regclass, retention interval, mode text DEFAULT 'drop', archive_schema name DEFAULT NULL,
+    dry_run boolean DEFAULT false)
+RETURNS TABLE (partition text, range_from text, range_to text, action text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'iso_8601'
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.retention import drop_old_partitions
+return call(drop_old_partitions, parent, retention, mode, archive_schema, dry_run)
+$python$;
+
+COMMENT ON FUNCTION steward.drop_old_partitions(regclass, interval, text, name, boolean) IS
+  'Drops, detaches or archives the partitions whose whole range is older than now() - retention, by catalog bounds';
+
+CREATE FUNCTION steward.maintain_partitions(parent regclass DEFAULT NULL)
+RETURNS SETOF steward.maintenance_action
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'iso_8601'
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.maintain import maintain_partitions
+return call(maintain_partitions, parent)
+$python$;
+
+COMMENT ON FUNCTION steward.maintain_partitions(regclass) IS
+  'Maintains every managed table (or one): premake, gaps, DEFAULT rows, retention, ANALYZE; one row per action';
+
+CREATE FUNCTION steward.manage(
+    parent regclass, span interval DEFAULT '1 month', premake integer DEFAULT 3, retention interval DEFAULT NULL,
+    retention_mode text DEFAULT 'drop', archive_schema name DEFAULT NULL, time_zone text DEFAULT 'UTC',
+    lock_timeout interval DEFAULT '2 seconds', lock_retries integer DEFAULT 3, integer_span bigint DEFAULT NULL,
+    tablespace name DEFAULT NULL, storage_parameters text[] DEFAULT NULL)
+RETURNS SETOF steward.maintenance_action
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'iso_8601'
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.config import manage
+from pg_steward.partitions.maintain import maintain_partitions
+oid = call(manage, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
+           lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
+return call(maintain_partitions, oid)
+$python$;
+
+COMMENT ON FUNCTION steward.manage(regclass, interval, integer, interval, text, name, text, interval, integer, bigint, name, text[]) IS
+  'Registers (or re-configures) a partitioned table for maintenance and maintains it once';
+
+CREATE FUNCTION steward.unmanage(parent regclass)
+RETURNS boolean
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.config import unmanage
+return call(unmanage, parent)
+$python$;
+
+COMMENT ON FUNCTION steward.unmanage(regclass) IS
+  'Stops maintaining a table (its partitions stay); true if it was managed';
+
+-- A procedure, so that it can COMMIT after each table: locks taken for one
+-- table are not held while the others are maintained. Procedures that COMMIT
+-- cannot carry SET clauses; this one runs only statements that do not depend
+-- on search_path, and each table is maintained by maintain_partitions(),
+-- which pins its own settings.
+CREATE PROCEDURE steward.run_maintenance()
+LANGUAGE plpython3u
+SECURITY INVOKER
+AS $python$
+lock = plpy.execute("SELECT pg_catalog.pg_try_advisory_lock(8319385975070549041) AS ok")[0]["ok"]
+if not lock:
+    plpy.notice("pg_steward: another maintenance run is in progress; nothing done")
+else:
+    try:
+        tables = plpy.execute(
+            "SELECT parent::oid AS oid FROM steward.partition_config WHERE enabled ORDER BY parent::text")
+        one = plpy.prepare(
+            "SELECT count(*) AS actions, count(*) FILTER (WHERE NOT ok) AS failures "
+            "FROM steward.maintain_partitions($1::regclass)", ["oid"])
+        for table in tables:
+            plpy.execute(one, [table["oid"]])
+            plpy.commit()
+    finally:
+        plpy.execute("SELECT pg_catalog.pg_advisory_unlock(8319385975070549041)")
+$python$;
+
+COMMENT ON PROCEDURE steward.run_maintenance() IS
+  'Maintains every managed table, committing after each one (for pg_cron and scripts)';

@@ -378,8 +378,8 @@ WHERE extname = 'pg_steward'
 
 def _functions_in_schema(conn: psycopg.Connection) -> set[str]:
     rows = conn.execute(
-        "SELECT 'function ' || (pg_identify_object('pg_proc'::regclass, oid, 0)).identity FROM pg_proc "
-        "WHERE pronamespace = 'steward'::regnamespace"
+        "SELECT o.type || ' ' || o.identity FROM pg_proc p, pg_identify_object('pg_proc'::regclass, p.oid, 0) o "
+        "WHERE p.pronamespace = 'steward'::regnamespace"
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -436,7 +436,7 @@ def test_snapshot_describes_members_of_every_kind_without_oids(new_database: Cal
     )
     assert [a["name"] for a in snap["type steward.extra_pair"]["attributes"]] == ["low", "high"]
     assert snap["type steward.extra_range"]["subtype"] == "bigint"
-    assert snap["extension pg_steward"]["config_dump"] == {"steward.extra_t": "WHERE id > 100"}
+    assert snap["extension pg_steward"]["config_dump"]["steward.extra_t"] == "WHERE id > 100"
 
 
 def _first_member_table(snap: dict) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -26,6 +27,9 @@ class Database(Protocol):
 
     def notice(self, message: str) -> None:
         """Tell the user about progress (a NOTICE in SQL, a line on stderr in the CLI)."""
+
+    def subtransaction(self) -> AbstractContextManager[Any]:
+        """A block that is rolled back alone when it raises (a savepoint)."""
 
 
 def plpy_type(value: object) -> str:
@@ -78,6 +82,9 @@ class PlpyDatabase:
     def notice(self, message: str) -> None:
         self._plpy.notice(message)
 
+    def subtransaction(self) -> AbstractContextManager[Any]:
+        return self._plpy.subtransaction()
+
 
 class PsycopgDatabase:
     """Database access from a client through a psycopg 3 connection."""
@@ -106,3 +113,6 @@ class PsycopgDatabase:
         import sys
 
         print(message, file=sys.stderr)
+
+    def subtransaction(self) -> AbstractContextManager[Any]:
+        return self.conn.transaction()

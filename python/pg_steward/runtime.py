@@ -69,7 +69,8 @@ def call(function: Callable[..., T], *args: object) -> T:
         raise sql_error(error.message, error.sqlstate, error.detail, error.hint) from None
     except _plpy.SPIError as error:
         message = str(error.args[0]) if error.args else "error in a statement run by pg_steward"
-        raise sql_error(message, error.sqlstate, error.detail, error.hint) from None
+        raise sql_error(message, getattr(error, "sqlstate", None), getattr(error, "detail", None),
+                        getattr(error, "hint", None)) from None
 
 
 def versions(db: Database) -> dict[str, str | None]:

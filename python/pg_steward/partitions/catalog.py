@@ -1,0 +1,182 @@
+"""What pg_steward reads about a partitioned table: key, partitions with typed bounds, names, grants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pg_steward.db import Database
+from pg_steward.errors import (
+    FEATURE_NOT_SUPPORTED,
+    NULL_VALUE_NOT_ALLOWED,
+    UNDEFINED_TABLE,
+    WRONG_OBJECT_TYPE,
+    StewardError,
+)
+from pg_steward.partitions.bounds import parse_bound
+from pg_steward.partitions.spans import INTEGER_KEYS, TIME_KEYS
+from pg_steward.partitions.values import Bound, from_text
+from pg_steward.sqltext import qualified, quote_ident
+
+STRATEGIES = {"r": "range", "l": "list", "h": "hash"}
+
+
+@dataclass(frozen=True)
+class Parent:
+    oid: int
+    schema: str
+    name: str
+    owner: str
+    strategy: str
+    key_column: str | None  # None for multi-column or expression keys
+    key_type: str | None
+    default_oid: int | None
+
+    @property
+    def sql(self) -> str:
+        return qualified(self.schema, self.name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def key_sql(self) -> str:
+        assert self.key_column is not None
+        return quote_ident(self.key_column)
+
+    @property
+    def is_time(self) -> bool:
+        return self.key_type in TIME_KEYS
+
+
+@dataclass(frozen=True)
+class RangePartition:
+    oid: int
+    schema: str
+    name: str
+    start: Bound
+    end: Bound
+    is_partitioned: bool
+
+    @property
+    def sql(self) -> str:
+        return qualified(self.schema, self.name)
+
+
+_PARENT_SQL = """
+SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name,
+       pg_catalog.pg_get_userbyid(c.relowner)::text AS owner, c.relkind::text AS relkind,
+       pt.partstrat::text AS strategy, pt.partnatts AS key_count, pt.partdefid::bigint AS default_oid,
+       a.attname::text AS key_column, pg_catalog.format_type(a.atttypid, NULL) AS key_type
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_partitioned_table AS pt ON pt.partrelid = c.oid
+LEFT JOIN pg_catalog.pg_attribute AS a
+       ON a.attrelid = c.oid AND pt.partnatts = 1 AND a.attnum = pt.partattrs[0] AND a.attnum > 0
+"""
+
+_RANGES_SQL = """
+SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound, c.relkind = 'p' AS is_partitioned
+FROM pg_catalog.pg_inherits AS i
+JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE i.inhparent = $1::bigint::oid
+"""
+
+
+def read_parent(db: Database, parent: str | int | None) -> Parent:
+    """The partitioned table named by a regclass text, or by its oid."""
+    if parent is None:
+        raise StewardError("parent must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    where = "WHERE c.oid = $1::bigint::oid" if isinstance(parent, int) else "WHERE c.oid = $1::regclass"
+    rows = db.query(_PARENT_SQL + where, parent)
+    if not rows:
+        raise StewardError(f"relation with oid {parent} does not exist", UNDEFINED_TABLE)
+    row = rows[0]
+    if row["relkind"] != "p":
+        raise StewardError(f"{row['schema']}.{row['name']} is not a partitioned table", WRONG_OBJECT_TYPE)
+    return Parent(
+        oid=row["oid"], schema=row["schema"], name=row["name"], owner=row["owner"],
+        strategy=STRATEGIES[row["strategy"]], key_column=row["key_column"], key_type=row["key_type"],
+        default_oid=row["default_oid"] or None,
+    )
+
+
+def require_range(parent: Parent, time_only: bool = False) -> None:
+    """Refuse tables whose layout pg_steward cannot cut into ranges of one key column."""
+    if parent.strategy != "range":
+        raise StewardError(
+            f"{parent.label} is partitioned by {parent.strategy.upper()}, not by RANGE",
+            WRONG_OBJECT_TYPE,
+            hint="Range functions need a table partitioned BY RANGE on one date, timestamp or integer column.",
+        )
+    if parent.key_column is None:
+        raise StewardError(
+            f"{parent.label} has a multi-column or expression partition key",
+            FEATURE_NOT_SUPPORTED,
+        )
+    allowed = TIME_KEYS if time_only else TIME_KEYS + INTEGER_KEYS
+    if parent.key_type not in allowed:
+        raise StewardError(
+            f"the partition key {parent.key_column} of {parent.label} is of type {parent.key_type}",
+            WRONG_OBJECT_TYPE,
+            hint="Supported keys: date, timestamp, timestamptz" + ("" if time_only else ", smallint, integer, bigint."),
+        )
+
+
+def range_partitions(db: Database, parent: Parent) -> list[RangePartition]:
+    """Direct range partitions with typed bounds (the DEFAULT partition is not among them)."""
+    out = []
+    for row in db.query(_RANGES_SQL, parent.oid):
+        bound = parse_bound(row["bound"])
+        if bound.kind != "range":
+            continue
+        assert parent.key_type is not None
+        out.append(RangePartition(
+            oid=row["oid"], schema=row["schema"], name=row["name"],
+            start=from_text(bound.range_from[0], parent.key_type),
+            end=from_text(bound.range_to[0], parent.key_type),
+            is_partitioned=row["is_partitioned"],
+        ))
+    return out
+
+
+def relation_exists(db: Database, schema: str, name: str) -> bool:
+    return bool(db.query(
+        "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2",
+        schema, name,
+    ))
+
+
+def relation_name(db: Database, oid: int) -> tuple[str, str]:
+    row = db.query(
+        "SELECT n.nspname::text AS schema, c.relname::text AS name FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::bigint::oid",
+        oid,
+    )[0]
+    return row["schema"], row["name"]
+
+
+def insertable_columns(db: Database, parent: Parent) -> list[str]:
+    """Columns a row can be copied through (not dropped, not generated), in the parent's order."""
+    rows = db.query(
+        "SELECT attname::text AS name FROM pg_catalog.pg_attribute "
+        "WHERE attrelid = $1::bigint::oid AND attnum > 0 AND NOT attisdropped AND attgenerated = '' "
+        "ORDER BY attnum",
+        parent.oid,
+    )
+    return [r["name"] for r in rows]
+
+
+def grants(db: Database, parent: Parent) -> list[tuple[str | None, str, bool]]:
+    """The parent's table privileges other than its owner's: (grantee or None for PUBLIC, privilege, grantable)."""
+    rows = db.query(
+        "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee, "
+        "a.privilege_type AS privilege, a.is_grantable AS grantable "
+        "FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a "
+        "WHERE c.oid = $1::bigint::oid AND a.grantee <> c.relowner",
+        parent.oid,
+    )
+    return [(r["grantee"], r["privilege"], r["grantable"]) for r in rows]

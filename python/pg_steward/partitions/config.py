@@ -1,0 +1,157 @@
+"""The registry of managed tables, ``steward.partition_config``: manage, unmanage, read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pg_steward.db import Database
+from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.partitions import catalog
+from pg_steward.partitions.locking import LockPolicy
+from pg_steward.partitions.spans import INTEGER_KEYS, Span, positive_interval, time_span, zone
+
+INSUFFICIENT_PRIVILEGE = "42501"
+INVALID_SCHEMA_NAME = "3F000"
+MODES = ("drop", "detach", "archive")
+
+
+@dataclass(frozen=True)
+class PartitionOptions:
+    """What PostgreSQL does not carry from a parent to a new partition, from the configuration."""
+
+    tablespace: str | None = None
+    storage_parameters: tuple[str, ...] = ()
+    lock: LockPolicy = field(default_factory=LockPolicy)
+
+
+@dataclass(frozen=True)
+class Config:
+    parent_oid: int
+    span: Span
+    premake: int
+    retention: Span | None
+    retention_mode: str
+    archive_schema: str | None
+    time_zone: str
+    analyze: bool
+    options: PartitionOptions
+
+
+_CONFIG_SQL = """
+SELECT parent::oid::bigint AS parent_oid, span::text AS span, integer_span, premake,
+       retention::text AS retention, retention_mode, archive_schema::text AS archive_schema, time_zone,
+       (extract(epoch FROM lock_timeout) * 1000)::bigint AS lock_timeout_ms, lock_retries,
+       tablespace::text AS tablespace, storage_parameters, "analyze"
+FROM steward.partition_config
+"""
+
+
+def _config(row: dict[str, Any], key_type: str | None) -> Config:
+    span = Span(width=row["integer_span"]) if row["integer_span"] else time_span(row["span"], key_type or "")
+    return Config(
+        parent_oid=row["parent_oid"], span=span, premake=row["premake"],
+        retention=positive_interval(row["retention"], "retention") if row["retention"] else None,
+        retention_mode=row["retention_mode"], archive_schema=row["archive_schema"], time_zone=row["time_zone"],
+        analyze=row["analyze"],
+        options=PartitionOptions(
+            tablespace=row["tablespace"], storage_parameters=tuple(row["storage_parameters"] or ()),
+            lock=LockPolicy(timeout_ms=row["lock_timeout_ms"], retries=row["lock_retries"]),
+        ),
+    )
+
+
+def read_config(db: Database, parent_oid: int) -> Config | None:
+    rows = db.query(_CONFIG_SQL + " WHERE parent = $1::bigint::oid", parent_oid)
+    if not rows:
+        return None
+    key = db.query(
+        "SELECT pg_catalog.format_type(a.atttypid, NULL) AS t FROM pg_catalog.pg_partitioned_table p "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
+        "WHERE p.partrelid = $1::bigint::oid", parent_oid,
+    )
+    return _config(rows[0], key[0]["t"] if key else None)
+
+
+def managed_oids(db: Database, parent_oid: int | None = None) -> list[int]:
+    sql = "SELECT parent::oid::bigint AS oid FROM steward.partition_config WHERE enabled"
+    if parent_oid is not None:
+        return [r["oid"] for r in db.query(sql + " AND parent = $1::bigint::oid", parent_oid)]
+    return [r["oid"] for r in db.query(sql + " ORDER BY parent::text")]
+
+
+def _require_owner(db: Database, parent: catalog.Parent) -> None:
+    if not db.query("SELECT pg_catalog.pg_has_role(current_user, $1::text, 'USAGE') AS ok", parent.owner)[0]["ok"]:
+        raise StewardError(f"must be owner of table {parent.label} to manage its partitions", INSUFFICIENT_PRIVILEGE)
+
+
+def manage(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
+           retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
+           lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
+           tablespace: str | None, storage_parameters: list[str] | None) -> int:
+    """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid."""
+    parent = catalog.read_parent(db, parent_name)
+    catalog.require_range(parent)
+    _require_owner(db, parent)
+    for value, what in ((premake, "premake"), (retention_mode, "retention_mode"), (time_zone, "time_zone"),
+                        (lock_timeout, "lock_timeout"), (lock_retries, "lock_retries")):
+        if value is None:
+            raise StewardError(f"{what} must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    assert premake is not None and lock_retries is not None and time_zone is not None
+    if premake < 0:
+        raise StewardError(f"premake must be 0 or more, not {premake}", INVALID_PARAMETER_VALUE)
+    if lock_retries < 0:
+        raise StewardError(f"lock_retries must be 0 or more, not {lock_retries}", INVALID_PARAMETER_VALUE)
+    if retention_mode not in MODES:
+        raise StewardError(f"retention_mode must be one of {', '.join(MODES)}, not {retention_mode!r}",
+                           INVALID_PARAMETER_VALUE)
+    zone(time_zone)
+    if parent.key_type in INTEGER_KEYS:
+        if integer_span is None or integer_span <= 0:
+            raise StewardError(f"{parent.label} has an integer key: give integer_span, a positive width",
+                               INVALID_PARAMETER_VALUE)
+        if retention is not None:
+            raise StewardError("retention by interval needs a date or timestamp key", INVALID_PARAMETER_VALUE)
+        span = None
+    else:
+        if span is None:
+            raise StewardError("span must not be NULL", NULL_VALUE_NOT_ALLOWED)
+        integer_span = None
+        time_span(db.query("SELECT ($1::text)::interval::text AS i", span)[0]["i"], parent.key_type or "")
+    if retention is not None:
+        positive_interval(db.query("SELECT ($1::text)::interval::text AS i", retention)[0]["i"], "retention")
+    if retention_mode == "archive":
+        if archive_schema is None:
+            raise StewardError("retention_mode archive needs archive_schema", INVALID_PARAMETER_VALUE)
+        if not db.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", archive_schema):
+            raise StewardError(f"schema {archive_schema} does not exist", INVALID_SCHEMA_NAME)
+    if lock_timeout is not None:
+        ms = db.query("SELECT extract(epoch FROM ($1::text)::interval) * 1000 AS ms", lock_timeout)[0]["ms"]
+        if ms <= 0:
+            raise StewardError(f"lock_timeout must be positive, not {lock_timeout}", INVALID_PARAMETER_VALUE)
+    db.execute(
+        """
+        INSERT INTO steward.partition_config AS c
+            (parent, span, integer_span, premake, retention, retention_mode, archive_schema, time_zone,
+             lock_timeout, lock_retries, tablespace, storage_parameters)
+        VALUES ($1::bigint::oid::regclass, $2::interval, $3::bigint, $4::integer, $5::interval, $6, $7::name,
+                $8, coalesce($9::interval, '2 seconds'), $10::integer, $11::name, coalesce($12::text[], '{}'))
+        ON CONFLICT (parent) DO UPDATE SET
+            span = EXCLUDED.span, integer_span = EXCLUDED.integer_span, premake = EXCLUDED.premake,
+            retention = EXCLUDED.retention, retention_mode = EXCLUDED.retention_mode,
+            archive_schema = EXCLUDED.archive_schema, time_zone = EXCLUDED.time_zone,
+            lock_timeout = EXCLUDED.lock_timeout, lock_retries = EXCLUDED.lock_retries,
+            tablespace = EXCLUDED.tablespace, storage_parameters = EXCLUDED.storage_parameters,
+            enabled = true, updated_at = pg_catalog.now()
+        """,
+        parent.oid, span, integer_span, premake, retention, retention_mode, archive_schema, time_zone,
+        lock_timeout, lock_retries, tablespace, storage_parameters,
+    )
+    return parent.oid
+
+
+def unmanage(db: Database, parent_name: str | None) -> bool:
+    parent = catalog.read_parent(db, parent_name)
+    _require_owner(db, parent)
+    return bool(db.query("DELETE FROM steward.partition_config WHERE parent = $1::bigint::oid RETURNING 1",
+                         parent.oid))

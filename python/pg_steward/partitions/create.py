@@ -1,0 +1,295 @@
+"""Creating range partitions: idempotent, overlap-safe, and rows in DEFAULT moved, never lost.
+
+The partition is built as a standalone table and attached, in one
+subtransaction, so the parent is never locked ACCESS EXCLUSIVE:
+
+1. ``CREATE TABLE new (LIKE parent ...)``: locks nothing the application uses.
+2. ``ADD CONSTRAINT ... CHECK (key in range)`` on the new table, so that
+   ATTACH needs no validation scan of it.
+3. Only if the DEFAULT partition holds rows of the range: ``LOCK default IN
+   ACCESS EXCLUSIVE MODE`` (ATTACH will need that lock anyway; taking it
+   first means no lock upgrade, hence no deadlock, and no new rows for the
+   range can land in DEFAULT meanwhile), then move them with one
+   ``DELETE ... RETURNING`` feeding an ``INSERT``.
+4. ``ATTACH PARTITION``: SHARE UPDATE EXCLUSIVE on the parent (reads and
+   writes go on), ACCESS EXCLUSIVE on the new table and on DEFAULT, which it
+   scans to check that no row of the range is left there.
+5. Drop the helper CHECK, hand the table to the parent's owner, copy the
+   parent's grants.
+
+Every lock is taken under a bounded ``lock_timeout`` with retries
+(``locking.py``). If the parent's partitions are themselves partitioned (e.g.
+yearly partitions split by region), the new one copies the layout of its
+newest sibling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from pg_steward.db import Database
+from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.partitions import catalog
+from pg_steward.partitions.bounds import Unbounded, parse_bound
+from pg_steward.partitions.catalog import Parent, RangePartition
+from pg_steward.partitions.config import PartitionOptions, read_config
+from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.naming import partition_name, suffix
+from pg_steward.partitions.spans import INTEGER_KEYS, UTC, Key, Span, advance, floor, time_span, zone
+from pg_steward.partitions.values import (
+    TIMESTAMP,
+    TIMESTAMPTZ,
+    Bound,
+    bound_text,
+    from_text,
+    overlaps,
+    to_literal_text,
+)
+from pg_steward.sqltext import qualified, quote_ident, quote_literal
+
+INVALID_OBJECT_DEFINITION = "42P17"
+CHECK_VIOLATION = "23514"
+
+
+@dataclass(frozen=True)
+class Created:
+    oid: int
+    schema: str
+    name: str
+    start: Key
+    end: Key
+    created: bool
+    moved_rows: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+_OPTION = re.compile(r"([a-z_][a-z0-9_.]*)=(.+)")
+
+
+def storage_clause(parameters: tuple[str, ...]) -> str:
+    """``WITH (name = 'value', ...)`` from ``name=value`` items, each name checked and each value quoted."""
+    items = []
+    for item in parameters:
+        match = _OPTION.fullmatch(item.strip())
+        if not match:
+            raise StewardError(f"storage parameter {item!r} is not of the form name=value", INVALID_PARAMETER_VALUE)
+        items.append(f"{match[1]} = {quote_literal(match[2])}")
+    return f" WITH ({', '.join(items)})" if items else ""
+
+
+def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:
+    """The partition with exactly these bounds, or None; an error if another one overlaps them."""
+    for part in partitions:
+        if part.start == start and part.end == end:
+            return part
+    clash = [p for p in partitions if overlaps((p.start, p.end), (start, end))]
+    if clash:
+        part = clash[0]
+        raise StewardError(
+            f"a partition from {bound_text(start)} to {bound_text(end)} would overlap {part.schema}.{part.name}",
+            INVALID_OBJECT_DEFINITION,
+            detail=f"{part.schema}.{part.name} holds values from {bound_text(part.start)} to {bound_text(part.end)}.",
+        )
+    return None
+
+
+def _range_sql(parent: Parent, start: Key, end: Key) -> str:
+    return (f"FOR VALUES FROM ({quote_literal(to_literal_text(start))}) "
+            f"TO ({quote_literal(to_literal_text(end))})")
+
+
+def _check_sql(parent: Parent, start: Key, end: Key) -> str:
+    key = parent.key_sql
+    return (f"{key} IS NOT NULL AND {key} >= {quote_literal(to_literal_text(start))} "
+            f"AND {key} < {quote_literal(to_literal_text(end))}")
+
+
+def _choose_name(db: Database, parent: Parent, start: Key, span: Span | None, tz: ZoneInfo) -> str:
+    aligned = span is not None and floor(start, span, tz) == start
+    local = start.astimezone(tz).replace(tzinfo=None) if isinstance(start, dt.datetime) and start.tzinfo else None
+    tail = suffix(start, span or Span(days=1), aligned=aligned, tz_local=local)
+    return partition_name(parent.name, tail, lambda n: catalog.relation_exists(db, parent.schema, n),
+                          f"{parent.oid}:{to_literal_text(start)}")
+
+
+def _template(db: Database, partitions: list[RangePartition]) -> RangePartition | None:
+    """The newest partitioned sibling, whose layout a new partition copies."""
+    partitioned = [p for p in partitions if p.is_partitioned]
+    return max(partitioned, key=lambda p: (p.start is not None, p.oid)) if partitioned else None
+
+
+def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schema: str, new_name: str) -> None:
+    """Partition ``new`` like ``template``: same sub-partition bounds, names following the new name."""
+    for row in db.query(
+        "SELECT c.relname::text AS name, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound "
+        "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = $1::bigint::oid ORDER BY c.relname",
+        template.oid,
+    ):
+        tail = row["name"][len(template.name):] if row["name"].startswith(template.name) else "_" + row["name"]
+        name = partition_name(new_name, tail, lambda n: catalog.relation_exists(db, new_schema, n), row["name"])
+        parse_bound(row["bound"])  # only bounds PostgreSQL printed itself are replayed
+        db.execute(f"CREATE TABLE {qualified(new_schema, name)} PARTITION OF {new_sql} {row['bound']}")
+
+
+def _copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
+    for grantee, privilege, grantable in catalog.grants(db, parent):
+        to = "PUBLIC" if grantee is None else quote_ident(grantee)
+        option = " WITH GRANT OPTION" if grantable else ""
+        db.execute(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
+
+
+def _default_rows(db: Database, parent: Parent, start: Key, end: Key) -> bool:
+    if parent.default_oid is None:
+        return False
+    schema, name = catalog.relation_name(db, parent.default_oid)
+    return bool(db.query(
+        f"SELECT 1 FROM {qualified(schema, name)} WHERE {parent.key_sql} >= $1 AND {parent.key_sql} < $2 LIMIT 1",
+        start, end,
+    ))
+
+
+def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Key, end: Key) -> int:
+    assert parent.default_oid is not None
+    default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
+    db.execute(f"LOCK TABLE {default_sql} IN ACCESS EXCLUSIVE MODE")
+    columns = ", ".join(quote_ident(c) for c in catalog.insertable_columns(db, parent))
+    rows = db.query(
+        f"WITH moved AS (DELETE FROM {default_sql} WHERE {parent.key_sql} >= $1 AND {parent.key_sql} < $2 "
+        f"RETURNING {columns}) "
+        f"INSERT INTO {new_sql} ({columns}) SELECT {columns} FROM moved RETURNING 1",
+        start, end,
+    )
+    return len(rows)
+
+
+def create_range_partition(
+    db: Database, parent: Parent, start: Key, end: Key, *,
+    span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
+) -> Created:
+    """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows."""
+    options = options or PartitionOptions()
+    tz = tz or ZoneInfo("UTC")
+    if not start < end:  # type: ignore[operator]
+        raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
+    partitions = catalog.range_partitions(db, parent)
+    found = existing_or_overlap(partitions, start, end)
+    if found is not None:
+        return Created(found.oid, found.schema, found.name, start, end, created=False)
+
+    name = _choose_name(db, parent, start, span, tz)
+    new_sql = qualified(parent.schema, name)
+    template = _template(db, partitions)
+
+    def build(force_move: bool = False) -> int:
+        like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
+                "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
+        partition_by = ""
+        if template is not None:
+            key = db.query("SELECT pg_catalog.pg_get_partkeydef($1::bigint::oid) AS k", template.oid)[0]["k"]
+            partition_by = f" PARTITION BY {key}"
+        tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
+        storage = "" if template else storage_clause(options.storage_parameters)
+        db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
+        if template is not None:
+            _copy_layout(db, template, new_sql, parent.schema, name)
+        check = quote_ident(f"{name[:40]}_bound")
+        db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
+        stranded = force_move or _default_rows(db, parent, start, end)
+        moved = _move_default_rows(db, parent, new_sql, start, end) if stranded else 0
+        db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(parent, start, end)}")
+        db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+        if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
+            db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
+        _copy_grants(db, parent, new_sql)
+        if moved:
+            db.execute(f"ANALYZE {new_sql}")
+        return moved
+
+    what = f"create partition {parent.schema}.{name}"
+    try:
+        moved = with_lock_retries(db, options.lock, what, build)
+    except Exception as error:
+        if getattr(error, "sqlstate", None) != CHECK_VIOLATION:
+            raise
+        # A row of the range reached DEFAULT after we looked: ATTACH refused. Lock DEFAULT first this time.
+        moved = with_lock_retries(db, options.lock, what, lambda: build(force_move=True))
+    oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
+    if moved:
+        db.notice(f"moved {moved} rows from the DEFAULT partition of {parent.label} into {parent.schema}.{name}")
+    return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
+
+
+def _key_value(db: Database, parent: Parent, text: str) -> Key:
+    """``text`` read as a value of the partition key's type, by PostgreSQL itself."""
+    assert parent.key_type is not None
+    value = db.query(f"SELECT ($1::text)::{parent.key_type} AS v", text)[0]["v"]
+    typed = from_text(str(value), parent.key_type)
+    if isinstance(typed, Unbounded):
+        raise StewardError(f"{text} is not a finite value", INVALID_PARAMETER_VALUE)
+    return typed
+
+
+def _span(db: Database, parent: Parent, text: str) -> Span:
+    if parent.key_type in INTEGER_KEYS:
+        try:
+            width = int(text)
+        except ValueError:
+            raise StewardError(f"span {text!r} must be a positive integer for the integer key of {parent.label}",
+                               INVALID_PARAMETER_VALUE) from None
+        if width <= 0:
+            raise StewardError(f"span must be positive, not {width}", INVALID_PARAMETER_VALUE)
+        return Span(width=width)
+    assert parent.key_type is not None
+    interval = db.query("SELECT ($1::text)::interval::text AS i", text)[0]["i"]
+    return time_span(interval, parent.key_type)
+
+
+def calendar_value(day: dt.date, key_type: str, tz: ZoneInfo) -> Key:
+    """The first instant of ``day`` as a value of the key's type."""
+    if key_type == TIMESTAMPTZ:
+        return dt.datetime.combine(day, dt.time(0), tz).astimezone(UTC)
+    if key_type == TIMESTAMP:
+        return dt.datetime.combine(day, dt.time(0))
+    return day
+
+
+def create_partition(db: Database, parent_name: str | None, start: str | None, span: str | None,
+                     time_zone: str | None) -> int:
+    """``steward.create_partition(parent, start, span, time_zone)``: the partition ``[start, start + span)``."""
+    for value, what in ((start, "start"), (span, "span")):
+        if value is None:
+            raise StewardError(f"{what} must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    parent = catalog.read_parent(db, parent_name)
+    catalog.require_range(parent)
+    assert start is not None and span is not None
+    config = read_config(db, parent.oid)
+    tz = zone(time_zone or (config.time_zone if config else "UTC"))
+    first = _key_value(db, parent, start)
+    width = _span(db, parent, span)
+    options = config.options if config else None
+    made = create_range_partition(db, parent, first, advance(first, width, tz), span=width, tz=tz, options=options)
+    return made.oid
+
+
+def create_monthly_partition(db: Database, parent_name: str | None, month: str | None,
+                             time_zone: str | None) -> int:
+    """``steward.create_monthly_partition(parent, month)``: the partition of the month containing ``month``."""
+    if month is None:
+        raise StewardError("month must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    parent = catalog.read_parent(db, parent_name)
+    catalog.require_range(parent, time_only=True)
+    assert parent.key_type is not None
+    config = read_config(db, parent.oid)
+    tz = zone(time_zone or (config.time_zone if config else "UTC"))
+    span = Span(months=1)
+    first = calendar_value(dt.date.fromisoformat(month).replace(day=1), parent.key_type, tz)
+    options = config.options if config else None
+    made = create_range_partition(db, parent, first, advance(first, span, tz), span=span, tz=tz, options=options)
+    return made.oid

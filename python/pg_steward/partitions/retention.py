@@ -1,0 +1,119 @@
+"""Retention: partitions whose whole range is older than a cutoff are dropped, detached or archived.
+
+Partitions are chosen by their catalog bounds, never by name: a renamed
+partition is found, a partition that reaches past the cutoff stays, and the
+DEFAULT partition and tables that merely share the parent's name prefix are
+never candidates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pg_steward.db import Database
+from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.partitions import catalog
+from pg_steward.partitions.bounds import Unbounded
+from pg_steward.partitions.catalog import Parent, RangePartition
+from pg_steward.partitions.config import INVALID_SCHEMA_NAME, MODES, LockPolicy, read_config
+from pg_steward.partitions.spans import UTC, Key, Span, positive_interval, subtract, zone
+from pg_steward.partitions.values import DATE, TIMESTAMPTZ, bound_text, order
+from pg_steward.sqltext import qualified, quote_ident
+
+DUPLICATE_TABLE = "42P07"
+
+
+@dataclass(frozen=True)
+class Retired:
+    partition: str
+    range_from: str
+    range_to: str
+    action: str
+
+
+def now_utc(db: Database) -> dt.datetime:
+    text = db.query("SELECT to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t")[0]["t"]
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def now_as_key(now: dt.datetime, key_type: str, tz: ZoneInfo) -> Key:
+    """The current moment as a value of a time key: a date or wall-clock time in ``tz``, or an instant."""
+    if key_type == TIMESTAMPTZ:
+        return now
+    local = now.astimezone(tz).replace(tzinfo=None)
+    return local.date() if key_type == DATE else local
+
+
+def expired(partitions: list[RangePartition], cutoff: Key) -> list[RangePartition]:
+    """Partitions whose upper bound is at or before the cutoff, oldest first."""
+    old = [p for p in partitions if p.end is not Unbounded.MAXVALUE and order(p.end) <= order(cutoff)]
+    return sorted(old, key=lambda p: order(p.start))
+
+
+def retire(db: Database, parent: Parent, part: RangePartition, mode: str, archive_schema: str | None,
+           lock: LockPolicy) -> str:
+    """Drop, detach or archive one partition; returns the name it has afterwards."""
+    from pg_steward.partitions.locking import with_lock_retries
+
+    def step() -> str:
+        if mode == "drop":
+            db.execute(f"DROP TABLE {part.sql}")
+            return f"{part.schema}.{part.name}"
+        db.execute(f"ALTER TABLE {parent.sql} DETACH PARTITION {part.sql}")
+        if mode == "archive":
+            assert archive_schema is not None
+            db.execute(f"ALTER TABLE {part.sql} SET SCHEMA {quote_ident(archive_schema)}")
+            return f"{archive_schema}.{part.name}"
+        return f"{part.schema}.{part.name}"
+
+    return with_lock_retries(db, lock, f"{mode} partition {part.schema}.{part.name}", step)
+
+
+def check_mode(db: Database, mode: str | None, archive_schema: str | None, parts: list[RangePartition]) -> None:
+    if mode not in MODES:
+        raise StewardError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", INVALID_PARAMETER_VALUE)
+    if mode != "archive":
+        return
+    if archive_schema is None:
+        raise StewardError("mode archive needs archive_schema", INVALID_PARAMETER_VALUE)
+    if not db.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", archive_schema):
+        raise StewardError(f"schema {archive_schema} does not exist", INVALID_SCHEMA_NAME,
+                           hint=f"CREATE SCHEMA {quote_ident(archive_schema)} first.")
+    for part in parts:
+        if catalog.relation_exists(db, archive_schema, part.name):
+            raise StewardError(f"{qualified(archive_schema, part.name)} already exists", DUPLICATE_TABLE,
+                               detail="Nothing was archived.")
+
+
+def cutoff_for(db: Database, parent: Parent, retention: Span, tz: ZoneInfo) -> Key:
+    assert parent.key_type is not None
+    return subtract(now_as_key(now_utc(db), parent.key_type, tz), retention, tz)
+
+
+def drop_old_partitions(db: Database, parent_name: str | None, retention: str | None, mode: str | None,
+                        archive_schema: str | None, dry_run: bool | None) -> list[dict[str, Any]]:
+    """``steward.drop_old_partitions(...)``: one row per partition retired (or that would be, in a dry run)."""
+    if retention is None:
+        raise StewardError("retention must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    parent = catalog.read_parent(db, parent_name)
+    catalog.require_range(parent, time_only=True)
+    span = positive_interval(retention, "retention")
+    config = read_config(db, parent.oid)
+    tz = zone(config.time_zone if config else "UTC")
+    lock = config.options.lock if config else LockPolicy()
+    candidates = expired(catalog.range_partitions(db, parent), cutoff_for(db, parent, span, tz))
+    check_mode(db, mode, archive_schema, candidates)
+    assert mode is not None
+    out = []
+    for part in candidates:
+        name = f"{part.schema}.{part.name}"
+        if not dry_run:
+            name = retire(db, parent, part, mode, archive_schema, lock)
+        out.append({
+            "partition": name, "range_from": bound_text(part.start), "range_to": bound_text(part.end),
+            "action": mode if not dry_run else f"would {mode}",
+        })
+    return out
