@@ -125,6 +125,8 @@ def manage(db: Database, parent_name: str | None, span: str | None, premake: int
             raise StewardError("retention_mode archive needs archive_schema", INVALID_PARAMETER_VALUE)
         if not db.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", archive_schema):
             raise StewardError(f"schema {archive_schema} does not exist", INVALID_SCHEMA_NAME)
+    if storage_parameters:
+        _check_storage_parameters(db, storage_parameters)
     if lock_timeout is not None:
         ms = db.query("SELECT extract(epoch FROM ($1::text)::interval) * 1000 AS ms", lock_timeout)[0]["ms"]
         if ms <= 0:
@@ -148,6 +150,26 @@ def manage(db: Database, parent_name: str | None, span: str | None, premake: int
         lock_timeout, lock_retries, tablespace, storage_parameters,
     )
     return parent.oid
+
+
+class _Probe(Exception):
+    """Raised to roll back a probe subtransaction."""
+
+
+def _check_storage_parameters(db: Database, parameters: list[str]) -> None:
+    """Let PostgreSQL judge the parameters on a throwaway table, rolled back."""
+    from pg_steward.partitions.create import storage_clause
+
+    clause = storage_clause(tuple(parameters))
+    try:
+        with db.subtransaction():
+            db.execute(f"CREATE TEMPORARY TABLE pg_steward_storage_probe (probe int){clause}")
+            raise _Probe
+    except _Probe:
+        pass
+    except Exception as error:
+        message = getattr(error, "message", None) or (error.args[0] if error.args else str(error))
+        raise StewardError(f"invalid storage_parameters: {message}", INVALID_PARAMETER_VALUE) from None
 
 
 def unmanage(db: Database, parent_name: str | None) -> bool:

@@ -1,0 +1,185 @@
+"""steward.manage / maintain_partitions / run_maintenance: premake by the clock, gaps, DEFAULT rows,
+retention, isolation of failures, the log, and bad input."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from partition_helpers import digest, fails, tree_names
+
+
+def act(conn: psycopg.Connection, sql: str, params: list | None = None) -> list[tuple]:
+    return conn.execute(sql, params).fetchall()
+
+
+def month(conn: psycopg.Connection, offset: int) -> str:
+    return conn.execute("SELECT to_char(date_trunc('month', current_date) + %s * interval '1 month', "
+                        "'YYYY_MM')", [offset]).fetchone()[0]
+
+
+def test_premake_by_the_clock_without_any_data(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE m (d date NOT NULL, v int) PARTITION BY RANGE (d)")
+    rows = act(conn, "SELECT action, partition, ok FROM steward.manage('m', '1 month', premake => 2)")
+    assert rows == [("create", f"public.m_p{month(conn, k)}", True) for k in range(3)]
+    assert act(conn, "SELECT * FROM steward.maintain_partitions()") == []  # idempotent
+    assert act(conn, "SELECT count(*) FROM steward.partition_config WHERE parent = 'm'::regclass") == [(1,)]
+
+
+def test_gaps_are_filled_and_stranded_rows_rescued(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE m (d date NOT NULL, v int) PARTITION BY RANGE (d);"
+                 "CREATE TABLE m_default PARTITION OF m DEFAULT")
+    conn.execute("SELECT * FROM steward.manage('m', '1 month', premake => 2)")
+    conn.execute(f"DROP TABLE m_p{month(conn, 1)}")
+    conn.execute("INSERT INTO m SELECT date_trunc('month', current_date)::date + interval '1 month' + i * "
+                 "interval '1 hour', i FROM generate_series(1, 50) i")  # next month: now in DEFAULT
+    conn.execute("INSERT INTO m VALUES (date_trunc('month', current_date)::date + interval '7 months', 0)")
+    before = digest(conn, "m")
+    rows = act(conn, "SELECT action, partition, detail FROM steward.maintain_partitions('m')")
+    assert [(a, p) for a, p, _ in rows] == [("create", f"public.m_p{month(conn, 1)}"),
+                                            ("create", f"public.m_p{month(conn, 7)}")]
+    assert "moved 50 rows from DEFAULT" in rows[0][2] and "moved 1 rows from DEFAULT" in rows[1][2]
+    assert digest(conn, "m") == before
+    assert act(conn, "SELECT count(*) FROM m_default") == [(0,)]
+    log = act(conn, "SELECT action, rows_moved, ok FROM steward.partition_maintenance_log "
+                    "WHERE parent = 'public.m' ORDER BY id DESC LIMIT 2")
+    assert sorted(log) == [("create", 1, True), ("create", 50, True)]
+
+
+def test_retention_applies_with_its_mode(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE SCHEMA attic;"
+                 "CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d);"
+                 "CREATE TABLE m_ancient PARTITION OF m FOR VALUES FROM ('2001-01-01') TO ('2001-02-01')")
+    rows = act(conn, "SELECT action, partition FROM steward.manage('m', premake => 0, retention => '1 year', "
+                     "retention_mode => 'archive', archive_schema => 'attic')")
+    assert ("archive", "attic.m_ancient") in rows
+    # Gaps are filled from the month of the cutoff on, not from 2001: older ones would be retired at once.
+    assert tree_names(conn, "m") == ["m", *[f"m_p{month(conn, k)}" for k in range(-12, 1)]]
+
+
+def test_new_partitions_are_analyzed_and_take_storage_parameters(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d)")
+    conn.execute("SELECT * FROM steward.manage('m', premake => 1, storage_parameters => '{fillfactor=70}')")
+    rows = act(conn, "SELECT c.reloptions, c.reltuples FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                     "WHERE i.inhparent = 'm'::regclass")
+    assert len(rows) == 2 and all(r == (["fillfactor=70"], 0.0) for r in rows)
+
+
+def test_one_failing_table_does_not_stop_the_others(conn: psycopg.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE a (d date NOT NULL) PARTITION BY RANGE (d);
+        CREATE TABLE a_default PARTITION OF a DEFAULT;
+        CREATE TABLE b (d date NOT NULL) PARTITION BY RANGE (d);
+        CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'rows of a_default may not leave'; END $$;
+        CREATE TRIGGER keep BEFORE DELETE ON a_default FOR EACH ROW EXECUTE FUNCTION refuse();
+        INSERT INTO a VALUES (current_date);
+    """)
+    conn.execute("SELECT * FROM steward.manage('a', premake => 0)")  # fails: logged, not raised
+    conn.execute("SELECT * FROM steward.manage('b', premake => 0)")
+    conn.execute("DROP TABLE b_p" + month(conn, 0))
+    rows = act(conn, "SELECT parent::text, action, ok, detail FROM steward.maintain_partitions()")
+    assert [(p, a, ok) for p, a, ok, _ in rows] == [("a", "error", False), ("b", "create", True)]
+    assert "rows of a_default may not leave" in rows[0][3]
+    assert act(conn, "SELECT count(*) FROM a_default") == [(1,)]  # nothing lost, nothing half-made
+    assert tree_names(conn, "a") == ["a", "a_default"]
+    assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log WHERE parent = 'public.a' AND NOT ok") >= [(2,)]
+
+
+def test_run_maintenance_procedure(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE a (d date NOT NULL) PARTITION BY RANGE (d);"
+                 "CREATE TABLE b (t timestamptz NOT NULL) PARTITION BY RANGE (t)")
+    conn.execute("SELECT * FROM steward.manage('a', premake => 0)")
+    conn.execute("SELECT * FROM steward.manage('b', '1 day', premake => 1, time_zone => 'Asia/Tokyo')")
+    conn.execute("DROP TABLE a_p" + month(conn, 0))
+    conn.execute("UPDATE steward.partition_config SET premake = 2 WHERE parent = 'b'::regclass")
+    conn.execute("CALL steward.run_maintenance()")
+    assert len(tree_names(conn, "a")) == 2 and len(tree_names(conn, "b")) == 4
+    logged = act(conn, "SELECT count(*) FROM steward.partition_maintenance_log")
+    conn.execute("CALL steward.run_maintenance()")  # again: nothing to do, nothing logged
+    assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log") == logged
+    assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log WHERE NOT ok") == [(0,)]
+
+
+def test_integer_keys_follow_the_highest_value(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE ids (id bigint NOT NULL) PARTITION BY RANGE (id);"
+                 "CREATE TABLE ids_default PARTITION OF ids DEFAULT;"
+                 "INSERT INTO ids SELECT generate_series(1, 2500)")
+    conn.execute("SELECT * FROM steward.manage('ids', integer_span => 1000, premake => 2)")
+    rows = act(conn, "SELECT range_from, range_to FROM steward.partitions('ids') WHERE level = 1 AND NOT is_default")
+    assert rows == [("0", "1000"), ("1000", "2000"), ("2000", "3000"), ("3000", "4000"), ("4000", "5000")]
+    assert act(conn, "SELECT count(*) FROM ids_default") == [(0,)]
+    assert act(conn, "SELECT count(*), sum(id) FROM ids") == [(2500, 2500 * 2501 // 2)]
+
+
+def test_unmanage_and_unmanaged_tables(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d)")
+    assert act(conn, "SELECT action FROM steward.maintain_partitions('m')") == [("skip",)]
+    conn.execute("SELECT * FROM steward.manage('m', premake => 0)")
+    assert act(conn, "SELECT steward.unmanage('m')") == [(True,)]
+    assert act(conn, "SELECT steward.unmanage('m')") == [(False,)]
+    assert len(tree_names(conn, "m")) == 2  # partitions stay
+
+
+def test_manage_again_reconfigures(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d)")
+    conn.execute("SELECT * FROM steward.manage('m', premake => 0)")
+    conn.execute("SELECT * FROM steward.manage('m', premake => 4, lock_timeout => '300 ms')")
+    assert act(conn, "SELECT premake, lock_timeout FROM steward.partition_config") == [
+        (4, __import__("datetime").timedelta(milliseconds=300))]
+    assert len(tree_names(conn, "m")) == 1 + 5
+
+
+@pytest.mark.parametrize(
+    ("sql", "error", "match"),
+    [
+        ("SELECT * FROM steward.manage('m', premake => -1)", errors.InvalidParameterValue, "premake"),
+        ("SELECT * FROM steward.manage('m', NULL)", errors.NullValueNotAllowed, "span"),
+        ("SELECT * FROM steward.manage('m', '-1 month')", errors.InvalidParameterValue, "span"),
+        ("SELECT * FROM steward.manage('m', retention => '-3 months')", errors.InvalidParameterValue, "retention"),
+        ("SELECT * FROM steward.manage('m', time_zone => 'Nowhere/Land')", errors.InvalidParameterValue,
+         "time zone"),
+        ("SELECT * FROM steward.manage('m', retention_mode => 'archive')", errors.InvalidParameterValue,
+         "archive_schema"),
+        ("SELECT * FROM steward.manage('m', retention_mode => 'archive', archive_schema => 'nope')",
+         errors.InvalidSchemaName, "does not exist"),
+        ("SELECT * FROM steward.manage('m', retention_mode => 'burn')", errors.InvalidParameterValue,
+         "retention_mode"),
+        ("SELECT * FROM steward.manage('m', lock_timeout => '0')", errors.InvalidParameterValue, "lock_timeout"),
+        ("SELECT * FROM steward.manage('m', lock_retries => -1)", errors.InvalidParameterValue, "lock_retries"),
+        ("SELECT * FROM steward.manage('m', storage_parameters => '{fillfactor=5}')", errors.InvalidParameterValue,
+         "storage_parameters"),
+        ("SELECT * FROM steward.manage('m', storage_parameters => '{\"fillfactor=70); DROP TABLE plain; --\"}')",
+         errors.InvalidParameterValue, "storage_parameters"),
+        ("SELECT * FROM steward.manage('m', storage_parameters => '{\"x) WITH (y\"}')",
+         errors.InvalidParameterValue, "name=value"),
+        ("SELECT * FROM steward.manage('hashed')", errors.WrongObjectType, "HASH"),
+        ("SELECT * FROM steward.manage('plain')", errors.WrongObjectType, "not a partitioned table"),
+        ("SELECT * FROM steward.manage('ints')", errors.InvalidParameterValue, "integer_span"),
+        ("SELECT * FROM steward.manage('ints', integer_span => 10, retention => '1 year')",
+         errors.InvalidParameterValue, "retention"),
+        ("SELECT * FROM steward.manage(NULL)", errors.NullValueNotAllowed, "parent"),
+    ],
+)
+def test_manage_bad_input(conn: psycopg.Connection, sql: str, error: type[Exception], match: str) -> None:
+    conn.execute("""
+        CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d);
+        CREATE TABLE plain (d date);
+        CREATE TABLE hashed (id int) PARTITION BY HASH (id);
+        CREATE TABLE ints (i int NOT NULL) PARTITION BY RANGE (i);
+    """)
+    fails(conn, sql, error, match, "m", "plain")
+
+
+def test_only_the_owner_may_manage(conn: psycopg.Connection) -> None:
+    conn.execute("DROP ROLE IF EXISTS intruder; CREATE ROLE intruder;"
+                 "GRANT INSERT, UPDATE, DELETE ON steward.partition_config TO intruder;"
+                 "CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d)")
+    try:
+        conn.execute("SET ROLE intruder")
+        fails(conn, "SELECT * FROM steward.manage('m')", errors.InsufficientPrivilege, "must be owner")
+        fails(conn, "SELECT steward.create_monthly_partition('m', '2024-01-01')", errors.InsufficientPrivilege,
+              "permission denied|must be owner")
+    finally:
+        conn.execute("RESET ROLE; REVOKE ALL ON steward.partition_config FROM intruder; DROP ROLE intruder")
