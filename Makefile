@@ -41,7 +41,7 @@ SQL_SOURCES = extension/schema.sql \
 UPGRADES   = $(notdir $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql))
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions fingerprint
+REGRESS    = install partitions lifecycle fingerprint
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
 include $(PGXS)

@@ -70,6 +70,15 @@ def test_month_quarter_year_alignment_for_dates() -> None:
     assert advance(dt.date(2024, 1, 1), Span(months=3), NY, count=5) == dt.date(2025, 4, 1)
 
 
+def test_advance_from_an_unaligned_start_adds_like_postgres() -> None:
+    assert advance(dt.date(2024, 1, 20), Span(months=1), NY) == dt.date(2024, 2, 20)
+    assert advance(dt.date(2024, 1, 31), Span(months=1), NY) == dt.date(2024, 2, 29)
+    assert advance(dt.datetime(2024, 2, 1, 6), Span(days=1), NY) == dt.datetime(2024, 2, 2, 6)
+    # 06:00 in New York on the day before the spring change, plus a day: 06:00 again, 23 hours later.
+    start = dt.datetime(2024, 3, 9, 11, tzinfo=UTC)
+    assert advance(start, Span(days=1), NY) == dt.datetime(2024, 3, 10, 10, tzinfo=UTC)
+
+
 def test_weeks_start_on_monday() -> None:
     assert floor(dt.date(2024, 8, 17), Span(days=7), NY) == dt.date(2024, 8, 12)  # a Saturday -> Monday
     assert floor(dt.date(2024, 8, 12), Span(days=7), NY) == dt.date(2024, 8, 12)

@@ -136,20 +136,28 @@ def floor(value: Key, span: Span, tz: ZoneInfo) -> Key:
     return origin + dt.timedelta(microseconds=elapsed - elapsed % span.micros)
 
 
+def _shift(day: dt.date, span: Span, count: int) -> dt.date:
+    """``day`` plus ``count`` spans of months (day of month kept, clamped) or of days."""
+    if span.months:
+        first = _add_months(day.replace(day=1), span.months * count)
+        last = (_add_months(first, 1) - dt.timedelta(days=1)).day
+        return first.replace(day=min(day.day, last))
+    return day + dt.timedelta(days=span.days * count)
+
+
 def advance(start: Key, span: Span, tz: ZoneInfo, count: int = 1) -> Key:
-    """The slot start ``count`` spans after the slot starting at ``start``."""
+    """``start + count * span`` as PostgreSQL adds an interval: calendar spans keep the wall-clock time of day."""
     if span.width:
         assert isinstance(start, int)
         return start + count * span.width
     if span.micros:
         assert isinstance(start, dt.datetime)
         return start + count * dt.timedelta(microseconds=span.micros)
-    day = _local_date(start, tz)
-    if span.months:
-        day = _add_months(day, span.months * count)
-    else:
-        day = day + dt.timedelta(days=span.days * count)
-    return _at_midnight(day, start, tz)
+    if isinstance(start, dt.datetime):
+        local = start.astimezone(tz).replace(tzinfo=None) if start.tzinfo else start
+        moved = dt.datetime.combine(_shift(local.date(), span, count), local.time())
+        return moved.replace(tzinfo=tz).astimezone(UTC) if start.tzinfo else moved
+    return _shift(start, span, count)
 
 
 def slots(first: Key, last: Key, span: Span, tz: ZoneInfo) -> list[tuple[Key, Key]]:
