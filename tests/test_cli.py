@@ -36,8 +36,10 @@ def test_demo_on_an_existing_database(new_database: Callable[..., str]) -> None:
     assert "steward.partitions('sales_analytics')" in result.stdout
     for name in ("sales_analytics_2024_01", "sales_analytics_default", "transaction_log_2024_other"):
         assert name in result.stdout
+    assert "2148 before, 0 after" in result.stdout  # the seed's stranded July rows were moved
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM sales_analytics").fetchone() == (100_000,)
+        assert conn.execute("SELECT count(*) FROM sales_analytics_default").fetchone() == (0,)
     again = run("demo", "--dsn", url)  # the tables are there already: shown, not re-created
     assert again.returncode == 0, again.stderr
     with psycopg.connect(url) as conn:

@@ -36,6 +36,25 @@ def run(console: Console, dsn: str | None) -> None:
                     conn.execute(workload_sql("seed_tables"))
         for table in ("sales_analytics", "transaction_log"):
             show_partitions(console, conn, table)
+        manage_sales(console, conn)
+
+
+def manage_sales(console: Console, conn: psycopg.Connection) -> None:
+    """Register sales_analytics: its DEFAULT rows are rescued, months premade, old ones retired."""
+    stranded = conn.execute("SELECT count(*) FROM sales_analytics_default").fetchone()[0]
+    sql = ("SELECT * FROM steward.manage('sales_analytics', '1 month', premake => 3, retention => '3 years', "
+           "retention_mode => 'detach')")
+    with console.status("steward.manage('sales_analytics'): maintaining"):
+        cur = conn.execute(sql)
+        columns = [c.name for c in cur.description]
+        actions = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+    for action in actions:
+        action["parent"] = "sales_analytics"
+    print_rows(console, sql, actions, ["action", "partition", "ok", "detail"])
+    left = conn.execute("SELECT count(*) FROM sales_analytics_default").fetchone()[0]
+    console.print(f"rows in sales_analytics_default: {stranded} before, {left} after "
+                  f"(moved into their partitions); a second run does "
+                  f"{len(conn.execute('SELECT * FROM steward.maintain_partitions()').fetchall())} actions")
 
 
 def show_partitions(console: Console, conn: psycopg.Connection, table: str) -> None:
