@@ -33,7 +33,8 @@ else
 SQL_SOURCES = extension/schema.sql \
               extension/runtime.sql \
               extension/partitions.sql \
-              extension/queries.sql
+              extension/queries.sql \
+              extension/reports.sql
 
 # Upgrade scripts and the frozen scripts of released versions are built too:
 # each gets this machine's @PKGLIBDIR@; an upgrade script's @VERSION@ is its

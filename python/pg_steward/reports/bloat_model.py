@@ -1,0 +1,244 @@
+"""How many bytes a table or B-tree index would need if it were freshly rewritten.
+
+Pure arithmetic over the page layout of PostgreSQL (src/include/storage/bufpage.h,
+access/htup_details.h, access/nbtree.h); the catalog rows come from reports/bloat.py.
+The waste of a relation is its real size minus this expected size: the bytes a
+VACUUM FULL (or pg_repack) or a REINDEX would give back. Everything the classic
+estimate queries miscount is modelled here: per-column alignment, the null
+bitmap, fillfactor, the line pointer, the page header and B-tree special
+space, dropped columns, and B-tree deduplication into posting lists.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+PAGE_HEADER = 24            # SizeOfPageHeaderData
+ITEM_ID = 4                 # ItemIdData, one per tuple
+HEAP_TUPLE_HEADER = 23      # SizeofHeapTupleHeader (t_bits follows)
+INDEX_TUPLE_HEADER = 8      # IndexTupleData
+INDEX_NULL_BITMAP = 4       # IndexAttributeBitMapData (INDEX_MAX_KEYS bits)
+BTREE_SPECIAL = 16          # BTPageOpaqueData, MAXALIGNed
+HEAP_TID = 6                # ItemPointerData, one per heap row in a posting list
+BTREE_LEAF_FILLFACTOR = 90  # BTREE_DEFAULT_FILLFACTOR
+BTREE_PIVOT_FILLFACTOR = 70  # BTREE_NONLEAF_FILLFACTOR
+SHORT_VARLENA_MAX = 126     # values up to this size get a 1-byte header and no alignment
+ALIGN = {"c": 1, "s": 2, "i": 4, "d": 8}
+
+
+def align(offset: float, boundary: int) -> float:
+    return math.ceil(offset / boundary) * boundary
+
+
+@dataclass(frozen=True)
+class Column:
+    """One attribute as the estimate sees it (from pg_attribute, pg_type and pg_stats)."""
+
+    typlen: int                # -1 varlena, -2 cstring, > 0 fixed
+    typalign: str              # c, s, i, d
+    avg_width: float | None    # pg_stats.avg_width of non-null values (on-disk, TOAST pointers included)
+    null_frac: float | None
+    dropped: bool = False
+
+    def width(self) -> float:
+        if self.typlen > 0:
+            return float(self.typlen)
+        return float(self.avg_width or 0)
+
+
+def _data_width(columns: list[Column], start: float) -> float:
+    """Average bytes of the data part of a tuple, with alignment padding, from offset ``start``.
+
+    Null and dropped values take no space. A fixed-width or long varlena value is
+    aligned to its type; a short varlena (1-byte header) is not.
+    """
+    offset = start
+    for col in columns:
+        if col.dropped:
+            continue
+        present = 1.0 - (col.null_frac or 0.0)
+        width = col.width()
+        needs_align = col.typlen > 0 or width > SHORT_VARLENA_MAX
+        padded = align(offset, ALIGN.get(col.typalign, 1)) if needs_align else offset
+        offset += present * (padded - offset + width)
+    return offset - start
+
+
+def _maxalign_average(size: float, exact: bool, maxalign: int) -> float:
+    """MAXALIGN of a tuple: exact when every tuple has this size, else its average (+ half the step)."""
+    if exact:
+        return align(size, maxalign)
+    return size + (maxalign - 1) / 2
+
+
+def _all_same_width(columns: list[Column]) -> bool:
+    return all(c.dropped or (c.typlen > 0 and (c.null_frac or 0.0) in (0.0, 1.0)) for c in columns)
+
+
+def heap_tuple_bytes(columns: list[Column], maxalign: int = 8) -> float:
+    """Average bytes a live heap tuple takes on its page, line pointer excluded."""
+    has_dropped = any(c.dropped for c in columns)
+    no_nulls = 1.0
+    for col in columns:
+        if not col.dropped:
+            no_nulls *= 1.0 - (col.null_frac or 0.0)
+    # After a rewrite a dropped column is NULL in every row: all rows carry the bitmap.
+    with_bitmap = 1.0 if has_dropped else 1.0 - no_nulls
+    bitmap_header = align(HEAP_TUPLE_HEADER + math.ceil(len(columns) / 8), maxalign)
+    plain_header = align(HEAP_TUPLE_HEADER, maxalign)
+    header = with_bitmap * bitmap_header + (1.0 - with_bitmap) * plain_header
+    data = _data_width(columns, header)
+    exact = _all_same_width(columns) and with_bitmap in (0.0, 1.0)
+    return _maxalign_average(header + data, exact, maxalign)
+
+
+def heap_tuples_per_page(tuple_bytes: float, fillfactor: int, block_size: int) -> int:
+    """Tuples an INSERT (or a rewrite) puts on one heap page before moving to the next.
+
+    The heap leaves ``block_size * (100 - fillfactor) / 100`` bytes free on each page
+    (RelationGetTargetPageFreeSpace) and holds at most MaxHeapTuplesPerPage tuples.
+    """
+    reserve = block_size * (100 - fillfactor) // 100
+    usable = block_size - PAGE_HEADER - reserve
+    max_tuples = (block_size - PAGE_HEADER) // (align(HEAP_TUPLE_HEADER, 8) + ITEM_ID)
+    return max(1, min(int(usable // (tuple_bytes + ITEM_ID)), int(max_tuples)))
+
+
+def heap_expected_bytes(rows: float, columns: list[Column], fillfactor: int = 100,
+                        block_size: int = 8192) -> int:
+    """Bytes of the main fork holding ``rows`` live rows, freshly packed at ``fillfactor``."""
+    if rows <= 0:
+        return 0
+    per_page = heap_tuples_per_page(heap_tuple_bytes(columns), fillfactor, block_size)
+    return math.ceil(rows / per_page) * block_size
+
+
+@dataclass(frozen=True)
+class BtreeShape:
+    """What the B-tree estimate needs about one index."""
+
+    rows: float                # index entries (live heap rows covered by the index)
+    keys: list[Column]
+    distinct: float | None     # distinct key values (None: assume all distinct)
+    deduplicate: bool          # deduplication applies (not unique, deduplicate_items on, equality-image types)
+    fillfactor: int = BTREE_LEAF_FILLFACTOR
+    block_size: int = 8192
+
+
+def _index_tuple_bytes(keys: list[Column], maxalign: int = 8) -> float:
+    any_null = 1.0
+    for key in keys:
+        any_null *= 1.0 - (key.null_frac or 0.0)
+    header_bytes = (1.0 - any_null) * align(INDEX_TUPLE_HEADER + INDEX_NULL_BITMAP, maxalign) + \
+        any_null * INDEX_TUPLE_HEADER
+    data = _data_width(keys, header_bytes)
+    return header_bytes + data
+
+
+def _max_posting_bytes(block_size: int) -> float:
+    """Largest posting-list tuple a B-tree build makes: 10% of a page (nbtsort.c), less a line pointer."""
+    return (block_size * 10 // 100) // 8 * 8 - ITEM_ID
+
+
+def _group_bytes(rows: float, groups: float, plain: float, dedup: bool, block_size: int,
+                 maxalign: int) -> tuple[float, float]:
+    """(tuples, bytes with line pointers) for ``rows`` entries falling into ``groups`` equal keys."""
+    if rows <= 0:
+        return 0.0, 0.0
+    per_key = rows / max(groups, 1.0)
+    if not dedup or per_key < 2:
+        return rows, rows * (_maxalign_average(plain, False, maxalign) + ITEM_ID)
+    tids_per_tuple = max(2, int((_max_posting_bytes(block_size) - align(plain, 2)) // HEAP_TID))
+    tuples = max(groups, 1.0) * math.ceil(per_key / tids_per_tuple)
+    size = _maxalign_average(align(plain, 2) + HEAP_TID * rows / tuples, False, maxalign)
+    return tuples, tuples * (size + ITEM_ID)
+
+
+def _present(column: Column) -> Column:
+    """The same column with its NULLs taken out (they are counted apart)."""
+    return Column(column.typlen, column.typalign, column.avg_width, 0.0, column.dropped)
+
+
+def btree_leaf_bytes(shape: BtreeShape, maxalign: int = 8) -> tuple[float, float]:
+    """(leaf tuples, their bytes with line pointers) after a fresh build.
+
+    Without deduplication every heap row has a tuple of its own. With it, each run
+    of equal keys becomes posting-list tuples (the key once, 6 bytes per row). The
+    NULLs of a single-column index are one run of their own: B-trees index NULLs.
+    """
+    keys = shape.keys
+    single = len(keys) == 1
+    null_frac = (keys[0].null_frac or 0.0) if single else 0.0
+    non_null = shape.rows * (1.0 - null_frac)
+    distinct = min(shape.distinct or shape.rows, non_null)
+    plain = _index_tuple_bytes([_present(keys[0])] if single else keys, maxalign)
+    if single and _all_same_width([_present(keys[0])]) and (not shape.deduplicate or distinct >= non_null):
+        plain = align(plain, maxalign) - (maxalign - 1) / 2  # fixed width: exact, undo the average padding
+    t1, b1 = _group_bytes(non_null, distinct, plain, shape.deduplicate, shape.block_size, maxalign)
+    null_plain = align(INDEX_TUPLE_HEADER + INDEX_NULL_BITMAP, maxalign)
+    t2, b2 = _group_bytes(shape.rows - non_null, 1.0, null_plain, shape.deduplicate, shape.block_size, maxalign)
+    return t1 + t2, b1 + b2
+
+
+def btree_expected_bytes(shape: BtreeShape, maxalign: int = 8) -> int:
+    """Bytes of a freshly built B-tree: metapage, leaves filled to fillfactor, and the pivot levels above.
+
+    A build adds tuples to a leaf while its free space is at least the fillfactor
+    reserve, so a leaf ends up holding the reserve's worth less half a tuple on average.
+    """
+    if shape.rows <= 0:
+        return 2 * shape.block_size  # metapage and an empty root leaf
+    tuples, leaf_bytes = btree_leaf_bytes(shape, maxalign)
+    slot = leaf_bytes / tuples
+    page_room = shape.block_size - PAGE_HEADER - BTREE_SPECIAL
+    pivot = _maxalign_average(_index_tuple_bytes(shape.keys, maxalign), False, maxalign) + HEAP_TID
+    # The high key of each leaf is a pivot tuple (the key alone, suffix-truncated).
+    reserve = shape.block_size * (100 - shape.fillfactor) / 100
+    per_leaf_bytes = max(2 * slot, page_room - reserve - pivot - ITEM_ID + slot / 2)
+    pages = max(1, math.ceil(leaf_bytes / per_leaf_bytes))
+    total = 1 + pages
+    pivot_room = page_room - shape.block_size * (100 - BTREE_PIVOT_FILLFACTOR) / 100
+    per_pivot_page = max(2, int(pivot_room // (pivot + ITEM_ID)))
+    while pages > 1:
+        pages = math.ceil(pages / per_pivot_page)
+        total += pages
+    return total * shape.block_size
+
+
+def waste(actual_bytes: int, expected_bytes: int) -> tuple[int, float]:
+    """(wasted bytes, percent of the real size); a relation is never less than empty of waste."""
+    wasted = max(0, actual_bytes - expected_bytes)
+    percent = round(100.0 * wasted / actual_bytes, 1) if actual_bytes > 0 else 0.0
+    return wasted, percent
+
+
+def exact_heap_expected(table_len: int, dead_tuple_len: int, dead_tuple_count: int, free_space: int,
+                        tuple_len: int, tuple_count: int, fillfactor: int, block_size: int) -> int:
+    """Expected bytes of a heap from what pgstattuple measured (the exact mode).
+
+    Waste is the dead tuples with their line pointers, plus the free space beyond
+    what a packed page keeps anyway: the fillfactor reserve and, on average, half
+    a tuple's slot that no further tuple fits into.
+    """
+    pages = table_len // block_size
+    slot = (tuple_len / tuple_count if tuple_count > 0 else 0.0) + ITEM_ID
+    kept_free = pages * (block_size * (100 - fillfactor) // 100 + slot / 2)
+    wasted = dead_tuple_len + ITEM_ID * dead_tuple_count + max(0.0, free_space - kept_free)
+    return max(0, int(table_len - wasted))
+
+
+def exact_btree_expected(leaf_pages: int, internal_pages: int, avg_leaf_density: float,
+                         fillfactor: int, block_size: int) -> int:
+    """Expected bytes of a B-tree from pgstatindex: its live leaf content repacked at fillfactor.
+
+    ``avg_leaf_density`` is the percent of leaf space holding tuples; empty and
+    deleted pages are not counted, so they are waste.
+    """
+    if leaf_pages <= 0:
+        return 2 * block_size
+    used = leaf_pages * avg_leaf_density / 100.0
+    leaves = max(1, math.ceil(used * 100.0 / fillfactor))
+    # Pivot levels shrink with the leaves.
+    internal = math.ceil(internal_pages * leaves / leaf_pages)
+    return (1 + leaves + internal) * block_size
