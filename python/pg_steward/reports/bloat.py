@@ -131,9 +131,7 @@ def _exact_heap(db: Database, schema: str, oid: int, size: int, max_bytes: int) 
 
 
 def _exact_expected(stat: Row, fillfactor: int, block_size: int) -> int:
-    return model.exact_heap_expected(int(stat["table_len"]), int(stat["dead_tuple_len"]), int(stat["dead_tuple_count"]),
-                                     int(stat["free_space"]), int(stat["tuple_len"]), int(stat["tuple_count"]),
-                                     fillfactor, block_size)
+    return model.exact_heap_expected(int(stat["tuple_len"]), int(stat["tuple_count"]), fillfactor, block_size)
 
 
 def _exact_table(db: Database, schema: str, row: Row, block_size: int, max_bytes: int) -> list[Row]:

@@ -213,19 +213,19 @@ def waste(actual_bytes: int, expected_bytes: int) -> tuple[int, float]:
     return wasted, percent
 
 
-def exact_heap_expected(table_len: int, dead_tuple_len: int, dead_tuple_count: int, free_space: int,
-                        tuple_len: int, tuple_count: int, fillfactor: int, block_size: int) -> int:
-    """Expected bytes of a heap from what pgstattuple measured (the exact mode).
+def exact_heap_expected(tuple_len: int, tuple_count: int, fillfactor: int, block_size: int) -> int:
+    """Expected bytes of a heap holding the live tuples pgstattuple measured, freshly packed (the exact mode).
 
-    Waste is the dead tuples with their line pointers, plus the free space beyond
-    what a packed page keeps anyway: the fillfactor reserve and, on average, half
-    a tuple's slot that no further tuple fits into.
+    pgstattuple sums each tuple's t_len, which stops short of the MAXALIGN padding
+    a page gives it: an integral average is taken as one fixed width (padding known),
+    any other average gets half the alignment step.
     """
-    pages = table_len // block_size
-    slot = (tuple_len / tuple_count if tuple_count > 0 else 0.0) + ITEM_ID
-    kept_free = pages * (block_size * (100 - fillfactor) // 100 + slot / 2)
-    wasted = dead_tuple_len + ITEM_ID * dead_tuple_count + max(0.0, free_space - kept_free)
-    return max(0, int(table_len - wasted))
+    if tuple_count <= 0:
+        return 0
+    avg = tuple_len / tuple_count
+    padded = align(avg, 8) if avg.is_integer() else avg + 3.5
+    per_page = heap_tuples_per_page(padded, fillfactor, block_size)
+    return math.ceil(tuple_count / per_page) * block_size
 
 
 def exact_btree_expected(leaf_pages: int, internal_pages: int, avg_leaf_density: float,

@@ -190,7 +190,7 @@ def _sessions(db: Database, start: str, where: str, what: str, fix: str) -> Meas
     top = rows[:3]
     detail = "; ".join(f"pid {r['pid']} ({r['usename']}@{r['datname']}) for {int(r['seconds'])} s: {r['query']}"
                        for r in top) + note
-    return round(rows[0]["seconds"], 1), detail, fix.format(pid=rows[0]["pid"])
+    return round(rows[0]["seconds"], 3), detail, fix.format(pid=rows[0]["pid"])
 
 
 def _idle_in_transaction(db: Database) -> Measure:
@@ -220,7 +220,7 @@ ORDER BY seconds DESC""")
     blocker = rows[0]["blockers"][0]
     fix = (f"SELECT pg_catalog.pg_cancel_backend({blocker});  -- the blocking session; "
            f"pg_terminate_backend({blocker}) if it is idle in a transaction")
-    return round(rows[0]["seconds"], 1), detail, fix
+    return round(rows[0]["seconds"], 3), detail, fix
 
 
 def _invalid_indexes(db: Database) -> Measure:
