@@ -47,37 +47,57 @@ class Column:
         return float(self.avg_width or 0)
 
 
-def _data_width(columns: list[Column], start: float) -> float:
-    """Average bytes of the data part of a tuple, with alignment padding, from offset ``start``.
+def _power_of_two_dividing(n: float, limit: int) -> int:
+    """Largest power of two up to ``limit`` dividing ``n`` (1 when ``n`` is not a whole number)."""
+    if not float(n).is_integer():
+        return 1
+    k = limit
+    while k > 1 and int(n) % k:
+        k //= 2
+    return k
 
-    Null and dropped values take no space. A fixed-width or long varlena value is
-    aligned to its type; a short varlena (1-byte header) is not.
+
+def _layout(columns: list[Column], maxalign: int = 8) -> tuple[float, float]:
+    """(average bytes of a tuple's data part, average padding after it up to MAXALIGN).
+
+    The data starts MAXALIGNed (after a heap or index tuple header). Padding is
+    exact while the offset is known modulo the alignment asked for: fixed-width
+    values that are never NULL keep it known; a NULL-able value keeps it known
+    modulo the power of two dividing its size; a variable-width value loses it, and
+    then an alignment of ``a`` costs ``(a - known) / 2`` bytes on average. Null and
+    dropped values take no space; a short varlena (1-byte header) is not aligned.
     """
-    offset = start
+    offset = 0.0
+    known, rem = maxalign, 0  # offset modulo ``known`` is ``rem`` in every tuple
     for col in columns:
         if col.dropped:
             continue
         present = 1.0 - (col.null_frac or 0.0)
+        if present <= 0.0:
+            continue
         width = col.width()
-        needs_align = col.typlen > 0 or width > SHORT_VARLENA_MAX
-        padded = align(offset, ALIGN.get(col.typalign, 1)) if needs_align else offset
-        offset += present * (padded - offset + width)
-    return offset - start
-
-
-def _maxalign_average(size: float, exact: bool, maxalign: int) -> float:
-    """MAXALIGN of a tuple: exact when every tuple has this size, else its average (+ half the step)."""
-    if exact:
-        return align(size, maxalign)
-    return size + (maxalign - 1) / 2
-
-
-def _all_same_width(columns: list[Column]) -> bool:
-    return all(c.dropped or (c.typlen > 0 and (c.null_frac or 0.0) in (0.0, 1.0)) for c in columns)
+        a = ALIGN.get(col.typalign, 1) if (col.typlen > 0 or width > SHORT_VARLENA_MAX) else 1
+        if a <= known:
+            pad: float = (-rem) % a
+        else:
+            pad = (a - known) / 2 if rem % known == 0 else (a - 1) / 2
+            known, rem = a, 0  # aligned now, whatever came before
+        offset += present * (pad + width)
+        if col.typlen <= 0:
+            known, rem = 1, 0  # variable width: nothing known after it
+        elif present >= 1.0:
+            rem = (rem + int(pad) + col.typlen) % known
+        else:
+            # Present or NULL: the offset moves by pad + width or not at all.
+            known = min(known, _power_of_two_dividing(pad + width, maxalign))
+            rem %= known
+    final = float((-rem) % maxalign) if known == maxalign else (maxalign - known) / 2 if rem == 0 else \
+        (maxalign - 1) / 2
+    return offset, final
 
 
 def heap_tuple_bytes(columns: list[Column], maxalign: int = 8) -> float:
-    """Average bytes a live heap tuple takes on its page, line pointer excluded."""
+    """Average bytes a live heap tuple takes on its page (MAXALIGNed), line pointer excluded."""
     has_dropped = any(c.dropped for c in columns)
     no_nulls = 1.0
     for col in columns:
@@ -88,9 +108,8 @@ def heap_tuple_bytes(columns: list[Column], maxalign: int = 8) -> float:
     bitmap_header = align(HEAP_TUPLE_HEADER + math.ceil(len(columns) / 8), maxalign)
     plain_header = align(HEAP_TUPLE_HEADER, maxalign)
     header = with_bitmap * bitmap_header + (1.0 - with_bitmap) * plain_header
-    data = _data_width(columns, header)
-    exact = _all_same_width(columns) and with_bitmap in (0.0, 1.0)
-    return _maxalign_average(header + data, exact, maxalign)
+    data, pad = _layout(columns, maxalign)
+    return header + data + pad
 
 
 def heap_tuples_per_page(tuple_bytes: float, fillfactor: int, block_size: int) -> int:
@@ -126,14 +145,18 @@ class BtreeShape:
     block_size: int = 8192
 
 
-def _index_tuple_bytes(keys: list[Column], maxalign: int = 8) -> float:
+def _index_header(keys: list[Column], maxalign: int = 8) -> float:
     any_null = 1.0
     for key in keys:
         any_null *= 1.0 - (key.null_frac or 0.0)
-    header_bytes = (1.0 - any_null) * align(INDEX_TUPLE_HEADER + INDEX_NULL_BITMAP, maxalign) + \
+    return (1.0 - any_null) * align(INDEX_TUPLE_HEADER + INDEX_NULL_BITMAP, maxalign) + \
         any_null * INDEX_TUPLE_HEADER
-    data = _data_width(keys, header_bytes)
-    return header_bytes + data
+
+
+def _index_tuple_bytes(keys: list[Column], maxalign: int = 8) -> tuple[float, float]:
+    """(average bytes of an index tuple before MAXALIGN, the average MAXALIGN padding)."""
+    data, pad = _layout(keys, maxalign)
+    return _index_header(keys, maxalign) + data, pad
 
 
 def _max_posting_bytes(block_size: int) -> float:
@@ -141,17 +164,18 @@ def _max_posting_bytes(block_size: int) -> float:
     return (block_size * 10 // 100) // 8 * 8 - ITEM_ID
 
 
-def _group_bytes(rows: float, groups: float, plain: float, dedup: bool, block_size: int,
+def _group_bytes(rows: float, groups: float, plain: float, plain_pad: float, dedup: bool, block_size: int,
                  maxalign: int) -> tuple[float, float]:
     """(tuples, bytes with line pointers) for ``rows`` entries falling into ``groups`` equal keys."""
     if rows <= 0:
         return 0.0, 0.0
     per_key = rows / max(groups, 1.0)
     if not dedup or per_key < 2:
-        return rows, rows * (_maxalign_average(plain, False, maxalign) + ITEM_ID)
+        return rows, rows * (plain + plain_pad + ITEM_ID)
     tids_per_tuple = max(2, int((_max_posting_bytes(block_size) - align(plain, 2)) // HEAP_TID))
     tuples = max(groups, 1.0) * math.ceil(per_key / tids_per_tuple)
-    size = _maxalign_average(align(plain, 2) + HEAP_TID * rows / tuples, False, maxalign)
+    # A posting list's length varies with the rows per key: half a MAXALIGN step of padding on average.
+    size = align(plain, 2) + HEAP_TID * rows / tuples + (maxalign - 1) / 2
     return tuples, tuples * (size + ITEM_ID)
 
 
@@ -172,12 +196,11 @@ def btree_leaf_bytes(shape: BtreeShape, maxalign: int = 8) -> tuple[float, float
     null_frac = (keys[0].null_frac or 0.0) if single else 0.0
     non_null = shape.rows * (1.0 - null_frac)
     distinct = min(shape.distinct or shape.rows, non_null)
-    plain = _index_tuple_bytes([_present(keys[0])] if single else keys, maxalign)
-    if single and _all_same_width([_present(keys[0])]) and (not shape.deduplicate or distinct >= non_null):
-        plain = align(plain, maxalign) - (maxalign - 1) / 2  # fixed width: exact, undo the average padding
-    t1, b1 = _group_bytes(non_null, distinct, plain, shape.deduplicate, shape.block_size, maxalign)
+    plain, pad = _index_tuple_bytes([_present(keys[0])] if single else keys, maxalign)
+    t1, b1 = _group_bytes(non_null, distinct, plain, pad, shape.deduplicate, shape.block_size, maxalign)
     null_plain = align(INDEX_TUPLE_HEADER + INDEX_NULL_BITMAP, maxalign)
-    t2, b2 = _group_bytes(shape.rows - non_null, 1.0, null_plain, shape.deduplicate, shape.block_size, maxalign)
+    t2, b2 = _group_bytes(shape.rows - non_null, 1.0, null_plain, 0.0, shape.deduplicate, shape.block_size,
+                          maxalign)
     return t1 + t2, b1 + b2
 
 
@@ -192,7 +215,7 @@ def btree_expected_bytes(shape: BtreeShape, maxalign: int = 8) -> int:
     tuples, leaf_bytes = btree_leaf_bytes(shape, maxalign)
     slot = leaf_bytes / tuples
     page_room = shape.block_size - PAGE_HEADER - BTREE_SPECIAL
-    pivot = _maxalign_average(_index_tuple_bytes(shape.keys, maxalign), False, maxalign) + HEAP_TID
+    pivot = sum(_index_tuple_bytes(shape.keys, maxalign)) + HEAP_TID
     # The high key of each leaf is a pivot tuple (the key alone, suffix-truncated).
     reserve = shape.block_size * (100 - shape.fillfactor) / 100
     per_leaf_bytes = max(2 * slot, page_room - reserve - pivot - ITEM_ID + slot / 2)
