@@ -120,3 +120,10 @@ def test_exact_mode_needs_pgstattuple_and_honours_the_size_guard(conn: psycopg.C
 def test_bad_input_is_a_clean_error(conn: psycopg.Connection) -> None:
     with pytest.raises(errors.UndefinedTable):
         conn.execute("SELECT * FROM steward.table_bloat(relation => 'no_such_table')")
+    conn.execute("CREATE EXTENSION pgstattuple")
+    for function in ("table_bloat", "index_bloat"):
+        with pytest.raises(errors.InvalidParameterValue, match="pg_steward: exact_max_bytes must not be negative"):
+            conn.execute(f"SELECT * FROM steward.{function}(true, exact_max_bytes => -1)")
+    conn.execute("CREATE TABLE t (a int)")
+    unlimited = rows(conn, "SELECT method FROM steward.table_bloat(true, 't', exact_max_bytes => NULL)")
+    assert unlimited == [{"method": "pgstattuple"}]

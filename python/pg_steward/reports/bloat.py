@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from pg_steward.db import Database, Row
-from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.errors import INVALID_PARAMETER_VALUE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
 from pg_steward.reports import bloat_model as model
 from pg_steward.reports.bloat_verdict import Verdict, sample_verdict, stats_verdict, table_fix
 from pg_steward.sqltext import qualified
@@ -179,9 +179,20 @@ def _columns_by_table(db: Database, oid: str | None) -> dict[int, dict[str, mode
     return columns
 
 
+def size_guard(exact_max_bytes: int | None) -> int:
+    """The exact mode's size limit: NULL means none; a negative one is a mistake."""
+    if exact_max_bytes is None:
+        return 2**63 - 1
+    if exact_max_bytes < 0:
+        raise StewardError("exact_max_bytes must not be negative", INVALID_PARAMETER_VALUE,
+                           hint="NULL reads every relation whatever its size.")
+    return int(exact_max_bytes)
+
+
 def table_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
                 exact_max_bytes: int | None) -> list[Row]:
     """Rows of steward.table_bloat, the most waste first."""
+    max_bytes = size_guard(exact_max_bytes)
     oid = str(relation) if relation is not None else None
     schema = require_pgstattuple(db) if exact else None
     block_size = block_size_of(db)
@@ -191,7 +202,7 @@ def table_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
     out: list[Row] = []
     for i, row in enumerate(tables):
         if exact and schema is not None:
-            out.extend(_exact_table(db, schema, row, block_size, exact_max_bytes or 0))
+            out.extend(_exact_table(db, schema, row, block_size, max_bytes))
             if (i + 1) % 100 == 0:
                 db.notice(f"pg_steward: measured {i + 1} of {len(tables)} tables")
         else:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pg_steward.db import Database, Row
 from pg_steward.reports import bloat_model as model
-from pg_steward.reports.bloat import block_size_of, current_role, first_line, live_rows, require_pgstattuple
+from pg_steward.reports.bloat import block_size_of, current_role, first_line, live_rows, require_pgstattuple, size_guard
 from pg_steward.reports.bloat_verdict import Verdict, index_fix, sample_verdict, stats_verdict
 from pg_steward.sqltext import qualified
 
@@ -153,6 +153,7 @@ def _exact(db: Database, schema: str, row: Row, block_size: int, max_bytes: int)
 def index_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
                 exact_max_bytes: int | None) -> list[Row]:
     """Rows of steward.index_bloat, the most waste first."""
+    max_bytes = size_guard(exact_max_bytes)
     name = str(relation) if relation is not None else None
     schema = require_pgstattuple(db) if exact else None
     block_size = block_size_of(db)
@@ -165,7 +166,7 @@ def index_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
     out = []
     for row in indexes:
         if exact and schema is not None:
-            out.append(_exact(db, schema, row, block_size, exact_max_bytes or 0))
+            out.append(_exact(db, schema, row, block_size, max_bytes))
         else:
             out.append(_estimate(row, keys.get(row["oid"], []), block_size, role))
     return sorted(out, key=lambda r: (r["waste_bytes"] is None, -(r["waste_bytes"] or 0), r["index"]))
