@@ -41,3 +41,20 @@ def test_reports_as_pg_monitor(conn: psycopg.Connection) -> None:
             assert '"public"."secret"' in checks["vacuum"]["detail"]
         finally:
             conn.execute("RESET ROLE")
+
+
+def test_a_role_that_cannot_see_other_sessions_gets_unknown(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE ROLE steward_plain LOGIN")
+    other = psycopg.connect(conn.info.dsn)  # a superuser's session, idle in a transaction
+    other.execute("SELECT 1")
+    try:
+        conn.execute("SET ROLE steward_plain")
+        checks = {r["check_name"]: r for r in rows(conn, "SELECT * FROM steward.health()")}
+        idle = checks["idle_in_transaction"]
+        assert idle["status"] == "unknown", idle
+        assert "not visible (needs pg_read_all_stats)" in idle["detail"]
+        assert "not visible" in checks["connections"]["detail"]
+    finally:
+        conn.execute("RESET ROLE")
+        other.close()
+        conn.execute("DROP ROLE steward_plain")

@@ -155,9 +155,15 @@ def _cache_hit(db: Database) -> Measure:
         "-- raise shared_buffers (needs a restart), or find the statements reading most blocks (steward.slow_queries)"
 
 
+# Without pg_read_all_stats, another role's session shows only its pid and user
+# name: backend_type and state are NULL. Such rows count as hidden client sessions.
+_HIDDEN = "a.backend_type IS NULL AND a.usename IS NOT NULL"
+_CLIENT = f"(a.backend_type = 'client backend' OR ({_HIDDEN}))"
+
+
 def _connections(db: Database) -> Measure:
-    rows = db.query("SELECT coalesce(state, 'not visible') AS state, count(*)::bigint AS n "
-                    "FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC")
+    rows = db.query(f"SELECT coalesce(a.state, 'not visible') AS state, count(*)::bigint AS n "
+                    f"FROM pg_catalog.pg_stat_activity AS a WHERE {_CLIENT} GROUP BY 1 ORDER BY 2 DESC")
     used = sum(int(r["n"]) for r in rows)
     limit = int(db.query("SELECT (pg_catalog.current_setting('max_connections')::int - "
                          "pg_catalog.current_setting('superuser_reserved_connections')::int) AS m")[0]["m"])
@@ -177,8 +183,8 @@ ORDER BY seconds DESC NULLS LAST
 
 
 def _hidden_sessions(db: Database) -> int:
-    return int(db.query("SELECT count(*) AS n FROM pg_catalog.pg_stat_activity "
-                        "WHERE backend_type = 'client backend' AND state IS NULL")[0]["n"])
+    return int(db.query(f"SELECT count(*) AS n FROM pg_catalog.pg_stat_activity AS a "
+                        f"WHERE {_HIDDEN} AND a.pid <> pg_catalog.pg_backend_pid()")[0]["n"])
 
 
 def _sessions(db: Database, start: str, where: str, what: str, fix: str) -> Measure:
