@@ -146,6 +146,15 @@ def corpus(quick: bool) -> list[tuple[str, list[str], list[str]]]:
         f"INSERT INTO {name} SELECT '2024-01-01'::date + g % 120, g, md5(g::text) FROM generate_series(1, {rows}) g",
         f"DELETE FROM {name} WHERE day < '2024-03-01' AND v % 3 = 0",
     ], []))
+    for pct in (0, 40):
+        name = f"corpus.varwidth_{pct}"
+        out.append((name, [
+            f"CREATE TABLE {name} (id int, label text, n bigint, tag varchar(20)) WITH (autovacuum_enabled = off)",
+            f"INSERT INTO {name} SELECT g, repeat('y', g % 61), g, 'tag' || (g % 1000) "
+            f"FROM generate_series(1, {rows}) g",
+            f"CREATE INDEX ON {name} (label)",
+            f"DELETE FROM {name} WHERE id % 100 < {pct}",
+        ], []))
     for pct in (20, 50):
         name = f"corpus.stale_{pct}"
         out.append((name, [

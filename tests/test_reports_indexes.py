@@ -89,3 +89,24 @@ def test_partitioned_tables(conn: psycopg.Connection) -> None:
     assert [r for r in report(conn) if r["problem"] == "unused"] == []
     with pytest.raises(errors.WrongObjectType, match=r"pg_steward: public\.events_1 is not a partitioned table"):
         conn.execute("SELECT * FROM steward.hot_partitions('events_1')")
+
+
+def test_fixes_run_as_given_on_awkward_names(conn: psycopg.Connection) -> None:
+    conn.execute('CREATE SCHEMA "Sch ema"')
+    conn.execute('CREATE TABLE "Sch ema"."pa""rent" (id int PRIMARY KEY)')
+    conn.execute('CREATE TABLE "Sch ema"."kïnd ""x""" (id int, "ref col" int REFERENCES "Sch ema"."pa""rent", '
+                 'v int)')
+    conn.execute('CREATE INDEX "idx ""one""" ON "Sch ema"."kïnd ""x""" (v)')
+    conn.execute('CREATE INDEX "idx two" ON "Sch ema"."kïnd ""x""" (v)')
+    conn.execute('CREATE TABLE "Sch ema"."pärted" (d date NOT NULL, "ref col" int REFERENCES "Sch ema"."pa""rent") '
+                 'PARTITION BY RANGE (d)')
+    conn.execute('CREATE TABLE "Sch ema"."pärted 1" PARTITION OF "Sch ema"."pärted" '
+                 "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')")
+    found = [r for r in report(conn) if r["schema"] == "Sch ema"]
+    assert {(r["problem"], r["table"]) for r in found} >= {
+        ("duplicate", 'kïnd "x"'), ("fk_without_index", 'kïnd "x"'), ("fk_without_index", "pärted")}
+    for r in found:
+        if r["problem"] in ("duplicate", "fk_without_index"):
+            conn.execute(r["fix"])
+    left = {r["problem"] for r in report(conn) if r["schema"] == "Sch ema"}
+    assert not left & {"duplicate", "fk_without_index"}

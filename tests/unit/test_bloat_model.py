@@ -18,6 +18,16 @@ def test_fixed_width_tuple_is_header_plus_aligned_data() -> None:
     assert m.heap_tuple_bytes([INT8, BOOL]) == 40
 
 
+def test_constant_width_strings_keep_the_padding_exact() -> None:
+    md5 = m.Column(-1, "i", 33, 0.0, constant_width=True)
+    varying = m.Column(-1, "i", 33, 0.0)
+    # 24 + 4 (int4) + 33 = 61 in every row: MAXALIGN 64; unknown widths cost 3.5 on average.
+    assert m.heap_tuple_bytes([INT4, md5]) == 64
+    assert m.heap_tuple_bytes([INT4, varying]) == 61 + 3.5
+    # An int8 after a varying string is aligned at a cost of 3.5 on average, then the end is exact.
+    assert m.heap_tuple_bytes([varying, INT8]) == 24 + 33 + 3.5 + 8
+
+
 def test_tuples_per_page_and_fillfactor() -> None:
     # (8192 - 24) // (40 + 4) = 185 tuples at fillfactor 100.
     assert m.heap_tuples_per_page(40, 100, 8192) == 185

@@ -40,9 +40,23 @@ LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = c.oid
 WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
 """
 
+# A short string column whose sampled values (most common values and histogram
+# bounds) all have the same length is taken as constant width: its alignment
+# padding is then known exactly instead of averaged.
+CONSTANT_WIDTH = """
+CASE WHEN {stats}.avg_width <= 126
+      AND (SELECT t.typcategory = 'S' FROM pg_catalog.pg_type AS t WHERE t.oid = {type})
+     THEN coalesce((SELECT pg_catalog.min(pg_catalog.octet_length(v)) = pg_catalog.max(pg_catalog.octet_length(v))
+                    FROM pg_catalog.unnest(coalesce({stats}.most_common_vals::text::text[], '{{}}')
+                                           OPERATOR(pg_catalog.||)
+                                           coalesce({stats}.histogram_bounds::text::text[], '{{}}')) AS v), false)
+     ELSE false END
+"""
+
 _COLUMNS_SQL = f"""
 SELECT a.attrelid::bigint AS oid, a.attname::text AS name, a.attlen::int AS typlen, a.attalign::text AS typalign,
-       a.attisdropped AS dropped, s.avg_width::float8 AS avg_width, s.null_frac::float8 AS null_frac
+       a.attisdropped AS dropped, s.avg_width::float8 AS avg_width, s.null_frac::float8 AS null_frac,
+       {CONSTANT_WIDTH.format(stats="s", type="a.atttypid")} AS constant_width
 FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0
@@ -175,7 +189,7 @@ def _columns_by_table(db: Database, oid: str | None) -> dict[int, dict[str, mode
     columns: dict[int, dict[str, model.Column]] = defaultdict(dict)
     for c in db.query(_COLUMNS_SQL, oid):
         columns[c["oid"]][c["name"]] = model.Column(c["typlen"], c["typalign"], c["avg_width"], c["null_frac"],
-                                                    c["dropped"])
+                                                    c["dropped"], bool(c["constant_width"]))
     return columns
 
 

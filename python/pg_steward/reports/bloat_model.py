@@ -40,6 +40,7 @@ class Column:
     avg_width: float | None    # pg_stats.avg_width of non-null values (on-disk, TOAST pointers included)
     null_frac: float | None
     dropped: bool = False
+    constant_width: bool = False  # a varlena whose sampled values all have one length (pg_stats)
 
     def width(self) -> float:
         if self.typlen > 0:
@@ -77,19 +78,27 @@ def _layout(columns: list[Column], maxalign: int = 8) -> tuple[float, float]:
             continue
         width = col.width()
         a = ALIGN.get(col.typalign, 1) if (col.typlen > 0 or width > SHORT_VARLENA_MAX) else 1
+        before = (known, rem)
         if a <= known:
             pad: float = (-rem) % a
+            step = pad + width  # how far the offset moves, as far as the known remainder is concerned
         else:
             pad = (a - known) / 2 if rem % known == 0 else (a - 1) / 2
             known, rem = a, 0  # aligned now, whatever came before
+            step = width
         offset += present * (pad + width)
-        if col.typlen <= 0:
+        fixed = col.typlen > 0 or (col.constant_width and float(width).is_integer())
+        if not fixed:
             known, rem = 1, 0  # variable width: nothing known after it
         elif present >= 1.0:
-            rem = (rem + int(pad) + col.typlen) % known
+            rem = int(rem + step) % known
+        elif known != before[0]:
+            # Realigned when present, untouched when NULL: only what both paths agree on is known.
+            k = min(before[0], _power_of_two_dividing(width, maxalign))
+            known, rem = (k, 0) if before[1] % k == 0 else (1, 0)
         else:
-            # Present or NULL: the offset moves by pad + width or not at all.
-            known = min(known, _power_of_two_dividing(pad + width, maxalign))
+            # Present or NULL: the offset moves by step or not at all.
+            known = min(known, _power_of_two_dividing(step, maxalign))
             rem %= known
     final = float((-rem) % maxalign) if known == maxalign else (maxalign - known) / 2 if rem == 0 else \
         (maxalign - 1) / 2
@@ -181,7 +190,7 @@ def _group_bytes(rows: float, groups: float, plain: float, plain_pad: float, ded
 
 def _present(column: Column) -> Column:
     """The same column with its NULLs taken out (they are counted apart)."""
-    return Column(column.typlen, column.typalign, column.avg_width, 0.0, column.dropped)
+    return Column(column.typlen, column.typalign, column.avg_width, 0.0, column.dropped, column.constant_width)
 
 
 def btree_leaf_bytes(shape: BtreeShape, maxalign: int = 8) -> tuple[float, float]:

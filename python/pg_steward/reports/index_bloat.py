@@ -14,7 +14,15 @@ from typing import Any
 
 from pg_steward.db import Database, Row
 from pg_steward.reports import bloat_model as model
-from pg_steward.reports.bloat import block_size_of, current_role, first_line, live_rows, require_pgstattuple, size_guard
+from pg_steward.reports.bloat import (
+    CONSTANT_WIDTH,
+    block_size_of,
+    current_role,
+    first_line,
+    live_rows,
+    require_pgstattuple,
+    size_guard,
+)
 from pg_steward.reports.bloat_verdict import Verdict, index_fix, sample_verdict, stats_verdict
 from pg_steward.sqltext import qualified
 
@@ -54,6 +62,8 @@ SELECT i.indexrelid::bigint AS oid, k.n AS position, ia.attname::text AS name, i
        coalesce(ts.avg_width, xs.avg_width)::float8 AS avg_width,
        coalesce(ts.null_frac, xs.null_frac)::float8 AS null_frac,
        coalesce(ts.n_distinct, xs.n_distinct)::float8 AS n_distinct,
+       CASE WHEN ts.attname IS NOT NULL THEN {CONSTANT_WIDTH.format(stats="ts", type="ia.atttypid")}
+            ELSE {CONSTANT_WIDTH.format(stats="xs", type="ia.atttypid")} END AS constant_width,
        EXISTS (SELECT FROM pg_catalog.pg_opclass AS oc
                JOIN pg_catalog.pg_amproc AS p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 4
                     AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
@@ -113,8 +123,8 @@ def _not_modelled(row: Row) -> Verdict | None:
 def _estimate(row: Row, keys: list[Row], block_size: int, role: str) -> Row:
     verdict = _not_modelled(row)
     if verdict is None:
-        columns = {k["name"]: model.Column(k["typlen"], k["typalign"], k["avg_width"], k["null_frac"])
-                   for k in keys}
+        columns = {k["name"]: model.Column(k["typlen"], k["typalign"], k["avg_width"], k["null_frac"],
+                                           constant_width=bool(k["constant_width"])) for k in keys}
         verdict = stats_verdict(columns, can_select=row["can_select"], analyzed=row["analyzed"], role=role,
                                 relation=qualified(row["schema"], row["table_name"]))
     if verdict is not None:
