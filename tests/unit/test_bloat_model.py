@@ -104,3 +104,19 @@ def test_table_fix() -> None:
     assert "VACUUM FULL t" in (table_fix("t", 50.0, 10 << 20, 0, 1000) or "")
     assert table_fix("t", 5.0, 10 << 20, 0, 1000) is None
     assert table_fix("t", 5.0, 1000, 500, 1000) == "VACUUM (ANALYZE) t;"
+
+
+def test_live_rows_picks_the_guess_that_cannot_be_inflated() -> None:
+    from pg_steward.reports.bloat import live_rows
+
+    base = {"reltuples": 1000.0, "relpages": 10, "table_bytes": 10 * 8192, "n_live_tup": 1000, "n_dead_tup": 0,
+            "n_mod_since_analyze": 0}
+    assert live_rows(base, 8192) == 1000
+    # Deleted since ANALYZE: the counter knows, the page density does not.
+    assert live_rows(dict(base, n_live_tup=400, n_dead_tup=600, n_mod_since_analyze=600), 8192) == 400
+    # Loaded and analyzed in one breath on PostgreSQL 15: the counter counted the rows twice.
+    assert live_rows(dict(base, n_live_tup=2000, n_mod_since_analyze=1000), 8192) == 1000
+    # Grown since ANALYZE: both agree on the new size.
+    assert live_rows(dict(base, table_bytes=20 * 8192, n_live_tup=2000, n_mod_since_analyze=1000), 8192) == 2000
+    # Statistics reset: the counter is empty, the density is not.
+    assert live_rows(dict(base, n_live_tup=0, n_mod_since_analyze=0 + 100, reltuples=1000.0), 8192) == 1000

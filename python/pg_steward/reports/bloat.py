@@ -26,7 +26,8 @@ _SCOPE = """
 
 _TABLES_SQL = f"""
 SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
-       pg_catalog.pg_relation_size(c.oid) AS size_bytes, c.relpages, c.reltuples::float8 AS reltuples,
+       pg_catalog.pg_relation_size(c.oid) AS size_bytes, pg_catalog.pg_relation_size(c.oid) AS table_bytes,
+       c.relpages, c.reltuples::float8 AS reltuples,
        NULLIF(c.reltoastrelid, 0)::bigint AS toast_oid,
        CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) END AS toast_bytes,
        coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
@@ -90,18 +91,25 @@ def require_pgstattuple(db: Database) -> str:
     return schema
 
 
-def live_rows(row: Row) -> float:
-    """Live rows now: reltuples while few rows changed since it was computed, else the running counter.
+def live_rows(row: Row, block_size: int) -> float:
+    """Live rows now: reltuples while few rows changed since it was computed, else the smaller of two guesses.
 
-    reltuples is what the last VACUUM or ANALYZE counted; n_live_tup follows every
-    commit but drifts (PostgreSQL 15 may add a session's unflushed inserts after ANALYZE).
+    reltuples is what the last VACUUM or ANALYZE counted. Since then, n_live_tup
+    follows every commit, but on PostgreSQL 15 a session that ANALYZEs right after
+    loading may flush its inserts after ANALYZE and count them twice; the planner's
+    own guess (reltuples' density times the pages now) cannot see deletes. The
+    first errs high only in that race, the second only after deletes: take the smaller.
     """
-    fresh = row["n_mod_since_analyze"] is None or row["n_mod_since_analyze"] <= 0.05 * max(row["reltuples"], 1)
-    if row["reltuples"] >= 0 and fresh:
-        return float(row["reltuples"])
-    if row["n_live_tup"] is not None:
-        return float(row["n_live_tup"])
-    return max(float(row["reltuples"]), 0.0)
+    reltuples = float(row["reltuples"])
+    fresh = row["n_mod_since_analyze"] is None or row["n_mod_since_analyze"] <= 0.05 * max(reltuples, 1.0)
+    if reltuples >= 0 and fresh:
+        return reltuples
+    density = reltuples / row["relpages"] * (int(row["table_bytes"]) / block_size) \
+        if reltuples >= 0 and row["relpages"] > 0 else None
+    counter = float(row["n_live_tup"]) if row["n_live_tup"] is not None else None
+    if counter is None or (counter == 0 and not row["n_dead_tup"] and density):
+        return density if density is not None else max(reltuples, 0.0)  # statistics reset: the counter is empty
+    return min(counter, density) if density is not None else counter
 
 
 def _result(row: Row, relation: str, kind: str, expected: int | None, method: str, verdict: Verdict,
@@ -120,7 +128,7 @@ def _estimate_table(row: Row, columns: dict[str, model.Column], block_size: int,
                             relation=relation)
     if verdict is not None:
         return _result(row, relation, "table", None, "estimate", verdict, None)
-    rows = live_rows(row)
+    rows = live_rows(row, block_size)
     expected = model.heap_expected_bytes(rows, list(columns.values()), row["fillfactor"], block_size)
     verdict = sample_verdict(rows=rows, reltuples=row["reltuples"], changed=row["n_mod_since_analyze"],
                              pages=row["size_bytes"] // block_size, relation=relation)

@@ -35,7 +35,8 @@ _SCOPE = """
 _INDEXES_SQL = f"""
 SELECT ci.oid::bigint AS oid, n.nspname AS schema, ct.relname AS table_name, ci.relname AS name,
        am.amname::text AS method, pg_catalog.pg_relation_size(ci.oid) AS size_bytes,
-       ci.reltuples::float8 AS index_reltuples, ct.reltuples::float8 AS reltuples,
+       ci.reltuples::float8 AS index_reltuples, ct.reltuples::float8 AS reltuples, ct.relpages,
+       pg_catalog.pg_relation_size(ct.oid) AS table_bytes,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
        (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL OR ct.reltuples >= 0) AS analyzed,
        i.indisunique AS is_unique, i.indisvalid AS is_valid, i.indpred IS NOT NULL AS partial,
@@ -95,10 +96,10 @@ def _distinct(keys: list[Row], rows: float) -> float | None:
     return min(total, rows)
 
 
-def _index_rows(row: Row) -> float:
+def _index_rows(row: Row, block_size: int) -> float:
     if row["partial"]:
         return max(row["index_reltuples"], 0.0)
-    return live_rows(row)
+    return live_rows(row, block_size)
 
 
 def _result(row: Row, expected: int | None, method: str, verdict: Verdict) -> Row:
@@ -129,7 +130,7 @@ def _estimate(row: Row, keys: list[Row], block_size: int, role: str) -> Row:
                                 relation=qualified(row["schema"], row["table_name"]))
     if verdict is not None:
         return _result(row, None, "estimate", verdict)
-    rows = _index_rows(row)
+    rows = _index_rows(row, block_size)
     dedup = (not row["is_unique"] and not row["has_include"] and row["deduplicate_items"]
              and all(k["equal_image"] for k in keys))
     shape = model.BtreeShape(rows=rows, keys=list(columns.values()), distinct=_distinct(keys, rows),
