@@ -217,7 +217,8 @@ def btree_expected_bytes(shape: BtreeShape, maxalign: int = 8) -> int:
     """Bytes of a freshly built B-tree: metapage, leaves filled to fillfactor, and the pivot levels above.
 
     A build adds tuples to a leaf while its free space is at least the fillfactor
-    reserve, so a leaf ends up holding the reserve's worth less half a tuple on average.
+    reserve (and the tuple fits), so a leaf holds one tuple more than the space
+    above the reserve has room for.
     """
     if shape.rows <= 0:
         return 2 * shape.block_size  # metapage and an empty root leaf
@@ -227,8 +228,9 @@ def btree_expected_bytes(shape: BtreeShape, maxalign: int = 8) -> int:
     pivot = sum(_index_tuple_bytes(shape.keys, maxalign)) + HEAP_TID
     # The high key of each leaf is a pivot tuple (the key alone, suffix-truncated).
     reserve = shape.block_size * (100 - shape.fillfactor) / 100
-    per_leaf_bytes = max(2 * slot, page_room - reserve - pivot - ITEM_ID + slot / 2)
-    pages = max(1, math.ceil(leaf_bytes / per_leaf_bytes))
+    room = page_room - pivot - ITEM_ID
+    per_leaf = max(2, min(int(room // slot), int((room - reserve) // slot) + 1))
+    pages = max(1, math.ceil(tuples / per_leaf))
     total = 1 + pages
     pivot_room = page_room - shape.block_size * (100 - BTREE_PIVOT_FILLFACTOR) / 100
     per_pivot_page = max(2, int(pivot_room // (pivot + ITEM_ID)))
