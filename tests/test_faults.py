@@ -42,10 +42,11 @@ def test_restart_keeps_the_data_directory(own_server: LocalServer) -> None:
     with psycopg.connect(own_server.url, autocommit=True) as conn:
         assert conn.execute("SELECT pg_postmaster_start_time() > %s", [before]).fetchone() == (True,)
         assert conn.execute("SELECT sum(v) FROM kept").fetchone() == (3,)
-    assert "database system was interrupted" in own_server.log() or "crash" in own_server.log()
+    assert "automatic recovery in progress" in own_server.log()  # the stop was not a clean shutdown
     own_server.restart()
     with psycopg.connect(own_server.url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (2,)
+    assert "automatic recovery in progress" not in own_server.log()  # this one was
 
 
 @pytest.mark.slow
@@ -53,13 +54,14 @@ def test_immediate_stops_during_maintenance_lose_nothing_and_leave_nothing_half_
         own_server: LocalServer) -> None:
     seed = random.randrange(1 << 30)
     result = faults.run_faults(own_server, own_server.url, kills=KILLS, immediate=IMMEDIATE_STOPS, tables=4,
-                               seed=seed, rows_per_day=1000)
+                               seed=seed, rows_per_day=1000, reach=0.8)
     context = f"seed {seed}: {result['rounds']}"
     assert [(r["fault"], r["number"], r["problems"]) for r in result["rounds"] if r["problems"]] == [], context
     summary = faults.summarize(result)
     assert summary["immediate"]["tried"] == IMMEDIATE_STOPS and summary["kill"]["tried"] == KILLS
-    # A stop that lands after a short run ended is legitimate; most stops must hit a running maintenance.
-    assert summary["immediate"]["interrupted"] >= IMMEDIATE_STOPS // 2 + 1, context
+    # Stops fall within 80% of a typical run's time; a run that was faster still ends first, which is fine,
+    # but most stops must hit a running maintenance.
+    assert summary["immediate"]["interrupted"] >= 2, context
     assert result["final_problems"] == [], context
     # Every stranded day got its partition in the end: DEFAULT, the premade ones and one per day per round.
     rounds = 1 + KILLS + IMMEDIATE_STOPS
