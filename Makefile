@@ -41,7 +41,7 @@ SQL_SOURCES = extension/schema.sql \
 UPGRADES   = $(notdir $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql))
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions lifecycle fingerprint
+REGRESS    = install partitions lifecycle fingerprint slow_queries
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
 include $(PGXS)
