@@ -68,6 +68,8 @@ class PlpyDatabase:
         key = (sql, types)
         plan = self._plans.get(key)
         if plan is None:
+            if len(self._plans) >= 1000:  # statements built from user text (EXPLAIN ...) must not pile up
+                self._plans.clear()
             plan = self._plpy.prepare(sql, list(types))
             self._plans[key] = plan
         return plan

@@ -92,13 +92,13 @@ def spills(plan: Plan, facts: Facts) -> list[Advice]:
     found = []
     now = f"work_mem is {facts.work_mem_kb}kB"
     for node in plan.nodes:
-        if node.operation == "Sort" and _sort_disk_kb(node) > 0:
+        if node.get("Node Type") == "Sort" and _sort_disk_kb(node) > 0:
             kb = _sort_disk_kb(node)
             need = _work_mem(kb * SORT_MEMORY_PER_DISK)
             found.append(Advice("sort spills to disk", "warning", node.node_id, None,
                                 f"the sort wrote {kb:.0f}kB to disk ({node.get('Sort Method')}); {now}",
                                 f"SET work_mem = '{need}';  -- for this query's session or role"))
-        elif node.operation == "Hash" and int(node.get("Hash Batches", 1) or 1) > 1:
+        elif node.get("Node Type") == "Hash" and int(node.get("Hash Batches", 1) or 1) > 1:
             batches = int(node.get("Hash Batches"))
             kb = float(node.get("Peak Memory Usage", 0)) * batches * HASH_HEADROOM / facts.hash_mem_multiplier
             found.append(Advice("hash spills to disk", "warning", node.node_id, None,
@@ -106,7 +106,7 @@ def spills(plan: Plan, facts: Facts) -> list[Advice]:
                                 f"(peak {node.get('Peak Memory Usage')}kB each); {now}, "
                                 f"hash_mem_multiplier {facts.hash_mem_multiplier:g}",
                                 f"SET work_mem = '{_work_mem(kb)}';  -- for this query's session or role"))
-        elif node.operation in ("HashAggregate", "MixedAggregate") and float(node.get("Disk Usage", 0) or 0) > 0:
+        elif node.get("Strategy") in ("Hashed", "Mixed") and float(node.get("Disk Usage", 0) or 0) > 0:
             disk = float(node.get("Disk Usage"))
             kb = (float(node.get("Peak Memory Usage", 0)) + disk * SORT_MEMORY_PER_DISK) / facts.hash_mem_multiplier
             found.append(Advice("hash aggregate spills to disk", "warning", node.node_id, None,

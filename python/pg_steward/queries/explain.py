@@ -60,12 +60,12 @@ SELECT r.label, pg_catalog.format('%I.%I', n.nspname, c.relname) AS quoted,
        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
              WHERE i.indrelid = c.oid) AS leading_columns,
-       s.n_mod_since_analyze,
-       GREATEST(s.last_analyze, s.last_autoanalyze)::text AS last_analyzed
+       pg_catalog.pg_stat_get_mod_since_analyze(c.oid) AS n_mod_since_analyze,
+       GREATEST(pg_catalog.pg_stat_get_last_analyze_time(c.oid),
+                pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid))::text AS last_analyzed
 FROM unnest($1::text[], $2::text[], $3::text[]) AS r(label, nspname, relname)
 JOIN pg_catalog.pg_namespace n ON n.nspname = r.nspname
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relname
-LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
 """
 
 _ROOTS = """

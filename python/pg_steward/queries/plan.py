@@ -73,11 +73,17 @@ class PlanNode:
 
 
 def _operation(raw: dict[str, Any]) -> str:
+    """The node's name as text-format EXPLAIN prints it (Parallel Seq Scan, Partial HashAggregate, ...)."""
     kind = raw["Node Type"]
-    if kind == "Aggregate" and raw.get("Strategy") in ("Hashed", "Mixed"):
-        return "HashAggregate" if raw["Strategy"] == "Hashed" else "MixedAggregate"
+    if kind == "Aggregate":
+        kind = {"Sorted": "GroupAggregate", "Hashed": "HashAggregate", "Mixed": "MixedAggregate"}.get(
+            raw.get("Strategy"), kind)
+        if raw.get("Partial Mode", "Simple") != "Simple":
+            kind = f"{raw['Partial Mode']} {kind}"
     if kind.endswith("Join") and raw.get("Join Type", "Inner") != "Inner":
-        return f"{kind} ({raw['Join Type']})"
+        kind = f"{kind} ({raw['Join Type']})"
+    if raw.get("Parallel Aware"):
+        kind = f"Parallel {kind}"
     return kind
 
 

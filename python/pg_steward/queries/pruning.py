@@ -55,7 +55,7 @@ def pruning(plan: Plan, facts: Facts) -> list[PruningRow]:
         if node.executed:
             executed.setdefault(known.root, set()).add(known.quoted)
     for node in plan.nodes:
-        if node.operation in _APPENDS and node.get("Subplans Removed"):
+        if node.get("Node Type") in _APPENDS and node.get("Subplans Removed"):
             root = _root_of_subtree(plan, node.node_id, facts)
             if root is not None:
                 removed[root] = removed.get(root, 0) + int(node.get("Subplans Removed"))
