@@ -249,3 +249,23 @@ def test_long_running_statements_are_logged_once_and_refreshed(pgss, server: Loc
     assert log == (1, True, "pg_stat_activity", rows[0][0])
     with pytest.raises(errors.InvalidParameterValue, match="must not be negative"):
         admin.execute("SELECT steward.capture_long_running('-1 s')")
+
+
+def test_real_eviction_by_pg_stat_statements_max() -> None:
+    """A server keeping only 100 entries: a flood of other statements evicts the workload's entry."""
+    with LocalServer({"pg_stat_statements.max": "100"}) as srv, psycopg.connect(srv.url, autocommit=True) as c:
+        c.execute("CREATE EXTENSION pg_stat_statements")
+        c.execute("CREATE EXTENSION pg_steward CASCADE")
+        c.execute("CREATE TABLE work AS SELECT g AS id FROM generate_series(1, 1000) g")
+        run(c, 5)
+        capture(c)
+        dealloc = c.execute("SELECT dealloc FROM pg_stat_statements_info").fetchone()[0]
+        for i in range(300):  # distinct shapes, each run more often than the workload: it goes first
+            for _ in range(8):
+                c.execute("SELECT id" + " + id" * (i % 30) + " * 2" * (i // 30) + " FROM work WHERE id = 1")
+        assert c.execute("SELECT dealloc FROM pg_stat_statements_info").fetchone()[0] > dealloc
+        present = c.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM work%'")
+        assert present.fetchone() == (0,), "the workload's entry was expected to be evicted"
+        run(c, 3)
+        after = capture(c)
+        assert after["new_entries"] >= 1 and logged_calls(c) == 3
