@@ -131,6 +131,8 @@ def test_bad_input(shop: psycopg.Connection) -> None:
         shop.execute("SELECT * FROM steward.analyze_query_performance(NULL)")
     with pytest.raises(errors.UndefinedTable):
         shop.execute("SELECT * FROM steward.analyze_query_performance('SELECT * FROM nowhere')")
+    with pytest.raises(errors.StatementTooComplex, match="nested too deeply"):
+        shop.execute("SELECT * FROM steward.analyze_query_performance('SELECT ' || repeat('1+', 5000) || '1')")
     assert shop.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone() == (True,)
 
 

@@ -18,6 +18,7 @@ from pg_steward import pglast_loader
 from pg_steward.errors import FEATURE_NOT_SUPPORTED, StewardError
 
 SYNTAX_ERROR = "42601"
+STATEMENT_TOO_COMPLEX = "54001"
 # Statements that change data wherever they appear in a tree.
 _WRITES = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
 # What EXPLAIN accepts besides SELECT / VALUES and the writes above.
@@ -52,6 +53,13 @@ def walk(node: Any) -> Iterator[tuple[str, Any]]:
 
 def classify(sql: str) -> Statement:
     """The one statement in ``sql`` and the reasons it is not a plain query."""
+    try:
+        return _classify(sql)
+    except RecursionError:  # a tree deeper than Python walks: refuse rather than guess
+        raise StewardError("the statement is nested too deeply to be checked", STATEMENT_TOO_COMPLEX) from None
+
+
+def _classify(sql: str) -> Statement:
     stmts = parse_tree(sql).get("stmts", [])
     if len(stmts) != 1:
         raise StewardError(
