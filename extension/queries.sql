@@ -129,8 +129,11 @@ COMMENT ON TABLE steward.query_stats_snapshot_entry IS
 -- (the first capture after a restore is a new baseline).
 SELECT pg_catalog.pg_extension_config_dump('steward.query_stats_snapshot_entry', 'WHERE false');
 
-GRANT SELECT ON steward.query_performance_log, steward.query_capture_settings, steward.query_stats_snapshot,
-    steward.query_stats_snapshot_entry TO PUBLIC;
+-- Logged texts carry other roles' statements and their constants: readable by those who may
+-- read pg_stat_activity and pg_stat_statements in full (pg_read_all_stats, included in pg_monitor).
+GRANT SELECT ON steward.query_performance_log, steward.query_stats_snapshot, steward.query_stats_snapshot_entry
+    TO pg_read_all_stats;
+GRANT SELECT ON steward.query_capture_settings TO PUBLIC;
 
 CREATE FUNCTION steward.log_slow_query(
     query text, execution_time_ms numeric, rows_examined bigint DEFAULT NULL, rows_returned bigint DEFAULT NULL)

@@ -96,3 +96,17 @@ def test_slow_queries_window_order_limit_and_source(conn: psycopg.Connection) ->
 def test_slow_queries_bad_arguments(conn: psycopg.Connection, sql: str, match: str) -> None:
     with pytest.raises(errors.InvalidParameterValue, match=f"pg_steward: {match}"):
         conn.execute(sql)
+
+
+def test_the_log_is_for_pg_read_all_stats_members(conn: psycopg.Connection) -> None:
+    log(conn, "SELECT * FROM secrets WHERE password = 'hunter2'", 10)
+    conn.execute("CREATE ROLE q_plain; CREATE ROLE q_monitor IN ROLE pg_monitor")
+    try:
+        conn.execute("SET ROLE q_plain")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM steward.slow_queries()")
+        conn.execute("RESET ROLE; SET ROLE q_monitor")
+        assert len(conn.execute("SELECT * FROM steward.slow_queries()").fetchall()) == 1
+    finally:
+        conn.execute("RESET ROLE")
+        conn.execute("DROP ROLE q_plain; DROP ROLE q_monitor")

@@ -18,11 +18,6 @@ def entry(queryid: int = 1, calls: int = 10, ms: float = 100.0, *, rows: int = 1
     return {**base, **more}
 
 
-def test_first_snapshot_is_a_baseline() -> None:
-    found = window(None, [entry()], full_reset=False)
-    assert found.deltas == []
-
-
 def test_continuing_entry_gives_the_difference() -> None:
     d = delta(entry(calls=10, ms=100.0, rows=10), entry(calls=15, ms=180.0, rows=16), full_reset=False)
     assert (d.calls, d.exec_ms, d.rows, d.started_again) == (5, 80.0, 6, False)
@@ -56,12 +51,12 @@ def test_postgresql_17_uses_stats_since() -> None:
     assert not started_again(before, entry(calls=20, ms=200.0, mx=10.0, since="2026-01-01 00:00:00+00"))
 
 
-def test_window_counts_new_evicted_and_idle_entries() -> None:
-    before = [entry(1), entry(2), entry(3)]
-    now = [entry(1, calls=12, ms=150.0), entry(3), entry(4, calls=2, ms=5.0)]
-    found = window(before, now, full_reset=False)
-    assert sorted(d.key[3] for d in found.deltas) == [1, 4]  # 3 did nothing
-    assert (found.new_entries, found.evicted, found.started_again) == (1, 1, 0)
+def test_window_counts_new_restarted_and_idle_entries() -> None:
+    pairs = [(entry(1), entry(1, calls=12, ms=150.0)), (entry(3), entry(3)), (None, entry(4, calls=2, ms=5.0)),
+             (entry(5, calls=9), entry(5, calls=2, ms=3.0))]
+    found = window(pairs, full_reset=False)
+    assert sorted((d.key[3], d.calls) for d in found.deltas) == [(1, 2), (4, 2), (5, 2)]  # 3 did nothing
+    assert (found.new_entries, found.started_again) == (1, 1)
 
 
 @given(st.integers(0, 1000), st.integers(0, 1000), st.floats(0, 1e6), st.floats(0, 1e6), st.booleans())

@@ -90,6 +90,12 @@ def pgss_schema(db: Database) -> str:
 
 
 def _snapshot_sql(db: Database, schema: str) -> str:
+    """One statement: store the snapshot, and return the entries that moved with their previous counters.
+
+    $1 new snapshot id, $2 its time, $3 the previous snapshot id (NULL: a
+    baseline, nothing returned), $4 whether pg_stat_statements was fully reset
+    in between (every entry then counts from zero and is returned).
+    """
     version = int(db.query("SELECT pg_catalog.current_setting('server_version_num')::int AS v")[0]["v"])
     available = {r["attname"] for r in db.query(
         "SELECT a.attname::text FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
@@ -99,11 +105,17 @@ def _snapshot_sql(db: Database, schema: str) -> str:
     pairs = statstatements.select_list(version, available)
     columns = ", ".join(name for name, _ in pairs)
     exprs = ", ".join(f"s.{expr}" if expr in available else expr for _, expr in pairs)
-    return (f"INSERT INTO steward.query_stats_snapshot_entry (snapshot_id, captured_at, {columns}) "
-            f"SELECT $1::bigint, $2::timestamptz, {exprs} FROM {schema}.pg_stat_statements(false) s "
-            "JOIN pg_catalog.pg_database d ON d.oid = s.dbid WHERE d.datname = pg_catalog.current_database() "
-            "AND s.queryid IS NOT NULL "
-            f"RETURNING {columns}")
+    before = ", ".join(f"p.{c} AS before_{c}" for c in statstatements.BEFORE)
+    return (
+        f"WITH cur AS (INSERT INTO steward.query_stats_snapshot_entry (snapshot_id, captured_at, {columns}) "
+        f"SELECT $1::bigint, $2::timestamptz, {exprs} FROM {schema}.pg_stat_statements(false) s "
+        "JOIN pg_catalog.pg_database d ON d.oid = s.dbid WHERE d.datname = pg_catalog.current_database() "
+        f"AND s.queryid IS NOT NULL RETURNING {columns}) "
+        f"SELECT c.*, p.snapshot_id IS NOT NULL AS had_before, {before} "
+        "FROM cur c LEFT JOIN steward.query_stats_snapshot_entry p ON p.snapshot_id = $3::bigint "
+        "AND p.userid = c.userid AND p.dbid = c.dbid AND p.toplevel = c.toplevel AND p.queryid = c.queryid "
+        "WHERE $3::bigint IS NOT NULL AND ($4::boolean OR p.snapshot_id IS NULL OR c.calls <> p.calls "
+        "OR c.total_exec_time <> p.total_exec_time OR c.stats_since IS DISTINCT FROM p.stats_since)")
 
 
 def _info(db: Database, schema: str) -> Row:
@@ -119,17 +131,24 @@ def _info(db: Database, schema: str) -> Row:
         "RETURNING snapshot_id, captured_at, server_started_at, stats_reset")[0]
 
 
-def _previous(db: Database, snapshot_id: int) -> tuple[Row | None, list[Row] | None]:
-    """The previous snapshot and its entries; entries None when they are gone (no baseline)."""
-    rows = db.query("SELECT snapshot_id, captured_at, stats_reset, server_started_at, entries "
-                    "FROM steward.query_stats_snapshot WHERE snapshot_id < $1::bigint "
-                    "ORDER BY snapshot_id DESC LIMIT 1", snapshot_id)
-    if not rows:
-        return None, None
-    entries = db.query("SELECT * FROM steward.query_stats_snapshot_entry WHERE snapshot_id = $1::bigint",
-                       rows[0]["snapshot_id"])
-    # Only the latest snapshot keeps its entries; if they were purged, this capture is a new baseline.
-    return rows[0], entries if len(entries) == rows[0]["entries"] else None
+def _previous(db: Database, snapshot_id: int) -> Row | None:
+    """The previous snapshot, with ``intact``: whether its entries are all still there (a baseline)."""
+    rows = db.query("SELECT h.snapshot_id, h.captured_at, h.stats_reset, h.server_started_at, "
+                    "h.entries = (SELECT count(*) FROM steward.query_stats_snapshot_entry e "
+                    "             WHERE e.snapshot_id = h.snapshot_id) AS intact "
+                    "FROM steward.query_stats_snapshot h WHERE h.snapshot_id < $1::bigint "
+                    "ORDER BY h.snapshot_id DESC LIMIT 1", snapshot_id)
+    return rows[0] if rows else None
+
+
+def _counts(db: Database, snapshot_id: int, previous_id: int | None) -> Row:
+    """Entries in the new snapshot, and entries of the previous one that are gone (evicted or reset)."""
+    return db.query(
+        "SELECT (SELECT count(*) FROM steward.query_stats_snapshot_entry WHERE snapshot_id = $1::bigint)::int "
+        "AS entries, (SELECT count(*) FROM steward.query_stats_snapshot_entry p WHERE p.snapshot_id = $2::bigint "
+        "AND NOT EXISTS (SELECT FROM steward.query_stats_snapshot_entry c WHERE c.snapshot_id = $1::bigint "
+        "AND c.userid = p.userid AND c.dbid = p.dbid AND c.toplevel = p.toplevel AND c.queryid = p.queryid))::int "
+        "AS evicted", snapshot_id, previous_id)[0]
 
 
 def _texts(db: Database, schema: str, queryids: list[int]) -> dict[int, str]:
@@ -172,6 +191,12 @@ def _threshold(value: object, fallback: object, name: str) -> float:
     return chosen
 
 
+def _pairs(rows: list[Row]) -> list[tuple[Row | None, Row]]:
+    """(entry before, entry now) from the rows of the snapshot statement."""
+    return [({c: row[f"before_{c}"] for c in statstatements.BEFORE} if row["had_before"] else None, row)
+            for row in rows]
+
+
 def capture_query_stats(db: Database, min_mean_time_ms: Decimal | None = None,
                         min_total_time_ms: Decimal | None = None) -> Row:
     config = settings(db)
@@ -180,24 +205,26 @@ def capture_query_stats(db: Database, min_mean_time_ms: Decimal | None = None,
     schema = pgss_schema(db)
     db.execute("SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)", _CAPTURE_LOCK)
     head = _info(db, schema)
-    now = db.query(_snapshot_sql(db, schema), head["snapshot_id"], head["captured_at"])
-    before_head, before = _previous(db, head["snapshot_id"])
-    full_reset = bool(before_head and before_head["stats_reset"] != head["stats_reset"])
-    found = statstatements.window(before, now, full_reset)
+    previous = _previous(db, head["snapshot_id"])
+    baseline = previous is None or not previous["intact"]
+    full_reset = bool(previous and previous["stats_reset"] != head["stats_reset"])
+    moved = db.query(_snapshot_sql(db, schema), head["snapshot_id"], head["captured_at"],
+                     None if baseline else previous["snapshot_id"], full_reset)
+    found = statstatements.window(_pairs(moved), full_reset)
     slow = [d for d in found.deltas if statstatements.is_slow(d, mean, total)]
-    logged = _log_deltas(db, schema, slow, before_head["captured_at"] if before_head else None,
-                         head["captured_at"])
+    logged = _log_deltas(db, schema, slow, None if baseline else previous["captured_at"], head["captured_at"])
+    counts = _counts(db, head["snapshot_id"], None if baseline else previous["snapshot_id"])
     db.execute("UPDATE steward.query_stats_snapshot SET entries = $2::integer, logged = $3::integer "
-               "WHERE snapshot_id = $1::bigint", head["snapshot_id"], len(now), logged)
+               "WHERE snapshot_id = $1::bigint", head["snapshot_id"], counts["entries"], logged)
     db.execute("DELETE FROM steward.query_stats_snapshot_entry WHERE snapshot_id < $1::bigint", head["snapshot_id"])
     return {
         "snapshot_id": head["snapshot_id"], "captured_at": head["captured_at"],
-        "previous_captured_at": before_head["captured_at"] if before_head else None,
-        "entries": len(now), "active": len(found.deltas), "logged": logged,
-        "new_entries": found.new_entries, "started_again": found.started_again, "evicted": found.evicted,
+        "previous_captured_at": previous["captured_at"] if previous else None,
+        "entries": counts["entries"], "active": len(found.deltas), "logged": logged,
+        "new_entries": found.new_entries, "started_again": found.started_again, "evicted": counts["evicted"],
         "full_reset": full_reset,
-        "server_restarted": bool(before_head and before_head["server_started_at"] != head["server_started_at"]),
-        "baseline": before is None,
+        "server_restarted": bool(previous and previous["server_started_at"] != head["server_started_at"]),
+        "baseline": baseline,
     }
 
 

@@ -116,21 +116,24 @@ class Window:
     deltas: list[Delta]
     new_entries: int
     started_again: int
-    evicted: int
 
 
-def window(before: list[dict] | None, now: list[dict], full_reset: bool) -> Window:
-    """Work done by every entry between two snapshots; ``before`` None for the first snapshot (a baseline)."""
-    if before is None:
-        return Window([], 0, 0, 0)
-    previous = {key(e): e for e in before}
-    current = {key(e) for e in now}
-    deltas = [delta(previous.get(key(e)), e, full_reset) for e in now]
+# What a delta needs of the previous snapshot's entry.
+BEFORE = (*COUNTERS, "min_exec_time", "max_exec_time", "stats_since")
+
+
+def window(pairs: list[tuple[dict | None, dict]], full_reset: bool) -> Window:
+    """Work done between two snapshots by each (entry before or None, entry now) pair.
+
+    Entries whose counters did not move may be left out by the caller: they
+    did no work (an entry that started again cannot have reached exactly the
+    same calls and total time).
+    """
+    deltas = [delta(before, now, full_reset) for before, now in pairs]
     return Window(
         deltas=[d for d in deltas if d.calls > 0],
-        new_entries=sum(1 for e in now if key(e) not in previous),
+        new_entries=sum(1 for before, _ in pairs if before is None),
         started_again=sum(1 for d in deltas if d.started_again),
-        evicted=sum(1 for k in previous if k not in current),
     )
 
 
