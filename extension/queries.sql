@@ -68,6 +68,8 @@ CREATE TABLE steward.query_performance_log (
     group_key         text GENERATED ALWAYS AS (COALESCE(fingerprint, 'text:' OPERATOR(pg_catalog.||) query_hash)) STORED
 );
 CREATE INDEX query_performance_log_execution_date ON steward.query_performance_log (execution_date);
+-- Captures look up a text's fingerprint here before parsing it again.
+CREATE INDEX query_performance_log_query_hash ON steward.query_performance_log (query_hash, log_id);
 -- One row per running statement, refreshed by each capture while it runs.
 CREATE UNIQUE INDEX query_performance_log_activity ON steward.query_performance_log (pid, window_start)
     WHERE source OPERATOR(pg_catalog.=) 'pg_stat_activity';

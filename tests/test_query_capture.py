@@ -269,3 +269,18 @@ def test_real_eviction_by_pg_stat_statements_max() -> None:
         run(c, 3)
         after = capture(c)
         assert after["new_entries"] >= 1 and logged_calls(c) == 3
+
+
+def test_a_known_text_reuses_its_logged_fingerprint(pgss) -> None:
+    admin, app = pgss
+    capture(admin)
+    run(app, 2)
+    capture(admin)
+    # A fingerprint found in the log is taken as is: the parser is not needed again.
+    admin.execute("UPDATE steward.query_performance_log SET fingerprint = 'from-the-log' "
+                  "WHERE query_text LIKE 'SELECT count(*) FROM work%'")
+    run(app, 2)
+    capture(admin)
+    fingerprints = admin.execute("SELECT DISTINCT fingerprint FROM steward.query_performance_log "
+                                 "WHERE query_text LIKE 'SELECT count(*) FROM work%'").fetchall()
+    assert fingerprints == [("from-the-log",)]

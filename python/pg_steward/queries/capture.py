@@ -158,13 +158,24 @@ def _texts(db: Database, schema: str, queryids: list[int]) -> dict[int, str]:
     return {r["queryid"]: r["query"] for r in rows if r["query"]}
 
 
+def _known_shapes(db: Database, hashes: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """Fingerprints of texts logged before: a capture then needs no parser (loading pglast costs more
+    than the rest of a capture)."""
+    rows = db.query(
+        "SELECT h.h, l.fingerprint, l.normalized_query FROM unnest($1::text[]) AS h(h) "
+        "CROSS JOIN LATERAL (SELECT fingerprint, normalized_query FROM steward.query_performance_log "
+        "                    WHERE query_hash = h.h ORDER BY log_id DESC LIMIT 1) AS l", hashes)
+    return {r["h"]: (r["fingerprint"], r["normalized_query"]) for r in rows}
+
+
 def _log_deltas(db: Database, schema: str, deltas: list[statstatements.Delta], window_start: object,
                 captured_at: object) -> int:
     texts = _texts(db, schema, [d.key[3] for d in deltas]) if deltas else {}
     logged = [d for d in deltas if d.key[3] in texts]
     if not logged:
         return 0
-    shapes = [shape(texts[d.key[3]]) for d in logged]
+    known = _known_shapes(db, [text_hash(texts[d.key[3]]) for d in logged])
+    shapes = [known.get(text_hash(texts[d.key[3]])) or shape(texts[d.key[3]]) for d in logged]
     db.execute(
         "INSERT INTO steward.query_performance_log (query_hash, query_text, execution_time_ms, rows_returned, "
         "execution_date, fingerprint, normalized_query, source, calls, mean_time_ms, max_time_ms, window_start, "
