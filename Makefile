@@ -42,7 +42,7 @@ SQL_SOURCES = extension/schema.sql \
 UPGRADES   = $(notdir $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql))
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions lifecycle fingerprint reports
+REGRESS    = install partitions lifecycle fingerprint reports slow_queries
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
 include $(PGXS)
