@@ -15,6 +15,10 @@ What runs, for ``--minutes``:
   then ``CALL steward.run_maintenance()``, whose retention retires those old
   partitions (drop, detach or archive, logged in
   ``steward.partition_maintenance_log``).
+- Every ``--capture-interval`` seconds (default 5) a capture session runs
+  ``steward.capture_query_stats()`` (a pg_stat_statements snapshot and its
+  deltas into ``steward.query_performance_log``) and
+  ``steward.capture_long_running()``.
 - A sampler reads ``pg_locks.waitstart`` of the writers' ungranted locks ten
   times a second: the longest a writer was seen waiting on a lock, and who
   held it.
@@ -32,9 +36,8 @@ Writers' longest statement and longest lock wait are compared with the
 tables' ``lock_timeout``. Maintenance runs, their failures (errors of the
 CALL, ``ok = false`` rows in the log) and their durations are counted.
 
-TODO(issue 4): query capture (``steward.capture_query_stats()`` every few
-seconds beside maintenance) joins the soak once the query work is merged; it
-is not in this branch yet.
+Captures are counted with their errors and times; every capture that
+returned must have left its snapshot in ``steward.query_stats_snapshot``.
 
     .venv/bin/python bench/soak.py                   # 10 minutes, 8 writers, 3 tables
     .venv/bin/python bench/soak.py --minutes 1       # a short run
@@ -91,6 +94,7 @@ class Settings:
     writers: int = 8
     tables: int = 3
     interval: float = 2.0
+    capture_interval: float = 5.0
     lock_timeout_s: float = 2.0
     lock_retries: int = 3
     old_rows: int = 50  # rows of each old partition the driver makes for retention
@@ -123,6 +127,7 @@ def mode_of(table: str) -> str:
 def setup(url: str, settings: Settings) -> None:
     with session(url, "soak-setup") as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ARCHIVE}")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")  # for query capture
         for table in table_names(settings.tables):
             conn.execute(f"CREATE TABLE {table} (id bigint NOT NULL, writer int NOT NULL, k {key_type(table)} "
                          f"NOT NULL, v bigint NOT NULL, pad text) PARTITION BY RANGE (k); "
@@ -321,6 +326,50 @@ def maintenance(conn: psycopg.Connection, driver: Driver) -> None:
     driver.durations.append(time.monotonic() - started)
 
 
+# --- query capture ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Capture:
+    runs: int = 0
+    errors: list[str] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+    snapshots: list[int] = field(default_factory=list)
+    logged: int = 0
+    long_running: int = 0
+
+
+def capture(url: str, found: Capture, interval: float, stop: threading.Event) -> None:
+    """Query capture every ``interval`` seconds, as a schedule would run it, beside writers and maintenance."""
+    with session(url, "soak-capture") as conn:
+        while not stop.wait(interval):
+            started = time.monotonic()
+            try:
+                snapshot, logged = conn.execute(
+                    "SELECT snapshot_id, logged FROM steward.capture_query_stats()").fetchone()
+                found.long_running += len(conn.execute("SELECT * FROM steward.capture_long_running()").fetchall())
+            except psycopg.Error as error:
+                found.errors.append(f"{error.sqlstate}: {str(error).splitlines()[0]}")
+                if conn.closed:
+                    return
+            else:
+                found.snapshots.append(snapshot)
+                found.logged += logged
+            finally:
+                found.runs += 1
+                found.durations.append(time.monotonic() - started)
+
+
+def capture_report(conn: psycopg.Connection, found: Capture) -> dict[str, Any]:
+    kept = conn.execute("SELECT count(*) FROM steward.query_stats_snapshot WHERE snapshot_id = ANY(%s)",
+                        [found.snapshots]).fetchone()[0]
+    return {"runs": found.runs, "errors": len(found.errors), "first_errors": found.errors[:5],
+            "snapshots_returned": len(found.snapshots), "snapshots_kept": kept,
+            "statements_logged_slow": found.logged, "long_running_logged": found.long_running,
+            "median_s": round(statistics.median(found.durations), 3) if found.durations else None,
+            "longest_s": round(max(found.durations), 3) if found.durations else None}
+
+
 # --- checks -------------------------------------------------------------------------------------------------------
 
 
@@ -406,7 +455,7 @@ def run_soak(url: str, settings: Settings) -> dict[str, Any]:
     """Set up, write and maintain for ``settings.seconds``, stop everything, maintain once more, account."""
     setup(url, settings)
     tables = table_names(settings.tables)
-    driver, locks = Driver(), LockSamples()
+    driver, locks, captures = Driver(), LockSamples(), Capture()
     with session(url, "soak-admin") as admin:
         today = admin.execute("SELECT (now() AT TIME ZONE 'UTC')::date").fetchone()[0]
         since = admin.execute("SELECT clock_timestamp()").fetchone()[0]
@@ -421,7 +470,9 @@ def run_soak(url: str, settings: Settings) -> dict[str, Any]:
                                 name=f"writer-{w.number}", daemon=True) for w in writers]
     threads += [threading.Thread(target=sample_locks, args=(url, locks, stop), name="sampler", daemon=True),
                 threading.Thread(target=drive, args=(url, driver, settings, tables, today, stop),
-                                 name="driver", daemon=True)]
+                                 name="driver", daemon=True),
+                threading.Thread(target=capture, args=(url, captures, settings.capture_interval, stop),
+                                 name="capture", daemon=True)]
     started = time.monotonic()
     try:
         for thread in threads:
@@ -438,6 +489,7 @@ def run_soak(url: str, settings: Settings) -> dict[str, Any]:
         left_in_default = sum(admin.execute(f"SELECT count(*) FROM {t}_default").fetchone()[0] for t in tables)
         rows = account(admin, writers, driver, tables)
         log = maintenance_log(admin, since)
+        query_capture = capture_report(admin, captures)
         partitions = admin.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = ANY(%s::regclass[])",
                                    [tables]).fetchone()[0]
     statements = sum(w.statements for w in writers)
@@ -457,7 +509,8 @@ def run_soak(url: str, settings: Settings) -> dict[str, Any]:
                         "first_run_errors": driver.run_errors[:10],
                         "median_run_s": round(statistics.median(driver.durations), 3),
                         "longest_run_s": round(max(driver.durations), 3), **log},
-        "rows": rows, "rows_left_in_default": left_in_default, "partitions_now": partitions,
+        "query_capture": query_capture, "rows": rows, "rows_left_in_default": left_in_default,
+        "partitions_now": partitions,
     }
 
 
@@ -474,6 +527,9 @@ def goals(result: dict[str, Any]) -> dict[str, bool]:
         "maintenance failures = 0": (result["maintenance"]["run_errors"] == 0
                                      and result["maintenance"]["failed_actions"] == 0),
         "retention ran": sum(rows["retired_by_mode"].values()) > 0,
+        "query capture failures = 0, every snapshot kept": (
+            result["query_capture"]["errors"] == 0 and result["query_capture"]["runs"] > 0
+            and result["query_capture"]["snapshots_kept"] == result["query_capture"]["runs"]),
         "every thread stopped": not result["threads_not_stopped"],
     }
 
@@ -484,11 +540,14 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=8, help="writer sessions (default 8)")
     parser.add_argument("--tables", type=int, default=3, help="managed tables (default 3)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between maintenance runs (default 2)")
+    parser.add_argument("--capture-interval", type=float, default=5.0,
+                        help="seconds between query captures (default 5)")
     parser.add_argument("--lock-timeout", type=float, default=2.0, help="the tables' lock_timeout, s (default 2)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one)")
     args = parser.parse_args()
     settings = Settings(seconds=args.minutes * 60, writers=args.writers, tables=args.tables,
-                        interval=args.interval, lock_timeout_s=args.lock_timeout,
+                        interval=args.interval, capture_interval=args.capture_interval,
+                        lock_timeout_s=args.lock_timeout,
                         seed=args.seed if args.seed is not None else random.randrange(1 << 30))
     with LocalServer({"max_connections": str(settings.writers + 20), "max_locks_per_transaction": "256"}) as server:
         with psycopg.connect(server.url, autocommit=True) as conn:
@@ -504,7 +563,7 @@ def main() -> None:
                   command=" ".join(["bench/soak.py", *sys.argv[1:]]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps({k: result[k] for k in ("seconds", "writers", "lock_waits", "maintenance", "rows",
+    print(json.dumps({k: result[k] for k in ("seconds", "writers", "lock_waits", "maintenance", "query_capture", "rows",
                                              "rows_left_in_default", "partitions_now")}, indent=2, default=str))
     for goal, ok in met.items():
         print(f"{'ok  ' if ok else 'MISS'} {goal}")

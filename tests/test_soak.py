@@ -1,7 +1,7 @@
 """The soak with a short setting: 8 writer sessions insert into 3 managed tables (DEFAULT partitions, some keys
 beyond the premake horizon on purpose) while ``CALL steward.run_maintenance()`` with retention (drop, detach,
-archive) runs every 2 s. Nothing lost, nothing duplicated, no writer error, no writer waiting on a lock for as
-long as the tables' lock_timeout, no maintenance failure.
+archive) runs every 2 s and query capture every 5 s. Nothing lost, nothing duplicated, no writer error, no writer
+waiting on a lock for as long as the tables' lock_timeout, no maintenance or capture failure.
 
 The code is bench/soak.py's (``bench/soak.py --minutes 10`` is the long run by hand).
 """
@@ -41,6 +41,11 @@ def test_soak_loses_nothing_and_keeps_writers_moving(new_database: Callable[...,
     assert all(n > 0 for n in rows["retired_by_mode"].values()), rows["retired_by_mode"]
     assert runs["actions"].get("create", 0) > 0 and runs["runs"] >= 5, runs
     assert (runs["run_errors"], runs["failed_actions"]) == (0, 0), runs
+
+    # Query capture ran beside them, every capture succeeded and kept its snapshot.
+    capture = result["query_capture"]
+    assert capture["runs"] >= 3 and capture["errors"] == 0, capture
+    assert capture["snapshots_kept"] == capture["snapshots_returned"] == capture["runs"], capture
 
     # No writer waited on a lock as long as the tables' lock_timeout (sampled from pg_locks.waitstart).
     assert locks["samples"] > 0 and locks["sampler_errors"] == [], locks
