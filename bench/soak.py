@@ -95,6 +95,7 @@ class Settings:
     tables: int = 3
     interval: float = 2.0
     capture_interval: float = 5.0
+    far_days: int | None = None  # far keys spread at random over this many days instead of the moving window
     lock_timeout_s: float = 2.0
     lock_retries: int = 3
     old_rows: int = 50  # rows of each old partition the driver makes for retention
@@ -205,7 +206,9 @@ def write(url: str, writer: Writer, tables: list[str], today: dt.date, stop: thr
         while not stop.is_set():
             table = rng.choice(tables)
             far = None
-            if rng.random() < 0.1:
+            if rng.random() < 0.1 and settings.far_days is not None:
+                far = rng.randrange(settings.far_days)
+            elif rng.random() < 0.1:
                 far = FAR_AHEAD + int((time.monotonic() - started) / settings.interval)
             batch = []
             for _ in range(rng.randint(1, 5)):
@@ -542,12 +545,15 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between maintenance runs (default 2)")
     parser.add_argument("--capture-interval", type=float, default=5.0,
                         help="seconds between query captures (default 5)")
+    parser.add_argument("--far-days", type=int, default=None,
+                        help="spread the keys beyond the premake horizon over this many days at random (a storm of "
+                             "new partitions for every run) instead of one more day per interval")
     parser.add_argument("--lock-timeout", type=float, default=2.0, help="the tables' lock_timeout, s (default 2)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one)")
     args = parser.parse_args()
     settings = Settings(seconds=args.minutes * 60, writers=args.writers, tables=args.tables,
                         interval=args.interval, capture_interval=args.capture_interval,
-                        lock_timeout_s=args.lock_timeout,
+                        lock_timeout_s=args.lock_timeout, far_days=args.far_days,
                         seed=args.seed if args.seed is not None else random.randrange(1 << 30))
     with LocalServer({"max_connections": str(settings.writers + 20), "max_locks_per_transaction": "256"}) as server:
         with psycopg.connect(server.url, autocommit=True) as conn:
