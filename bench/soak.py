@@ -206,10 +206,9 @@ def write(url: str, writer: Writer, tables: list[str], today: dt.date, stop: thr
         while not stop.is_set():
             table = rng.choice(tables)
             far = None
-            if rng.random() < 0.1 and settings.far_days is not None:
-                far = rng.randrange(settings.far_days)
-            elif rng.random() < 0.1:
-                far = FAR_AHEAD + int((time.monotonic() - started) / settings.interval)
+            if rng.random() < 0.1:
+                far = (rng.randrange(settings.far_days) if settings.far_days is not None
+                       else FAR_AHEAD + int((time.monotonic() - started) / settings.interval))
             batch = []
             for _ in range(rng.randint(1, 5)):
                 seq += 1
