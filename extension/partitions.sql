@@ -240,6 +240,26 @@ $python$;
 COMMENT ON FUNCTION steward._tables_due() IS
   'Internal: the enabled managed tables that maintenance has work for now (run_maintenance skips the others)';
 
+CREATE FUNCTION steward._maintain_step(parent oid, max_partitions integer)
+RETURNS SETOF steward.maintenance_action
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'iso_8601'
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.maintain import maintain_step
+return call(maintain_step, parent, max_partitions)
+$python$;
+
+COMMENT ON FUNCTION steward._maintain_step(oid, integer) IS
+  'Internal: one managed table, at most max_partitions new partitions; a ''more'' row when more are due';
+
 CREATE PROCEDURE steward.run_maintenance()
 LANGUAGE plpython3u
 SECURITY INVOKER
@@ -250,12 +270,16 @@ if not lock:
 else:
     try:
         tables = plpy.execute("SELECT oid FROM steward._tables_due() AS oid")
-        one = plpy.prepare(
-            "SELECT count(*) AS actions, count(*) FILTER (WHERE NOT ok) AS failures "
-            "FROM steward.maintain_partitions($1::regclass)", ["oid"])
+        # One partition per transaction: its locks (writers of a parent with DEFAULT wait for them) are
+        # released before the next, however long the table's backlog. 'more' says the table is not done.
+        step = plpy.prepare(
+            "SELECT count(*) FILTER (WHERE action = 'more') AS more FROM steward._maintain_step($1, 1)", ["oid"])
         for table in tables:
-            plpy.execute(one, [table["oid"]])
-            plpy.commit()
+            for _ in range(1000):
+                more = plpy.execute(step, [table["oid"]])[0]["more"]
+                plpy.commit()
+                if not more:
+                    break
     finally:
         plpy.execute("SELECT pg_catalog.pg_advisory_unlock(8319385975070549041)")
 $python$;

@@ -184,3 +184,32 @@ def test_only_the_owner_may_manage(conn: psycopg.Connection) -> None:
               "permission denied|must be owner")
     finally:
         conn.execute("RESET ROLE; REVOKE ALL ON steward.partition_config FROM intruder; DROP ROLE intruder")
+
+
+def test_run_maintenance_creates_a_backlog_one_partition_per_transaction(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE bk (d date NOT NULL) PARTITION BY RANGE (d);"
+                 "CREATE TABLE bk_default PARTITION OF bk DEFAULT")
+    conn.execute("SELECT * FROM steward.manage('bk', '1 day', premake => 0, retention => '3 days')")
+    # Which top-level transaction logged each action (txid_current is the top level's, even in a subtransaction).
+    conn.execute("""
+        CREATE TABLE seen (action text, txid bigint);
+        CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS
+          $$ BEGIN INSERT INTO public.seen VALUES (NEW.action, txid_current()); RETURN NEW; END $$;
+        CREATE TRIGGER note AFTER INSERT ON steward.partition_maintenance_log FOR EACH ROW EXECUTE FUNCTION note();
+    """)
+    conn.execute("INSERT INTO bk SELECT current_date - 10 + g FROM generate_series(0, 20) g")  # 20 days stranded
+    step = conn.execute("SELECT action FROM steward._maintain_step('bk'::regclass, 4)").fetchall()
+    assert step == [("create",)] * 4 + [("more",)]  # no retention while partitions are still due
+    assert conn.execute("SELECT count(*), count(DISTINCT txid) FROM seen").fetchone() == (4, 1)
+    conn.execute("TRUNCATE seen")
+
+    conn.execute("CALL steward.run_maintenance()")
+    assert conn.execute("SELECT count(*) FROM bk_default").fetchone() == (0,)
+    creates, transactions = conn.execute("SELECT count(*), count(DISTINCT txid) FROM seen WHERE action = 'create'"
+                                         ).fetchone()
+    assert creates == 16 and transactions == 16, "one transaction per new partition"
+    retired = conn.execute("SELECT count(*), count(DISTINCT txid) FROM seen WHERE action = 'drop'").fetchone()
+    assert retired == (7, 1)  # days before the cutoff (today - 3), all in the last step
+    assert conn.execute("SELECT count(*) FROM steward.partition_maintenance_log WHERE action = 'more'").fetchone() == (
+        0,)
+    assert conn.execute("SELECT * FROM steward.maintain_partitions()").fetchall() == []

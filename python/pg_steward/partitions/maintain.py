@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pg_steward.db import Database
+from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError
 from pg_steward.partitions import catalog
 from pg_steward.partitions.catalog import Parent
 from pg_steward.partitions.config import Config, managed_oids, read_config
@@ -66,7 +67,9 @@ def stranded_values(db: Database, parent: Parent, config: Config) -> list[Key]:
     return found
 
 
-def maintain_table(db: Database, config: Config) -> list[Action]:
+def maintain_table(db: Database, config: Config, max_new: int | None = None) -> list[Action]:
+    """One table's maintenance; with ``max_new``, at most that many partitions, and retention only once none
+    is left to create (a ``more`` action says that the next call goes on)."""
     parent = catalog.read_parent(db, config.parent_oid)
     catalog.require_range(parent)
     tz = zone(config.time_zone)
@@ -84,7 +87,14 @@ def maintain_table(db: Database, config: Config) -> list[Action]:
         parts = catalog.range_partitions(db, parent)
         return wanted_ranges(parts, config, clock, cutoff, stranded_values(db, parent, config))
 
-    for start, end in with_lock_retries(db, config.options.lock, f"read {parent.label}", plan):
+    wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
+    if max_new is not None and len(wanted) > max_new:
+        rest = len(wanted) - max_new
+        wanted, cutoff = wanted[:max_new], None
+        more = Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next call goes on")
+    else:
+        more = None
+    for start, end in wanted:
         made = create_range_partition(db, parent, start, end, span=config.span, tz=tz, options=config.options)
         if made.created:
             detail = f"{bound_text(start)} to {bound_text(end)}"
@@ -98,7 +108,7 @@ def maintain_table(db: Database, config: Config) -> list[Action]:
             name = retire(db, parent, part, config.retention_mode, config.archive_schema, config.options.lock)
             detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
             actions.append(Action(parent.oid, config.retention_mode, name, True, detail))
-    return actions
+    return actions + ([more] if more else [])
 
 
 def log(db: Database, action: Action) -> None:
@@ -109,16 +119,17 @@ def log(db: Database, action: Action) -> None:
     )
 
 
-def _maintain_one(db: Database, oid: int) -> list[Action]:
+def _maintain_one(db: Database, oid: int, max_new: int | None = None) -> list[Action]:
     try:
         with db.subtransaction():
             config = read_config(db, oid)
-            actions = maintain_table(db, config) if config else []
+            actions = maintain_table(db, config, max_new) if config else []
     except Exception as error:  # one table's failure is logged; the others go on
         message = getattr(error, "message", None) or (error.args[0] if error.args else str(error))
         actions = [Action(oid, "error", None, False, str(message))]
     for action in actions:
-        log(db, action)
+        if action.action != "more":  # not an action taken: the log keeps what was done
+            log(db, action)
     return actions
 
 
@@ -151,3 +162,14 @@ def tables_due(db: Database) -> list[int]:
     oids = managed_oids(db)
     idle = idle_tables(db, oids)
     return [oid for oid in oids if oid not in idle]
+
+
+def maintain_step(db: Database, parent_oid: int | None, max_partitions: int | None) -> list[dict[str, Any]]:
+    """``steward._maintain_step(parent, max_partitions)``: one table, at most ``max_partitions`` new partitions.
+
+    ``run_maintenance`` commits after each step: the locks of a partition's creation (SHARE ROW EXCLUSIVE on a
+    parent with DEFAULT, which holds its writers off) last one partition, not a whole table's backlog.
+    """
+    if parent_oid is None or max_partitions is None or max_partitions < 1:
+        raise StewardError("parent and a positive max_partitions are required", INVALID_PARAMETER_VALUE)
+    return [a.row() for a in _locked(db, lambda: _maintain_one(db, parent_oid, max_partitions))]
