@@ -270,10 +270,11 @@ if not lock:
 else:
     try:
         tables = plpy.execute("SELECT oid FROM steward._tables_due() AS oid")
-        # One partition per transaction: its locks (writers of a parent with DEFAULT wait for them) are
-        # released before the next, however long the table's backlog. 'more' says the table is not done.
+        # A table's work in steps, a commit after each: the locks of its creations (writers of a parent with
+        # DEFAULT wait for them) last a quarter of its lock_timeout at most, however long the table's backlog.
+        # 'more' says the table is not done.
         step = plpy.prepare(
-            "SELECT count(*) FILTER (WHERE action = 'more') AS more FROM steward._maintain_step($1, 1)", ["oid"])
+            "SELECT count(*) FILTER (WHERE action = 'more') AS more FROM steward._maintain_step($1, NULL)", ["oid"])
         for table in tables:
             for _ in range(1000):
                 more = plpy.execute(step, [table["oid"]])[0]["more"]

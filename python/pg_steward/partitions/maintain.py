@@ -9,6 +9,7 @@ the first finds nothing to do.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from pg_steward.partitions.values import bound_text, from_text, order
 from pg_steward.sqltext import qualified
 
 ADVISORY_LOCK = 0x7374657761726431  # "steward1": one maintenance run at a time
+STEP_SHARE_OF_LOCK_TIMEOUT = 4  # a step of run_maintenance holds its locks for at most 1/4 of lock_timeout
 
 
 @dataclass
@@ -67,9 +69,17 @@ def stranded_values(db: Database, parent: Parent, config: Config) -> list[Key]:
     return found
 
 
-def maintain_table(db: Database, config: Config, max_new: int | None = None) -> list[Action]:
-    """One table's maintenance; with ``max_new``, at most that many partitions, and retention only once none
-    is left to create (a ``more`` action says that the next call goes on)."""
+@dataclass(frozen=True)
+class Step:
+    """How much of a table's work one transaction may do: partitions, and seconds of holding their locks."""
+
+    max_new: int
+    seconds: float | None  # None: a quarter of the table's lock_timeout
+
+
+def maintain_table(db: Database, config: Config, step: Step | None = None) -> list[Action]:
+    """One table's maintenance. With ``step``, creation stops at its limits (always one partition at least) with
+    a ``more`` action, and retention waits for the step that creates the last partition."""
     parent = catalog.read_parent(db, config.parent_oid)
     catalog.require_range(parent)
     tz = zone(config.time_zone)
@@ -88,13 +98,12 @@ def maintain_table(db: Database, config: Config, max_new: int | None = None) -> 
         return wanted_ranges(parts, config, clock, cutoff, stranded_values(db, parent, config))
 
     wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
-    if max_new is not None and len(wanted) > max_new:
-        rest = len(wanted) - max_new
-        wanted, cutoff = wanted[:max_new], None
-        more = Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next call goes on")
-    else:
-        more = None
-    for start, end in wanted:
+    started = time.monotonic()
+    for index, (start, end) in enumerate(wanted):
+        if step is not None and index and (index >= step.max_new or time.monotonic() - started >= (step.seconds or 0)):
+            rest = len(wanted) - index
+            actions.append(Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next step goes on"))
+            return actions  # retention comes with the last step
         made = create_range_partition(db, parent, start, end, span=config.span, tz=tz, options=config.options)
         if made.created:
             detail = f"{bound_text(start)} to {bound_text(end)}"
@@ -108,7 +117,7 @@ def maintain_table(db: Database, config: Config, max_new: int | None = None) -> 
             name = retire(db, parent, part, config.retention_mode, config.archive_schema, config.options.lock)
             detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
             actions.append(Action(parent.oid, config.retention_mode, name, True, detail))
-    return actions + ([more] if more else [])
+    return actions
 
 
 def log(db: Database, action: Action) -> None:
@@ -119,11 +128,13 @@ def log(db: Database, action: Action) -> None:
     )
 
 
-def _maintain_one(db: Database, oid: int, max_new: int | None = None) -> list[Action]:
+def _maintain_one(db: Database, oid: int, step: Step | None = None) -> list[Action]:
     try:
         with db.subtransaction():
             config = read_config(db, oid)
-            actions = maintain_table(db, config, max_new) if config else []
+            if config and step is not None and step.seconds is None:
+                step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
+            actions = maintain_table(db, config, step) if config else []
     except Exception as error:  # one table's failure is logged; the others go on
         message = getattr(error, "message", None) or (error.args[0] if error.args else str(error))
         actions = [Action(oid, "error", None, False, str(message))]
@@ -165,11 +176,14 @@ def tables_due(db: Database) -> list[int]:
 
 
 def maintain_step(db: Database, parent_oid: int | None, max_partitions: int | None) -> list[dict[str, Any]]:
-    """``steward._maintain_step(parent, max_partitions)``: one table, at most ``max_partitions`` new partitions.
+    """``steward._maintain_step(parent, max_partitions)``: one table, as much as one transaction should hold.
 
-    ``run_maintenance`` commits after each step: the locks of a partition's creation (SHARE ROW EXCLUSIVE on a
-    parent with DEFAULT, which holds its writers off) last one partition, not a whole table's backlog.
+    ``run_maintenance`` commits after each step, so the locks of the creations (SHARE ROW EXCLUSIVE on a parent
+    with DEFAULT holds its writers off) last a fraction of the table's lock_timeout, not a whole backlog. A step
+    creates at most ``max_partitions`` (NULL: MAX_NEW_PER_RUN) partitions and stops creating once it has spent
+    a quarter of the table's lock_timeout.
     """
-    if parent_oid is None or max_partitions is None or max_partitions < 1:
-        raise StewardError("parent and a positive max_partitions are required", INVALID_PARAMETER_VALUE)
-    return [a.row() for a in _locked(db, lambda: _maintain_one(db, parent_oid, max_partitions))]
+    if parent_oid is None or (max_partitions is not None and max_partitions < 1):
+        raise StewardError("parent must be given and max_partitions positive", INVALID_PARAMETER_VALUE)
+    step = Step(max_partitions or MAX_NEW_PER_RUN, None)
+    return [a.row() for a in _locked(db, lambda: _maintain_one(db, parent_oid, step))]
