@@ -33,7 +33,8 @@ else
 SQL_SOURCES = extension/schema.sql \
               extension/runtime.sql \
               extension/partitions.sql \
-              extension/queries.sql
+              extension/queries.sql \
+              extension/schedule.sql
 
 # Upgrade scripts and the frozen scripts of released versions are built too:
 # each gets this machine's @PKGLIBDIR@; an upgrade script's @VERSION@ is its
@@ -41,7 +42,7 @@ SQL_SOURCES = extension/schema.sql \
 UPGRADES   = $(notdir $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql))
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions lifecycle fingerprint
+REGRESS    = install partitions lifecycle fingerprint schedule
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
 include $(PGXS)
