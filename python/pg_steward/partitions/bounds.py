@@ -1,6 +1,6 @@
 """Partition bounds as PostgreSQL prints them, parsed into values.
 
-``pg_get_expr(relpartbound, oid)`` prints one of::
+``pg_get_expr(relpartbound, 0)`` prints one of::
 
     DEFAULT
     FOR VALUES IN ('US', 'CA', NULL)

@@ -77,7 +77,7 @@ LEFT JOIN pg_catalog.pg_attribute AS a
 
 _RANGES_SQL = """
 SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name,
-       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound, c.relkind = 'p' AS is_partitioned
+       pg_catalog.pg_get_expr(c.relpartbound, 0) AS bound, c.relkind = 'p' AS is_partitioned
 FROM pg_catalog.pg_inherits AS i
 JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace

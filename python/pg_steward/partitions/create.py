@@ -3,6 +3,9 @@
 The partition is built as a standalone table and attached, in one
 subtransaction, so the parent is never locked ACCESS EXCLUSIVE:
 
+0. An advisory lock per parent (pg_steward's creators one at a time) and, if
+   the parent has DEFAULT, SHARE ROW EXCLUSIVE on the parent alone (writers
+   through the parent wait; see ``_lock_parent``). Then the catalog is read.
 1. ``CREATE TABLE new (LIKE parent ...)``: locks nothing the application uses.
 2. ``ADD CONSTRAINT ... CHECK (key in range)`` on the new table, so that
    ATTACH needs no validation scan of it.
@@ -52,6 +55,7 @@ from pg_steward.sqltext import qualified, quote_ident, quote_literal
 
 INVALID_OBJECT_DEFINITION = "42P17"
 CHECK_VIOLATION = "23514"
+CREATE_LOCK_SPACE = 0x73747764  # "stwd": advisory locks (space, parent oid) of partition changes
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ def _template(db: Database, partitions: list[RangePartition]) -> RangePartition 
 def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schema: str, new_name: str) -> None:
     """Partition ``new`` like ``template``: same sub-partition bounds, names following the new name."""
     for row in db.query(
-        "SELECT c.relname::text AS name, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound "
+        "SELECT c.relname::text AS name, pg_catalog.pg_get_expr(c.relpartbound, 0) AS bound "
         "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = $1::bigint::oid ORDER BY c.relname",
         template.oid,
@@ -178,58 +182,89 @@ def create_range_partition(
     tz = tz or ZoneInfo("UTC")
     if not start < end:  # type: ignore[operator]
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
+    what = f"create partition {parent.label} [{bound_text(start)}, {bound_text(end)})"
+    try:
+        made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,
+                                                                               options))
+    except Exception as error:
+        if getattr(error, "sqlstate", None) != CHECK_VIOLATION:
+            raise
+        # A row of the range reached DEFAULT by a direct insert after we looked: ATTACH refused. Move it this time.
+        made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,
+                                                                               options, force_move=True))
+    if made.moved_rows:
+        db.notice(f"moved {made.moved_rows} rows from the DEFAULT partition of {parent.label} into {made.label}")
+    return made
+
+
+def _lock_parent(db: Database, parent: Parent) -> None:
+    """Serialize pg_steward's changes to ``parent``; with a DEFAULT partition, hold its writers off until commit.
+
+    The advisory lock makes a second creator wait for the first and then find its partition, instead of failing
+    on a duplicate name. With a DEFAULT partition, an INSERT that routed its row to DEFAULT before ATTACH
+    committed would, once it gets DEFAULT's lock, fail DEFAULT's new partition constraint (23514): SHARE ROW
+    EXCLUSIVE on the parent alone (not its partitions) makes such writers wait and route again after the commit.
+    Readers are never blocked. Both locks wait at most lock_timeout (``with_lock_retries``).
+    """
+    db.query("SELECT pg_catalog.pg_advisory_xact_lock($1::integer, $2::bigint::oid::integer)",
+             CREATE_LOCK_SPACE, parent.oid)
+    if parent.default_oid is not None:
+        db.execute(f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Span | None, tz: ZoneInfo,
+                   options: PartitionOptions, force_move: bool = False) -> Created:
+    """One attempt, under lock_timeout: the catalog is read after the parent's locks are held."""
+    _lock_parent(db, parent)
     partitions = catalog.range_partitions(db, parent)
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
         return Created(found.oid, found.schema, found.name, start, end, created=False)
-
     name = _choose_name(db, parent, start, span, tz)
     new_sql = qualified(parent.schema, name)
     template = _template(db, partitions)
-
-    def build(force_move: bool = False) -> int:
-        like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
-                "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
-        partition_by = ""
-        if template is not None:
-            key = db.query("SELECT pg_catalog.pg_get_partkeydef($1::bigint::oid) AS k", template.oid)[0]["k"]
-            partition_by = f" PARTITION BY {key}"
-        tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
-        storage = "" if template else storage_clause(options.storage_parameters)
-        db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
-        if template is not None:
-            _copy_layout(db, template, new_sql, parent.schema, name)
-        check = quote_ident(f"{name[:40]}_bound")
-        db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
-        stranded = force_move or _default_rows(db, parent, start, end)
-        moved = _move_default_rows(db, parent, new_sql, start, end) if stranded else 0
-        db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(parent, start, end)}")
-        db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
-        if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
-            db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
-        _copy_grants(db, parent, new_sql)
-        if moved:
-            db.execute(f"ANALYZE {new_sql}")
-        return moved
-
-    what = f"create partition {parent.schema}.{name}"
-    try:
-        moved = with_lock_retries(db, options.lock, what, build)
-    except Exception as error:
-        if getattr(error, "sqlstate", None) != CHECK_VIOLATION:
-            raise
-        # A row of the range reached DEFAULT after we looked: ATTACH refused. Lock DEFAULT first this time.
-        moved = with_lock_retries(db, options.lock, what, lambda: build(force_move=True))
-    oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
+    like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
+            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
+    partition_by = ""
+    if template is not None:
+        key = db.query("SELECT pg_catalog.pg_get_partkeydef($1::bigint::oid) AS k", template.oid)[0]["k"]
+        partition_by = f" PARTITION BY {key}"
+    tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
+    storage = "" if template else storage_clause(options.storage_parameters)
+    db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
+    if template is not None:
+        _copy_layout(db, template, new_sql, parent.schema, name)
+    check = quote_ident(f"{name[:40]}_bound")
+    db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
+    stranded = force_move or _default_rows(db, parent, start, end)
+    moved = _move_default_rows(db, parent, new_sql, start, end) if stranded else 0
+    db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(parent, start, end)}")
+    db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+    if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
+        db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
+    _copy_grants(db, parent, new_sql)
     if moved:
-        db.notice(f"moved {moved} rows from the DEFAULT partition of {parent.label} into {parent.schema}.{name}")
+        db.execute(f"ANALYZE {new_sql}")
+    oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
     return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
 
 
-def _key_value(db: Database, parent: Parent, text: str) -> Key:
-    """``text`` read as a value of the partition key's type, by PostgreSQL itself."""
+def _key_value(db: Database, parent: Parent, text: str, tz: ZoneInfo) -> Key:
+    """``text`` read as a value of the partition key's type, by PostgreSQL itself.
+
+    For a timestamptz key, a time without an offset is wall-clock time in the table's zone ``tz`` (so
+    '2024-11-03' is local midnight, not UTC's); the value comes back in UTC, which the function pins.
+    """
     assert parent.key_type is not None
-    value = db.query(f"SELECT ($1::text)::{parent.key_type} AS v", text)[0]["v"]
+    if parent.key_type == TIMESTAMPTZ:
+        db.query("SELECT pg_catalog.set_config('TimeZone', $1, true)", tz.key)
+        try:
+            value = db.query("SELECT (($1::text)::timestamptz AT TIME ZONE 'UTC')::text AS v", text)[0]["v"]
+        finally:
+            db.query("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)")
+        value = value if value in ("infinity", "-infinity") else f"{value}+00"
+    else:
+        value = db.query(f"SELECT ($1::text)::{parent.key_type} AS v", text)[0]["v"]
     typed = from_text(str(value), parent.key_type)
     if isinstance(typed, Unbounded):
         raise StewardError(f"{text} is not a finite value", INVALID_PARAMETER_VALUE)
@@ -271,7 +306,7 @@ def create_partition(db: Database, parent_name: str | None, start: str | None, s
     assert start is not None and span is not None
     config = read_config(db, parent.oid)
     tz = zone(time_zone or (config.time_zone if config else "UTC"))
-    first = _key_value(db, parent, start)
+    first = _key_value(db, parent, start, tz)
     width = _span(db, parent, span)
     options = config.options if config else None
     made = create_range_partition(db, parent, first, advance(first, width, tz), span=width, tz=tz, options=options)

@@ -18,6 +18,7 @@ from pg_steward.partitions import catalog
 from pg_steward.partitions.catalog import Parent, RangePartition
 from pg_steward.partitions.config import Config, managed_oids, read_config
 from pg_steward.partitions.create import create_range_partition
+from pg_steward.partitions.locking import with_lock_retries
 from pg_steward.partitions.retention import cutoff_for, expired, now_as_key, now_utc, retire
 from pg_steward.partitions.spans import Key, advance, floor, zone
 from pg_steward.partitions.values import Bound, bound_text, from_text, order
@@ -118,15 +119,20 @@ def maintain_table(db: Database, config: Config) -> list[Action]:
     catalog.require_range(parent)
     tz = zone(config.time_zone)
     assert parent.key_type is not None
-    parts = catalog.range_partitions(db, parent)
     actions: list[Action] = []
     now = now_as_key(now_utc(db), parent.key_type, tz) if parent.is_time else None
     cutoff = cutoff_for(db, parent, config.retention, tz) if config.retention and parent.is_time else None
-    if now is None:  # integer key: the clock is the highest value stored
-        top = db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
-        now = int(top) if top is not None else None
-    stranded = stranded_values(db, parent, config)
-    for start, end in wanted_ranges(parts, config, now, cutoff, stranded):
+
+    def plan() -> list[tuple[Key, Key]]:
+        # Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the DDL.
+        clock = now
+        if clock is None:  # integer key: the clock is the highest value stored
+            top = db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
+            clock = int(top) if top is not None else None
+        parts = catalog.range_partitions(db, parent)
+        return wanted_ranges(parts, config, clock, cutoff, stranded_values(db, parent, config))
+
+    for start, end in with_lock_retries(db, config.options.lock, f"read {parent.label}", plan):
         made = create_range_partition(db, parent, start, end, span=config.span, tz=tz, options=config.options)
         if made.created:
             detail = f"{bound_text(start)} to {bound_text(end)}"
