@@ -93,7 +93,7 @@ def charts(got: dict[str, list[reports.Table]]) -> list[html.Chart]:
     out.append(html.Chart("Partition sizes (largest leaves)",
                           html.items(parts, lambda r: str(r["partition"]), "size_bytes"), html.size_unit))
     bloat = [r for t in got.get("bloat", []) for r in t.rows]
-    column = html.numeric_column(bloat, ("bloat_bytes", "wasted_bytes", "bloat_size", "extra_bytes"))
+    column = html.numeric_column(bloat, ("waste_bytes", "bloat_bytes", "wasted_bytes"))
     out.append(html.Chart("Bloat, top tables and indexes",
                           html.items(bloat, _relation_label, column), html.size_unit))
     slow = [r for t in got.get("slow-queries", []) for r in t.rows]
@@ -106,7 +106,10 @@ def charts(got: dict[str, list[reports.Table]]) -> list[html.Chart]:
 
 
 def _relation_label(row: dict[str, Any]) -> str:
-    for key in ("index", "index_name", "table", "table_name", "relation"):
+    for key in ("relation", "index"):  # already qualified by the report
+        if row.get(key):
+            return str(row[key])
+    for key in ("index_name", "table_name", "table"):
         if row.get(key):
             schema = row.get("schema") or row.get("schema_name")
             return f"{schema}.{row[key]}" if schema else str(row[key])
