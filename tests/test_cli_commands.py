@@ -226,3 +226,21 @@ def test_html_report_renders_in_chromium(seed_url: str, tmp_path: Path) -> None:
     image = Image.open(shot).convert("RGB")
     painted = sum(1 for pixel in image.getdata() if pixel == color)
     assert painted > 5000, painted
+
+
+def test_report_jobs(server: LocalServer, new_database: Callable[..., str]) -> None:
+    with psycopg.connect(server.url, autocommit=True) as admin:
+        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")  # the test server's cron.database_name
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        without = run("report", "jobs", "--dsn", url)
+        assert without.returncode == 1 and "needs dblink" in without.stderr
+        assert len(without.stderr.strip().splitlines()) == 1
+        conn.execute("CREATE EXTENSION dblink")
+        conn.execute("SELECT steward.schedule('maintenance', '0 4 * * *')")
+        try:
+            rows = json.loads(run("report", "jobs", "--format", "json", "--dsn", url).stdout)
+            assert [(r["job"], r["schedule"], r["command"]) for r in rows] == [
+                ("maintenance", "0 4 * * *", "CALL steward.run_maintenance()")]
+        finally:
+            conn.execute("SELECT steward.unschedule('maintenance')")
