@@ -17,8 +17,11 @@ from conftest import ROOT
 PG_STEWARD = shutil.which("pg-steward") or str(Path(sys.executable).parent / "pg-steward")
 
 
-def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = 300, terminal: bool = False) -> subprocess.CompletedProcess[str]:
+    """pg-steward as a script runs it (or, with ``terminal``, as if on a terminal: progress bars)."""
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    if terminal:
+        env.update(FORCE_COLOR="1", TTY_INTERACTIVE="1")
     return subprocess.run([PG_STEWARD, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
 

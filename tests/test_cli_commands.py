@@ -189,6 +189,9 @@ def test_fleet_with_one_server_down(fleet: list[str], tmp_path: Path) -> None:
     assert maintained.returncode == 1
     assert {r["database"] for r in json.loads(maintained.stdout)} <= databases  # nothing to do is no rows
     assert "cannot connect to" in maintained.stderr
+    on_terminal = run("maintain", "--dsn-file", str(dsn_file), terminal=True)
+    assert on_terminal.returncode == 1 and "maintaining" in on_terminal.stderr  # the fleet's progress bar
+    assert "Traceback" not in on_terminal.stderr and "cannot connect to" in on_terminal.stderr
     checked = run("check", "--dsn-file", str(dsn_file))
     assert checked.returncode == 2 and checked.stdout.startswith("PG_STEWARD CRITICAL - 3 databases: ")
 

@@ -135,11 +135,15 @@ def check_outcome(outcome: Outcome[checks.Verdict]) -> checks.Verdict:
     return checks.Verdict(code, error, {})
 
 
-def maintain_rows(dsn: str, parent: str | None, concurrently: bool, console: Console) -> list[dict[str, Any]]:
+def maintain_rows(dsn: str, parent: str | None, concurrently: bool, console: Console,
+                  bar_per_table: bool) -> list[dict[str, Any]]:
+    """Maintenance of one database; a bar over its tables unless a fleet bar is shown already."""
     from pg_steward.cli import maintain
 
     with connect(dsn) as conn:
         require_extension(conn)
+        if not bar_per_table:  # rich shows one live display at a time: the fleet's
+            return maintain.run(conn, parent, concurrently)
         with progress_bar(console, f"maintaining {conn.info.dbname}") as bar:
             task = bar.add_task(f"maintaining {conn.info.dbname}", total=None)
 

@@ -94,15 +94,18 @@ def run_demo(args: argparse.Namespace, console: Console, err: Console) -> int:
 def run_maintain(args: argparse.Namespace, console: Console, err: Console) -> int:
     from pg_steward.cli import commands
 
+    dsns = dsns_of(args)
     outcomes = commands.fleet(
-        dsns_of(args), lambda dsn: commands.maintain_rows(dsn, args.table, args.concurrently, err),
+        dsns, lambda dsn: commands.maintain_rows(dsn, args.table, args.concurrently, err, len(dsns) == 1),
         args.jobs, err, "maintaining")
     rows = [{"database": o.database, **r} for o in outcomes for r in (o.value or [])]
     if args.format == "json":
         write_json(sys.stdout, rows)
     elif args.format == "csv":
         write_csv(sys.stdout, rows)
-    elif rows or all(o.ok for o in outcomes):
+    elif not rows:
+        console.print("maintenance: nothing to do" if all(o.ok for o in outcomes) else "")
+    else:
         print_rows(console, "maintenance", rows, ["database", "table", "action", "partition", "ok",
                                                             "detail"])
     status = commands.report_errors(outcomes)
