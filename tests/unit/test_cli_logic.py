@@ -25,7 +25,8 @@ def health(*statuses: str) -> list[dict]:
     (("ok", "ok"), check.OK),
     (("ok", "warning"), check.WARNING),
     (("warning", "critical", "ok"), check.CRITICAL),
-    (("ok", "unknown"), check.UNKNOWN),
+    (("ok", "unknown"), check.OK),  # one check without data does not hide that the rest pass
+    (("unknown", "unknown"), check.UNKNOWN),
     (("unknown", "warning"), check.WARNING),
     ((), check.UNKNOWN),
 ])
@@ -40,6 +41,12 @@ def test_status_line_names_the_problems_first() -> None:
     assert line.startswith("PG_STEWARD CRITICAL - 1 ok, 1 warning, 1 critical: c2=2 critical (threshold t); c1=1")
     assert line.endswith("| ok=1 warning=1 critical=1 unknown=0")
     assert "\n" not in line
+
+
+def test_pipes_cannot_break_the_performance_data() -> None:
+    rows = health("warning")
+    rows[0]["value"] = "a|b"
+    assert check.status_line([("db", check.evaluate(rows))])[1].count("|") == 1
 
 
 def test_fleet_status_line_takes_the_worst() -> None:

@@ -3,7 +3,10 @@
 One status line, then exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Over a
 fleet the worst database decides. A database that cannot be reached is
 CRITICAL (it is down for its users); one that cannot be checked (no
-pg_steward, no steward.health()) is UNKNOWN.
+pg_steward, no steward.health()) is UNKNOWN. A single check that cannot tell
+(status unknown, e.g. too little activity yet) is named in the line but does
+not turn a database whose other checks pass into UNKNOWN, or monitoring would
+page for every fresh database; with no check known at all it is UNKNOWN.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ def evaluate(rows: Sequence[dict[str, Any]]) -> Verdict:
     problems.sort(key=lambda p: -p[0])
     tally = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
     detail = "; ".join(p[1] for p in problems)
-    return Verdict(worst(codes), f"{tally}: {detail}" if detail else f"{tally}", counts)
+    known = [c for c in codes if c != UNKNOWN]
+    summary = f"{tally}: {detail}" if detail else tally
+    return Verdict(worst(known) if known else UNKNOWN, summary.replace("|", "/"), counts)
 
 
 def status_line(verdicts: Sequence[tuple[str, Verdict]]) -> tuple[int, str]:
