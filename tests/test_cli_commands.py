@@ -247,3 +247,18 @@ def test_report_jobs(server: LocalServer, new_database: Callable[..., str]) -> N
                 ("maintenance", "0 4 * * *", "CALL steward.run_maintenance()")]
         finally:
             conn.execute("SELECT steward.unschedule('maintenance')")
+
+
+def test_maintain_one_failing_table_leaves_the_others(new_database: Callable[..., str]) -> None:
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        expiring_table(conn, "events")
+        conn.execute("CREATE TABLE readings (id bigint NOT NULL) PARTITION BY RANGE (id)")
+        # An integer key with a time retention: the retention step cannot apply to it.
+        conn.execute("INSERT INTO steward.partition_config (parent, integer_span, retention, retention_mode) "
+                     "VALUES ('readings', 1000, '1 year', 'detach')")
+        result = run("maintain", "--concurrently", "--format", "json", "--dsn", url)
+        rows = json.loads(result.stdout)
+        assert result.returncode == 1  # a failed action
+        assert any(r["table"] == "readings" and not r["ok"] for r in rows)
+        assert sum(r["table"] == "events" and r["action"] == "detach concurrently" and r["ok"] for r in rows) == 2

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pg_steward.cli.connect import CliError, one_line
+from pg_steward.cli.connect import CliError, describe, one_line
 from pg_steward.partitions.maintain import ADVISORY_LOCK
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -130,7 +130,10 @@ def run(conn: psycopg.Connection, parent: str | None, concurrently: bool,
     rows: list[dict[str, Any]] = []
     try:
         for table in tables:
-            rows += maintain_one(conn, table, concurrently)
+            try:
+                rows += maintain_one(conn, table, concurrently)
+            except psycopg.Error as error:  # one table's failure is reported; the others go on
+                rows.append(_action(table["parent"], "error", None, False, describe(error)))
             if advance:
                 advance(len(tables), table["parent"])
     finally:
