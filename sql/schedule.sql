@@ -13,6 +13,7 @@ SELECT current_setting('cron.database_name') <> current_database() AS cron_is_el
 SELECT * FROM steward.schedule('maintenance');
 SELECT current_setting('cron.database_name') AS cron_database \gset
 \c :cron_database
+SET client_min_messages = warning;  -- other tests may have created it already
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 \c contrib_regression
 \set SHOW_CONTEXT never
