@@ -220,6 +220,26 @@ COMMENT ON FUNCTION steward.unmanage(regclass) IS
 -- cannot carry SET clauses; this one runs only statements that do not depend
 -- on search_path, and each table is maintained by maintain_partitions(),
 -- which pins its own settings.
+CREATE FUNCTION steward._tables_due()
+RETURNS SETOF oid
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'iso_8601'
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.maintain import tables_due
+return call(tables_due)
+$python$;
+
+COMMENT ON FUNCTION steward._tables_due() IS
+  'Internal: the enabled managed tables that maintenance has work for now (run_maintenance skips the others)';
+
 CREATE PROCEDURE steward.run_maintenance()
 LANGUAGE plpython3u
 SECURITY INVOKER
@@ -229,8 +249,7 @@ if not lock:
     plpy.notice("pg_steward: another maintenance run is in progress; nothing done")
 else:
     try:
-        tables = plpy.execute(
-            "SELECT parent::oid AS oid FROM steward.partition_config WHERE enabled ORDER BY parent::text")
+        tables = plpy.execute("SELECT oid FROM steward._tables_due() AS oid")
         one = plpy.prepare(
             "SELECT count(*) AS actions, count(*) FILTER (WHERE NOT ok) AS failures "
             "FROM steward.maintain_partitions($1::regclass)", ["oid"])

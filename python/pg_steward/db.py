@@ -10,6 +10,7 @@ Rows come back as dictionaries keyed by column name.
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -22,8 +23,8 @@ class Database(Protocol):
     def query(self, sql: str, *params: object) -> list[Row]:
         """Run a statement and return its rows."""
 
-    def execute(self, sql: str, *params: object) -> None:
-        """Run a statement whose rows, if any, are not needed."""
+    def execute(self, sql: str, *params: object) -> int:
+        """Run a statement whose rows, if any, are not needed; returns how many rows it processed."""
 
     def notice(self, message: str) -> None:
         """Tell the user about progress (a NOTICE in SQL, a line on stderr in the CLI)."""
@@ -59,9 +60,15 @@ def plpy_type(value: object) -> str:
 class PlpyDatabase:
     """Database access inside the server through PL/Python's ``plpy`` module."""
 
+    # Saved plans are few and reused: every relcache invalidation (each DDL statement) makes PostgreSQL visit
+    # every saved plan of the session, so keeping one per dynamic statement made maintenance of N tables
+    # cost O(N^2). Statements without parameters (DDL, mostly) are not prepared at all; the others are kept
+    # in a small LRU cache, and an evicted plan is freed with its Python object.
+    PLAN_CACHE_SIZE = 64
+
     def __init__(self, plpy: Any) -> None:
         self._plpy = plpy
-        self._plans: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._plans: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
 
     def _plan(self, sql: str, params: Sequence[object]) -> Any:
         types = tuple(plpy_type(p) for p in params)
@@ -70,14 +77,22 @@ class PlpyDatabase:
         if plan is None:
             plan = self._plpy.prepare(sql, list(types))
             self._plans[key] = plan
+            if len(self._plans) > self.PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
         return plan
 
-    def query(self, sql: str, *params: object) -> list[Row]:
-        result = self._plpy.execute(self._plan(sql, params), list(params))
-        return [dict(row) for row in result]
+    def _run(self, sql: str, params: Sequence[object]) -> Any:
+        if not params:
+            return self._plpy.execute(sql)
+        return self._plpy.execute(self._plan(sql, params), list(params))
 
-    def execute(self, sql: str, *params: object) -> None:
-        self._plpy.execute(self._plan(sql, params), list(params))
+    def query(self, sql: str, *params: object) -> list[Row]:
+        return [dict(row) for row in self._run(sql, params)]
+
+    def execute(self, sql: str, *params: object) -> int:
+        return int(self._run(sql, params).nrows())
 
     def notice(self, message: str) -> None:
         self._plpy.notice(message)
@@ -105,9 +120,10 @@ class PsycopgDatabase:
             cur.execute(sql, list(params))
             return list(cur.fetchall()) if cur.description else []
 
-    def execute(self, sql: str, *params: object) -> None:
+    def execute(self, sql: str, *params: object) -> int:
         with self._cursor() as cur:
             cur.execute(sql, list(params))
+            return max(cur.rowcount, 0)
 
     def notice(self, message: str) -> None:
         import sys

@@ -118,7 +118,15 @@ def _parenthesized(text: str, start: int) -> tuple[str, int]:
 _HASH = re.compile(r"modulus (\d+), remainder (\d+)")
 
 
+# The usual one-column range bound, with plain quoted values: read without the general parser (maintenance
+# of thousands of tables reads every partition's bound on every run).
+_SIMPLE_RANGE = re.compile(r"FOR VALUES FROM \('([^']*)'\) TO \('([^']*)'\)")
+
+
 def parse_bound(text: str) -> PartitionBound:
+    simple = _SIMPLE_RANGE.fullmatch(text)
+    if simple:
+        return PartitionBound("range", range_from=(simple[1],), range_to=(simple[2],))
     if text == "DEFAULT":
         return PartitionBound("default")
     if text.startswith("FOR VALUES IN "):

@@ -96,11 +96,21 @@ def read_parent(db: Database, parent: str | int | None) -> Parent:
     row = rows[0]
     if row["relkind"] != "p":
         raise StewardError(f"{row['schema']}.{row['name']} is not a partitioned table", WRONG_OBJECT_TYPE)
+    return _parent(row)
+
+
+def _parent(row: dict) -> Parent:
     return Parent(
         oid=row["oid"], schema=row["schema"], name=row["name"], owner=row["owner"],
         strategy=STRATEGIES[row["strategy"]], key_column=row["key_column"], key_type=row["key_type"],
         default_oid=row["default_oid"] or None,
     )
+
+
+def read_parents(db: Database, oids: list[int]) -> list[Parent]:
+    """The partitioned tables among ``oids``, in one query (oids of other or dropped relations are left out)."""
+    rows = db.query(_PARENT_SQL + "WHERE c.oid::bigint = ANY($1::bigint[]) AND c.relkind = 'p'", oids)
+    return [_parent(row) for row in rows]
 
 
 def require_range(parent: Parent, time_only: bool = False) -> None:

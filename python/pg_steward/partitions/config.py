@@ -73,6 +73,12 @@ def read_config(db: Database, parent_oid: int) -> Config | None:
     return _config(rows[0], key[0]["t"] if key else None)
 
 
+def read_configs(db: Database, key_types: dict[int, str | None]) -> dict[int, Config]:
+    """The configuration of each table in ``key_types`` (parent oid -> key type), in one query."""
+    rows = db.query(_CONFIG_SQL + " WHERE parent::oid::bigint = ANY($1::bigint[])", list(key_types))
+    return {row["parent_oid"]: _config(row, key_types[row["parent_oid"]]) for row in rows}
+
+
 def managed_oids(db: Database, parent_oid: int | None = None) -> list[int]:
     sql = "SELECT parent::oid::bigint AS oid FROM steward.partition_config WHERE enabled"
     if parent_oid is not None:

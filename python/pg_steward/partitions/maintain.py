@@ -15,17 +15,18 @@ from typing import Any
 
 from pg_steward.db import Database
 from pg_steward.partitions import catalog
-from pg_steward.partitions.catalog import Parent, RangePartition
+from pg_steward.partitions.catalog import Parent
 from pg_steward.partitions.config import Config, managed_oids, read_config
 from pg_steward.partitions.create import create_range_partition
 from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges
 from pg_steward.partitions.retention import cutoff_for, expired, now_as_key, now_utc, retire
 from pg_steward.partitions.spans import Key, advance, floor, zone
-from pg_steward.partitions.values import Bound, bound_text, from_text, order
+from pg_steward.partitions.survey import idle_tables
+from pg_steward.partitions.values import bound_text, from_text, order
 from pg_steward.sqltext import qualified
 
 ADVISORY_LOCK = 0x7374657761726431  # "steward1": one maintenance run at a time
-MAX_NEW_PER_RUN = 500  # bound one run's work per table; the next run goes on
 
 
 @dataclass
@@ -40,55 +41,6 @@ class Action:
     def row(self) -> dict[str, Any]:
         return {"parent": self.parent, "action": self.action, "partition": self.partition,
                 "ok": self.ok, "detail": self.detail}
-
-
-def uncovered(start: Key, end: Key, taken: list[tuple[Bound, Bound]]) -> list[tuple[Key, Key]]:
-    """The parts of ``[start, end)`` that no range in ``taken`` covers."""
-    pieces: list[tuple[Key, Key]] = []
-    cursor = start
-    for low, high in sorted(taken, key=lambda r: order(r[0])):
-        if order(high) <= order(cursor):
-            continue
-        if order(low) >= order(end):
-            break
-        if order(low) > order(cursor):
-            pieces.append((cursor, low))  # type: ignore[arg-type]
-        cursor = high  # type: ignore[assignment]
-        if order(cursor) >= order(end):
-            return pieces
-    if order(cursor) < order(end):
-        pieces.append((cursor, end))
-    return pieces
-
-
-def wanted_ranges(parts: list[RangePartition], config: Config, now: Key | None, low_limit: Key | None,
-                  stranded: list[Key]) -> list[tuple[Key, Key]]:
-    """Ranges to create: gaps from the oldest partition to ``premake`` slots past now, and slots of DEFAULT rows."""
-    tz = zone(config.time_zone)
-    taken = [(p.start, p.end) for p in parts]
-    finite_starts = [p.start for p in parts if order(p.start)[0] == 1]
-    anchor = now if now is not None else (max(stranded) if stranded else None)
-    if anchor is None and not finite_starts:
-        return []
-    current = floor(anchor if anchor is not None else max(finite_starts), config.span, tz)  # type: ignore[type-var]
-    horizon = advance(current, config.span, tz, config.premake + 1)
-    low = min([current, *finite_starts], key=order)  # type: ignore[list-item]
-    if low_limit is not None and order(low) < order(low_limit):
-        low = floor(low_limit, config.span, tz)
-    slots = []
-    start = floor(low, config.span, tz)  # type: ignore[arg-type]
-    while order(start) < order(horizon) and len(slots) < MAX_NEW_PER_RUN:
-        slots.append((start, advance(start, config.span, tz)))
-        start = slots[-1][1]
-    for value in stranded:
-        slot_start = floor(value, config.span, tz)
-        slots.append((slot_start, advance(slot_start, config.span, tz)))
-    out: list[tuple[Key, Key]] = []
-    for slot_start, slot_end in sorted(set(slots), key=lambda s: order(s[0])):
-        for piece in uncovered(slot_start, slot_end, taken):
-            out.append(piece)
-            taken.append(piece)
-    return out[:MAX_NEW_PER_RUN]
 
 
 def stranded_values(db: Database, parent: Parent, config: Config) -> list[Key]:
@@ -139,7 +91,7 @@ def maintain_table(db: Database, config: Config) -> list[Action]:
             if made.moved_rows:
                 detail += f"; moved {made.moved_rows} rows from DEFAULT"
             actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
-            if config.analyze and not made.moved_rows:
+            if config.analyze:
                 db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
     if cutoff is not None:
         for part in expired(catalog.range_partitions(db, parent), cutoff):
@@ -187,6 +139,14 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
         oids = managed_oids(db, parent_oid)
         if parent_oid is not None and not oids:
             return [Action(parent_oid, "skip", None, True, "not managed: call steward.manage() first")]
-        return [a for oid in oids for a in _maintain_one(db, oid)]
+        idle = idle_tables(db, oids)
+        return [a for oid in oids if oid not in idle for a in _maintain_one(db, oid)]
 
     return [a.row() for a in _locked(db, work)]
+
+
+def tables_due(db: Database) -> list[int]:
+    """``steward._tables_due()``: the enabled managed tables that maintenance has work for now, by name."""
+    oids = managed_oids(db)
+    idle = idle_tables(db, oids)
+    return [oid for oid in oids if oid not in idle]

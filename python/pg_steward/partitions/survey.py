@@ -1,0 +1,117 @@
+"""Which managed tables certainly need nothing this run, found for all of them in a few queries.
+
+Most runs of maintenance find nothing to do for most tables. Reading each
+table on its own costs about ten statements and a subtransaction; here the
+registry, the parents and every partition's bounds are read in three queries,
+and the DEFAULT partitions are checked for rows in batches. A table is idle
+when its partitions cover every slot from the oldest one (or the retention
+cutoff) to ``premake`` spans past now, nothing is past retention, and its
+DEFAULT holds no row. Anything else (an integer key, an unusual layout, a
+DEFAULT whose lock is not available) is left to the full path in
+``maintain.py``, which re-reads the table under its locks: the survey only
+ever skips work that the full path would find empty.
+"""
+
+from __future__ import annotations
+
+from pg_steward.db import Database
+from pg_steward.partitions import catalog
+from pg_steward.partitions.bounds import parse_bound
+from pg_steward.partitions.catalog import Parent, RangePartition
+from pg_steward.partitions.config import Config, read_configs
+from pg_steward.partitions.locking import LOCK_NOT_AVAILABLE
+from pg_steward.partitions.plan import wanted_ranges
+from pg_steward.partitions.retention import expired, now_as_key, now_utc
+from pg_steward.partitions.spans import subtract, zone
+from pg_steward.partitions.values import from_text
+from pg_steward.sqltext import qualified
+
+DEFAULT_BATCH = 200  # DEFAULT partitions checked per statement
+
+_BOUNDS_SQL = """
+SELECT i.inhparent::bigint AS parent_oid, pg_catalog.array_agg(pg_catalog.pg_get_expr(c.relpartbound, 0)) AS bounds
+FROM pg_catalog.pg_inherits AS i
+JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+WHERE i.inhparent::bigint = ANY($1::bigint[])
+GROUP BY i.inhparent
+"""
+
+
+def _ranges(texts: list[str], key_type: str) -> list[RangePartition]:
+    out = []
+    for text in texts:
+        bound = parse_bound(text)
+        if bound.kind == "range":
+            out.append(RangePartition(0, "", "", from_text(bound.range_from[0], key_type),
+                                      from_text(bound.range_to[0], key_type), False))
+    return out
+
+
+def _covered(parent: Parent, config: Config, parts: list[RangePartition], now_key: object) -> bool:
+    """Nothing to create and nothing to retire, by the rules maintenance applies (``plan.wanted_ranges``)."""
+    tz = zone(config.time_zone)
+    cutoff = subtract(now_key, config.retention, tz) if config.retention else None  # type: ignore[arg-type]
+    if wanted_ranges(parts, config, now_key, cutoff, []):  # type: ignore[arg-type]
+        return False
+    return cutoff is None or not expired(parts, cutoff)
+
+
+def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) -> set[int]:
+    """Parents whose DEFAULT partition holds a row with a key; all of a batch if its locks were not available."""
+    names = {}
+    if parents:
+        rows = db.query(
+            "SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name "
+            "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid::bigint = ANY($1::bigint[])", [p.default_oid for p in parents])
+        names = {r["oid"]: qualified(r["schema"], r["name"]) for r in rows}
+    found: set[int] = set()
+    previous = db.query("SELECT pg_catalog.current_setting('lock_timeout') AS value")[0]["value"]
+    try:
+        for i in range(0, len(parents), DEFAULT_BATCH):
+            batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names]
+            found |= {p.oid for p in parents[i:i + DEFAULT_BATCH] if p.default_oid not in names}
+            if not batch:
+                continue
+            sql = " UNION ALL ".join(
+                f"SELECT {int(p.oid)}::bigint AS oid WHERE EXISTS "
+                f"(SELECT FROM {names[p.default_oid]} WHERE {p.key_sql} IS NOT NULL)" for p in batch)
+            try:
+                with db.subtransaction():
+                    db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", f"{timeout_ms}ms")
+                    found |= {r["oid"] for r in db.query(sql)}
+            except Exception as error:
+                if getattr(error, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                found |= {p.oid for p in batch}  # the full path retries each table's lock on its own
+    finally:
+        db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", previous)
+    return found
+
+
+def idle_tables(db: Database, oids: list[int]) -> set[int]:
+    """The tables among ``oids`` (managed ones) that maintenance would find nothing to do for right now."""
+    if not oids:
+        return set()
+    parents = {p.oid: p for p in catalog.read_parents(db, oids)}
+    configs = read_configs(db, {oid: p.key_type for oid, p in parents.items()})
+    bounds = {r["parent_oid"]: r["bounds"] for r in db.query(_BOUNDS_SQL, list(parents))}
+    now = now_utc(db)
+    covered: list[Parent] = []
+    for oid, parent in parents.items():
+        config = configs.get(oid)
+        if config is None or parent.strategy != "range" or parent.key_column is None or not parent.is_time:
+            continue  # integer keys follow their highest value, which takes a query: the full path reads it
+        assert parent.key_type is not None
+        try:
+            parts = _ranges(bounds.get(oid) or [], parent.key_type)
+            now_key = now_as_key(now, parent.key_type, zone(config.time_zone))
+            if _covered(parent, config, parts, now_key):
+                covered.append(parent)
+        except Exception:  # pure computation on odd data (a bound, a zone): the full path reports it properly
+            continue
+    if not covered:
+        return set()
+    timeout = min(configs[p.oid].options.lock.timeout_ms for p in covered)
+    busy = _defaults_with_rows(db, [p for p in covered if p.default_oid], timeout)
+    return {p.oid for p in covered if p.oid not in busy}

@@ -1,0 +1,80 @@
+"""The survey that lets maintenance skip idle tables: it skips exactly the tables the full path finds nothing for,
+and anything it cannot judge (integer keys, a locked DEFAULT) goes to the full path."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+
+def due(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT oid::regclass::text FROM steward._tables_due() AS oid")]
+
+
+def managed(conn: psycopg.Connection, name: str, key: str = "date", default: bool = True, **options: str) -> None:
+    conn.execute(f"CREATE TABLE {name} (k {key} NOT NULL, v int) PARTITION BY RANGE (k)")
+    if default:
+        conn.execute(f"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT")
+    args = "".join(f", {k} => {v}" for k, v in options.items())
+    conn.execute(f"SELECT * FROM steward.manage('{name}'{args})")
+
+
+CASES = {
+    "covered": ("", False),
+    "premake_raised": ("UPDATE steward.partition_config SET premake = 5 WHERE parent = 't'::regclass", True),
+    "default_row": ("INSERT INTO t VALUES (current_date + 4000, 1)", True),
+    "rows_in_partitions_only": ("INSERT INTO t SELECT current_date + g, 1 FROM generate_series(0, 40) g", False),
+    "gap": ("DROP TABLE t_p{gap}", True),
+    "expired": ("CREATE TABLE t_old PARTITION OF t FOR VALUES FROM ('2001-01-01') TO ('2001-02-01');"
+                "UPDATE steward.partition_config SET retention = '1 year' WHERE parent = 't'::regclass", True),
+    "disabled_and_due": ("UPDATE steward.partition_config SET premake = 5, enabled = false "
+                         "WHERE parent = 't'::regclass", False),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_survey_agrees_with_the_full_path(conn: psycopg.Connection, case: str) -> None:
+    managed(conn, "t", premake="2")
+    middle = conn.execute("SELECT to_char(current_date + interval '1 month', 'YYYY_MM')").fetchone()[0]
+    change, expected_due = CASES[case]
+    if change:
+        conn.execute(change.format(gap=middle))
+    assert due(conn) == (["t"] if expected_due else [])
+    done = conn.execute("SELECT action, ok FROM steward.maintain_partitions()").fetchall()
+    assert bool(done) == expected_due and all(ok for _, ok in done), done
+    assert due(conn) == []  # and the full path left nothing for the next run
+
+
+def test_integer_keys_always_take_the_full_path(conn: psycopg.Connection) -> None:
+    managed(conn, "i", key="bigint", integer_span="1000", premake="1")
+    conn.execute("SELECT * FROM steward.maintain_partitions()")
+    assert due(conn) == ["i"]
+    assert conn.execute("SELECT * FROM steward.maintain_partitions()").fetchall() == []
+
+
+def test_many_idle_tables_cost_no_log_rows(conn: psycopg.Connection) -> None:
+    for n in range(30):
+        managed(conn, f"m{n:02d}", key="timestamptz", default=n % 2 == 0)
+    conn.execute("UPDATE steward.partition_config SET premake = 4 WHERE parent = 'm07'::regclass")
+    logged = conn.execute("SELECT count(*) FROM steward.partition_maintenance_log").fetchone()[0]
+    assert due(conn) == ["m07"]
+    assert [r[0] for r in conn.execute("SELECT parent::text FROM steward.maintain_partitions()")] == ["m07"]
+    conn.execute("CALL steward.run_maintenance()")
+    assert conn.execute("SELECT count(*) FROM steward.partition_maintenance_log").fetchone()[0] == logged + 1
+
+
+def test_a_locked_default_is_left_to_the_full_path_within_the_timeout(conn: psycopg.Connection) -> None:
+    managed(conn, "a", lock_timeout="'200 ms'", lock_retries="0")
+    managed(conn, "b", lock_timeout="'200 ms'", lock_retries="0")
+    url = conn.info.dsn
+    with psycopg.connect(url, autocommit=True) as holder:
+        holder.execute("BEGIN; LOCK TABLE a_default IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        assert due(conn) == ["a", "b"]  # b shared a's batch, which could not be read: both to the full path
+        rows = conn.execute("SELECT parent::text, action, ok FROM steward.maintain_partitions()").fetchall()
+        assert time.monotonic() - started < 3
+        holder.execute("ROLLBACK")
+    assert rows == [("a", "error", False)]
+    assert due(conn) == []

@@ -1,0 +1,76 @@
+"""What maintenance plans to create for one table, from its bounds and the clock (pure logic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pg_steward.partitions.catalog import RangePartition
+from pg_steward.partitions.config import Config, PartitionOptions
+from pg_steward.partitions.plan import MAX_NEW_PER_RUN, uncovered, wanted_ranges
+from pg_steward.partitions.spans import Span
+from pg_steward.partitions.values import Unbounded
+
+D = dt.date
+
+
+def config(premake: int = 2, span: Span | None = None, zone: str = "UTC") -> Config:
+    return Config(parent_oid=1, span=span or Span(months=1), premake=premake, retention=None, retention_mode="drop",
+                  archive_schema=None, time_zone=zone, analyze=True, options=PartitionOptions())
+
+
+def part(start: object, end: object) -> RangePartition:
+    return RangePartition(0, "public", "p", start, end, False)  # type: ignore[arg-type]
+
+
+def months(*starts: tuple[int, int]) -> list[RangePartition]:
+    return [part(D(y, m, 1), D(y + m // 12, m % 12 + 1, 1)) for y, m in starts]
+
+
+def test_uncovered_pieces() -> None:
+    taken = [(D(2024, 2, 1), D(2024, 3, 1)), (D(2024, 4, 1), D(2024, 5, 1))]
+    assert uncovered(D(2024, 1, 1), D(2024, 6, 1), taken) == [
+        (D(2024, 1, 1), D(2024, 2, 1)), (D(2024, 3, 1), D(2024, 4, 1)), (D(2024, 5, 1), D(2024, 6, 1))]
+    assert uncovered(D(2024, 2, 1), D(2024, 3, 1), taken) == []
+    assert uncovered(D(2024, 1, 1), D(2024, 6, 1), [(Unbounded.MINVALUE, Unbounded.MAXVALUE)]) == []
+
+
+def test_premake_from_the_clock_with_no_partition() -> None:
+    assert wanted_ranges([], config(premake=2), D(2024, 5, 17), None, []) == [
+        (D(2024, 5, 1), D(2024, 6, 1)), (D(2024, 6, 1), D(2024, 7, 1)), (D(2024, 7, 1), D(2024, 8, 1))]
+
+
+def test_nothing_when_covered_and_gaps_filled_from_the_oldest() -> None:
+    covered = months((2024, 5), (2024, 6), (2024, 7))
+    assert wanted_ranges(covered, config(premake=2), D(2024, 5, 17), None, []) == []
+    holes = months((2024, 1), (2024, 4), (2024, 6))
+    assert wanted_ranges(holes, config(premake=1), D(2024, 5, 17), None, []) == [
+        (D(2024, 2, 1), D(2024, 3, 1)), (D(2024, 3, 1), D(2024, 4, 1)), (D(2024, 5, 1), D(2024, 6, 1))]
+
+
+def test_retention_cutoff_limits_gap_filling() -> None:
+    old = months((2020, 1), (2024, 5))
+    wanted = wanted_ranges(old, config(premake=0), D(2024, 5, 17), D(2024, 3, 10), [])
+    assert wanted == [(D(2024, 3, 1), D(2024, 4, 1)), (D(2024, 4, 1), D(2024, 5, 1))]
+
+
+def test_stranded_values_get_their_slot() -> None:
+    wanted = wanted_ranges(months((2024, 5)), config(premake=0), D(2024, 5, 17), None, [D(2030, 2, 11)])
+    assert wanted == [(D(2030, 2, 1), D(2030, 3, 1))]
+
+
+def test_an_odd_existing_partition_leaves_only_the_uncovered_pieces() -> None:
+    odd = [part(D(2024, 5, 10), D(2024, 6, 20))]
+    assert wanted_ranges(odd, config(premake=1), D(2024, 5, 17), None, []) == [
+        (D(2024, 5, 1), D(2024, 5, 10)), (D(2024, 6, 20), D(2024, 7, 1))]
+
+
+def test_one_run_is_bounded() -> None:
+    daily = config(premake=MAX_NEW_PER_RUN * 2, span=Span(days=1))
+    assert len(wanted_ranges([], daily, D(2024, 5, 17), None, [])) == MAX_NEW_PER_RUN
+
+
+def test_timestamptz_days_in_a_zone() -> None:
+    utc = dt.timezone.utc
+    now = dt.datetime(2024, 3, 10, 12, 0, tzinfo=utc)
+    wanted = wanted_ranges([], config(premake=0, span=Span(days=1), zone="America/New_York"), now, None, [])
+    assert wanted == [(dt.datetime(2024, 3, 10, 5, 0, tzinfo=utc), dt.datetime(2024, 3, 11, 4, 0, tzinfo=utc))]
