@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args, console, err)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `pg-steward report ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CliError as error:
         print(f"pg-steward: error: {error}", file=sys.stderr)
         return failure
