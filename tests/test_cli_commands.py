@@ -219,7 +219,12 @@ def test_html_report_renders_in_chromium(seed_url: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     text = page.read_text()
     charts = text.count('<svg class="chart"')
-    assert charts >= 1 and "Partition sizes" in text
+    assert charts >= 1 and 'aria-label="Partition sizes' in text
+    with psycopg.connect(seed_url) as conn:
+        wasted = conn.execute("SELECT count(*) FROM steward.table_bloat() WHERE waste_bytes > 0").fetchone()[0]
+    if wasted:  # the seed's tables carry some estimated waste: the bloat chart shows it
+        assert charts >= 2 and 'aria-label="Bloat, top tables and indexes"' in text
+    assert 'class="status-ok"' in text  # the health table, coloured by status
     dom, shot = render(page, tmp_path)
     assert f'data-rendered-charts="{charts}"' in dom, dom[:300]
     bars = text.count('class="bar"')
@@ -262,3 +267,32 @@ def test_maintain_one_failing_table_leaves_the_others(new_database: Callable[...
         assert result.returncode == 1  # a failed action
         assert any(r["table"] == "readings" and not r["ok"] for r in rows)
         assert sum(r["table"] == "events" and r["action"] == "detach concurrently" and r["ok"] for r in rows) == 2
+
+
+def check_of(url: str) -> tuple[int, str]:
+    result = run("check", "--dsn", url)
+    assert len(result.stdout.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result
+    return result.returncode, result.stdout.strip()
+
+
+def test_check_exit_codes(new_database: Callable[..., str]) -> None:
+    url = new_database()
+    code, line = check_of(url)  # a fresh database: nothing wrong
+    assert code == 0 and line.startswith("PG_STEWARD OK - "), line
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE order_no AS integer")
+        conn.execute("SELECT setval('order_no', 2040109465)")  # 95 % of its range handed out
+        code, line = check_of(url)
+        assert code == 2 and line.startswith("PG_STEWARD CRITICAL - ") and "sequences=95 % used critical" in line
+        conn.execute("SELECT setval('order_no', 1)")
+        conn.execute("CREATE TABLE t (x int)")
+        conn.execute("INSERT INTO t VALUES (1), (1)")
+        with pytest.raises(psycopg.errors.UniqueViolation):  # leaves an invalid index behind
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY t_x ON t (x)")
+        code, line = check_of(url)
+        assert code == 1 and line.startswith("PG_STEWARD WARNING - ") and "invalid_indexes=1" in line
+        # A check the DBA disabled or relaxed no longer fires.
+        conn.execute("INSERT INTO steward.health_thresholds (check_name, enabled) VALUES ('invalid_indexes', false)")
+        assert check_of(url)[0] == 0
+    code, line = check_of(new_database(extension=False))
+    assert code == 3 and line.startswith("PG_STEWARD UNKNOWN - ") and "not installed" in line

@@ -62,6 +62,7 @@ def test_bar_chart_escapes_and_orders() -> None:
     assert svg.index("&lt;script&gt;") < svg.index("small")  # largest first
     assert svg.count('class="bar"') == 2
     assert "no data" in html.bar_chart(html.Chart("empty", [], html.size_unit))
+    assert "no data" in html.bar_chart(html.Chart("zeros", [("a", 0.0)], html.size_unit))
 
 
 def test_page_is_self_contained() -> None:

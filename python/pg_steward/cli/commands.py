@@ -38,7 +38,7 @@ def display(table: reports.Table) -> tuple[list[str], list[dict[str, Any]]]:
             shown["partition"] = "  " * (row["level"] or 0) + str(row["partition"])
         rows.append(shown)
     columns = [c for c in table.columns if c not in ("is_leaf", "table")] if table.title == "partitions" \
-        else table.columns
+        else table.shown_columns
     return columns, rows
 
 

@@ -44,6 +44,7 @@ def run(console: Console, dsn: str | None) -> None:
                 with conn.transaction():
                     conn.execute(workload_sql("seed_tables"))
                     conn.execute(workload_sql("demo_problems"))
+                conn.execute("ANALYZE")  # after the commit: statistics as autovacuum would leave them
             console.print("created the seed tables, a duplicate index on sales_analytics and a bloated "
                           "order_events table")
         for table in ("sales_analytics", "transaction_log"):
@@ -123,7 +124,18 @@ def show_reports(console: Console, conn: psycopg.Connection) -> None:
             continue
         for table in reports.fetch(conn, name):
             columns, rows = display(table)
-            print_rows(console, f"pg-steward report {name} · {table.title}", rows, columns)
+            shown = _worth_showing(name, rows)
+            more = f", {len(rows) - len(shown)} more in the full report" if len(shown) < len(rows) else ""
+            print_rows(console, f"pg-steward report {name} · {table.title} ({len(shown)} rows{more})", shown, columns)
+
+
+def _worth_showing(name: str, rows: list[dict]) -> list[dict]:
+    """The demo shows findings: health checks that are not ok, bloat that has a fix; at most 8 rows."""
+    if name == "health":
+        rows = [r for r in rows if r.get("status") != "ok"]
+    elif name == "bloat":
+        rows = [r for r in rows if r.get("fix")]
+    return rows[:8]
 
 
 def _has(conn: psycopg.Connection, function: str) -> bool:

@@ -48,16 +48,17 @@ def short(text: str, limit: int = 44) -> str:
 def bar_chart(chart: Chart) -> str:
     """A horizontal bar chart as SVG, largest first; an empty chart says so."""
     e = html.escape
-    if not chart.items:
+    positive = [i for i in chart.items if i[1] > 0]  # a bar of nothing is not worth a row
+    if not positive:
         return f'<figure><figcaption>{e(chart.title)}</figcaption><p class="empty">no data</p></figure>'
-    items = sorted(chart.items, key=lambda i: i[1], reverse=True)[:TOP_N]
-    top = max(v for _, v in items) or 1.0
+    items = sorted(positive, key=lambda i: i[1], reverse=True)[:TOP_N]
+    top = max(v for _, v in items)
     span = WIDTH - LABEL_WIDTH - 90
     height = ROW_HEIGHT * len(items) + 8
     rows = []
     for n, (name, value) in enumerate(items):
         y = 4 + n * ROW_HEIGHT
-        width = max(1.0, span * value / top) if value > 0 else 0.0
+        width = max(1.0, span * value / top)
         rows.append(
             f'<g><title>{e(str(name))}: {e(chart.unit(value))}</title>'
             f'<text x="{LABEL_WIDTH - 6}" y="{y + 16}" text-anchor="end">{e(short(name))}</text>'

@@ -20,6 +20,7 @@ class Source:
     title: str
     sql: str
     needs: tuple[str, ...]  # steward functions (by name) the SQL calls
+    terminal: tuple[str, ...] = ()  # the columns a terminal table shows (JSON and CSV get all)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class Table:
     title: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    terminal: tuple[str, ...] = ()
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """Columns for a terminal: the report's choice where the function has them, else all."""
+        chosen = [c for c in self.terminal if c in self.columns]
+        return chosen or self.columns
 
 
 # Every partitioned table that is not itself a partition, with its whole tree;
@@ -54,14 +62,19 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
     Report("partitions", "every partitioned table's tree: bounds, sizes, estimated rows, managed or not",
            (Source("partitions", PARTITIONS_SQL, ("partitions",)),)),
     Report("slow-queries", "top statements of the last day from pg_steward's query log",
-           (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",)),)),
+           (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",),
+                   ("query", "calls", "total_time_ms", "mean_time_ms", "rows", "source")),)),
     Report("bloat", "table and index bloat (estimates) with the command that fixes each",
-           (Source("table bloat", "SELECT * FROM steward.table_bloat()", ("table_bloat",)),
-            Source("index bloat", "SELECT * FROM steward.index_bloat()", ("index_bloat",)))),
+           (Source("table bloat", "SELECT * FROM steward.table_bloat()", ("table_bloat",),
+                   ("relation", "size_bytes", "waste_bytes", "waste_percent", "trustworthy", "fix")),
+            Source("index bloat", "SELECT * FROM steward.index_bloat()", ("index_bloat",),
+                   ("index", "size_bytes", "waste_bytes", "waste_percent", "trustworthy", "fix")))),
     Report("indexes", "unused, duplicate, redundant and invalid indexes with their fix",
-           (Source("index problems", "SELECT * FROM steward.index_report()", ("index_report",)),)),
+           (Source("index problems", "SELECT * FROM steward.index_report()", ("index_report",),
+                   ("problem", "severity", "table", "index", "size_bytes", "fix")),)),
     Report("health", "every health check: status, value, threshold and fix",
-           (Source("health", "SELECT * FROM steward.health()", ("health",)),)),
+           (Source("health", "SELECT * FROM steward.health()", ("health",),
+                   ("check_name", "status", "value", "threshold", "fix")),)),
     Report("jobs", "pg_steward's pg_cron jobs and their last run",
            (Source("jobs", "SELECT * FROM steward.jobs", ("job_status",)),)),
 )}
@@ -89,5 +102,6 @@ def fetch(conn: psycopg.Connection, name: str) -> list[Table]:
                            f"database {conn.info.dbname} does not have")
         cur = conn.execute(source.sql)
         columns = [c.name for c in cur.description or []]
-        tables.append(Table(source.title, columns, [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]))
+        rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+        tables.append(Table(source.title, columns, rows, source.terminal))
     return tables

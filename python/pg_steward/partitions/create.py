@@ -258,11 +258,12 @@ def _key_value(db: Database, parent: Parent, text: str, tz: ZoneInfo) -> Key:
     """
     assert parent.key_type is not None
     if parent.key_type == TIMESTAMPTZ:
+        previous = db.query("SELECT pg_catalog.current_setting('TimeZone') AS z")[0]["z"]
         db.query("SELECT pg_catalog.set_config('TimeZone', $1, true)", tz.key)
         try:
             value = db.query("SELECT (($1::text)::timestamptz AT TIME ZONE 'UTC')::text AS v", text)[0]["v"]
         finally:
-            db.query("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)")
+            db.query("SELECT pg_catalog.set_config('TimeZone', $1, true)", previous)
         value = value if value in ("infinity", "-infinity") else f"{value}+00"
     else:
         value = db.query(f"SELECT ($1::text)::{parent.key_type} AS v", text)[0]["v"]

@@ -19,7 +19,6 @@ from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import parse_bound
 from pg_steward.partitions.catalog import Parent, RangePartition
 from pg_steward.partitions.config import Config, read_configs
-from pg_steward.partitions.locking import LOCK_NOT_AVAILABLE
 from pg_steward.partitions.plan import wanted_ranges
 from pg_steward.partitions.retention import expired, now_as_key, now_utc
 from pg_steward.partitions.spans import subtract, zone
@@ -57,7 +56,7 @@ def _covered(parent: Parent, config: Config, parts: list[RangePartition], now_ke
 
 
 def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) -> set[int]:
-    """Parents whose DEFAULT partition holds a row with a key; all of a batch if its locks were not available."""
+    """Parents whose DEFAULT partition holds a row with a key; all of a batch that could not be read."""
     names = {}
     if parents:
         rows = db.query(
@@ -80,10 +79,10 @@ def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) ->
                 with db.subtransaction():
                     db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", f"{timeout_ms}ms")
                     found |= {r["oid"] for r in db.query(sql)}
-            except Exception as error:
-                if getattr(error, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                    raise
-                found |= {p.oid for p in batch}  # the full path retries each table's lock on its own
+            except Exception:
+                # A lock not available, a DEFAULT the caller may not read: the full path takes each table on
+                # its own (with retries), and reports a table's failure without stopping the others.
+                found |= {p.oid for p in batch}
     finally:
         db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", previous)
     return found

@@ -1,0 +1,192 @@
+-- pg_steward: bloat, index and health reports.
+-- Reference: extension/reports.md
+
+CREATE FUNCTION steward.table_bloat(
+    exact boolean DEFAULT false,
+    relation regclass DEFAULT NULL,
+    min_bytes bigint DEFAULT 0,
+    exact_max_bytes bigint DEFAULT 1073741824)
+RETURNS TABLE (
+    schema name,
+    table_name name,
+    relation text,
+    kind text,
+    size_bytes bigint,
+    expected_bytes bigint,
+    waste_bytes bigint,
+    waste_percent numeric,
+    method text,
+    trustworthy boolean,
+    reason text,
+    toast_bytes bigint,
+    dead_tuples bigint,
+    fix text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.reports.bloat import table_bloat
+return call(table_bloat, exact, relation, min_bytes, exact_max_bytes)
+$python$;
+
+COMMENT ON FUNCTION steward.table_bloat(boolean, regclass, bigint, bigint) IS
+  'Wasted space of each table: a statistics-based estimate, or measured by pgstattuple (exact => true); with the fix';
+
+CREATE FUNCTION steward.index_bloat(
+    exact boolean DEFAULT false,
+    relation regclass DEFAULT NULL,
+    min_bytes bigint DEFAULT 0,
+    exact_max_bytes bigint DEFAULT 1073741824)
+RETURNS TABLE (
+    schema name,
+    table_name name,
+    index_name name,
+    index text,
+    method text,
+    size_bytes bigint,
+    expected_bytes bigint,
+    waste_bytes bigint,
+    waste_percent numeric,
+    measured_by text,
+    trustworthy boolean,
+    reason text,
+    fix text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.reports.index_bloat import index_bloat
+return call(index_bloat, exact, relation, min_bytes, exact_max_bytes)
+$python$;
+
+COMMENT ON FUNCTION steward.index_bloat(boolean, regclass, bigint, bigint) IS
+  'Wasted space of each B-tree index: a statistics-based estimate, or measured by pgstatindex (exact => true); with the fix';
+
+CREATE FUNCTION steward.index_report()
+RETURNS TABLE (
+    problem text,
+    schema name,
+    "table" name,
+    index name,
+    size_bytes bigint,
+    detail text,
+    fix text,
+    severity text)
+LANGUAGE plpython3u
+STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.reports.indexes import index_report
+return call(index_report)
+$python$;
+
+COMMENT ON FUNCTION steward.index_report() IS
+  'One row per index problem (invalid, duplicate, redundant, unused, fk_without_index, missing_index) with its size and fix';
+
+CREATE FUNCTION steward.partition_index_usage(parent regclass DEFAULT NULL)
+RETURNS TABLE (
+    parent text,
+    partition text,
+    index text,
+    parent_index text,
+    idx_scan bigint,
+    idx_tup_read bigint,
+    idx_tup_fetch bigint,
+    size_bytes bigint,
+    scan_share_percent numeric,
+    unused boolean)
+LANGUAGE plpython3u
+STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.reports.indexes import partition_index_usage
+return call(partition_index_usage, parent)
+$python$;
+
+COMMENT ON FUNCTION steward.partition_index_usage(regclass) IS
+  'Scans of each leaf partition''s indexes, and their share of the scans of the parent''s index';
+
+CREATE FUNCTION steward.hot_partitions(parent regclass DEFAULT NULL)
+RETURNS TABLE (
+    parent text,
+    partition text,
+    rank integer,
+    total_scans bigint,
+    seq_scan bigint,
+    idx_scan bigint,
+    index_usage_percent numeric,
+    scan_share_percent numeric,
+    tuples_read bigint,
+    modifications bigint,
+    modification_share_percent numeric,
+    live_tuples bigint,
+    size_bytes bigint)
+LANGUAGE plpython3u
+STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.reports.indexes import hot_partitions
+return call(hot_partitions, parent)
+$python$;
+
+COMMENT ON FUNCTION steward.hot_partitions(regclass) IS
+  'Leaf partitions ranked by scans, with their share of the partitioned table''s scans and writes';
+
+-- Overrides of the health checks' default thresholds (the defaults are in
+-- extension/reports.md); a row with enabled = false turns a check off.
+CREATE TABLE steward.health_thresholds (
+    check_name text PRIMARY KEY CHECK (check_name OPERATOR(pg_catalog.=) ANY (ARRAY[
+        'vacuum', 'analyze', 'xid_wraparound', 'multixact_wraparound', 'sequences', 'cache_hit_ratio',
+        'connections', 'idle_in_transaction', 'long_running_queries', 'blocked_queries', 'invalid_indexes',
+        'database_size', 'temp_files'])),
+    warning    numeric,
+    critical   numeric,
+    enabled    boolean NOT NULL DEFAULT true,
+    note       text
+);
+COMMENT ON TABLE steward.health_thresholds IS 'Thresholds of steward.health() checks that differ from the defaults';
+SELECT pg_catalog.pg_extension_config_dump('steward.health_thresholds', '');
+GRANT SELECT ON steward.health_thresholds TO PUBLIC;
+
+CREATE FUNCTION steward.health()
+RETURNS TABLE (
+    check_name text,
+    status text,
+    value text,
+    threshold text,
+    detail text,
+    fix text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.reports.health import health
+return call(health)
+$python$;
+
+COMMENT ON FUNCTION steward.health() IS
+  'One row per health check (vacuum, wraparound, sequences, cache, connections, sessions, locks, size, temp files): status ok, warning, critical or unknown, with the fix';

@@ -1,0 +1,1 @@
+"""Bloat, index and health reports: pure models and findings beside the catalog queries that feed them."""

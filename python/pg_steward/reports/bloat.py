@@ -1,0 +1,232 @@
+"""steward.table_bloat / steward.index_bloat: catalog and statistics in, one row per relation out.
+
+The estimate reads pg_class, pg_attribute, pg_stats and pg_stat_all_tables and
+hands them to reports/bloat_model.py. The exact mode asks pgstattuple (tables up to
+``exact_max_bytes``, pgstattuple_approx above) and pgstatindex (B-tree indexes up
+to ``exact_max_bytes``); each relation is measured in its own subtransaction so that
+one it cannot read leaves the others measured.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from pg_steward.db import Database, Row
+from pg_steward.errors import INVALID_PARAMETER_VALUE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.reports import bloat_model as model
+from pg_steward.reports.bloat_verdict import Verdict, sample_verdict, stats_verdict, table_fix
+from pg_steward.sqltext import qualified
+
+_SCOPE = """
+    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
+    AND ($1::text IS NULL OR c.oid = $1::text::regclass)
+"""
+
+_TABLES_SQL = f"""
+SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
+       pg_catalog.pg_relation_size(c.oid) AS size_bytes, pg_catalog.pg_relation_size(c.oid) AS table_bytes,
+       c.relpages, c.reltuples::float8 AS reltuples,
+       NULLIF(c.reltoastrelid, 0)::bigint AS toast_oid,
+       CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) END AS toast_bytes,
+       coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
+                 WHERE o.option_name = 'fillfactor'), 100) AS fillfactor,
+       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+       (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL OR c.reltuples >= 0) AS analyzed,
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = c.oid
+WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
+"""
+
+# A short string column whose sampled values (most common values and histogram
+# bounds) all have the same length is taken as constant width: its alignment
+# padding is then known exactly instead of averaged.
+CONSTANT_WIDTH = """
+CASE WHEN {stats}.avg_width <= 126
+      AND (SELECT t.typcategory = 'S' FROM pg_catalog.pg_type AS t WHERE t.oid = {type})
+     THEN coalesce((SELECT pg_catalog.min(pg_catalog.octet_length(v)) = pg_catalog.max(pg_catalog.octet_length(v))
+                    FROM pg_catalog.unnest(coalesce({stats}.most_common_vals::text::text[], '{{}}')
+                                           OPERATOR(pg_catalog.||)
+                                           coalesce({stats}.histogram_bounds::text::text[], '{{}}')) AS v), false)
+     ELSE false END
+"""
+
+_COLUMNS_SQL = f"""
+SELECT a.attrelid::bigint AS oid, a.attname::text AS name, a.attlen::int AS typlen, a.attalign::text AS typalign,
+       a.attisdropped AS dropped, s.avg_width::float8 AS avg_width, s.null_frac::float8 AS null_frac,
+       {CONSTANT_WIDTH.format(stats="s", type="a.atttypid")} AS constant_width
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0
+LEFT JOIN pg_catalog.pg_stats AS s
+       ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname AND NOT s.inherited
+WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
+ORDER BY a.attrelid, a.attnum
+"""
+
+
+def block_size_of(db: Database) -> int:
+    return int(db.query("SELECT pg_catalog.current_setting('block_size') AS b")[0]["b"])
+
+
+def current_role(db: Database) -> str:
+    return str(db.query("SELECT current_user::text AS r")[0]["r"])
+
+
+def pgstattuple_schema(db: Database) -> str | None:
+    rows = db.query("SELECT n.nspname::text AS schema FROM pg_catalog.pg_extension AS e "
+                    "JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace WHERE e.extname = 'pgstattuple'")
+    return rows[0]["schema"] if rows else None
+
+
+def require_pgstattuple(db: Database) -> str:
+    schema = pgstattuple_schema(db)
+    if schema is None:
+        raise StewardError("exact mode needs the pgstattuple extension", OBJECT_NOT_IN_PREREQUISITE_STATE,
+                           hint="CREATE EXTENSION pgstattuple; (it ships with PostgreSQL), "
+                                "or call with exact => false.")
+    return schema
+
+
+def live_rows(row: Row, block_size: int) -> float:
+    """Live rows now: reltuples while few rows changed since it was computed, else the smaller of two guesses.
+
+    reltuples is what the last VACUUM or ANALYZE counted. Since then, n_live_tup
+    follows every commit, but on PostgreSQL 15 a session that ANALYZEs right after
+    loading may flush its inserts after ANALYZE and count them twice; the planner's
+    own guess (reltuples' density times the pages now) cannot see deletes. The
+    first errs high only in that race, the second only after deletes: take the smaller.
+    """
+    reltuples = float(row["reltuples"])
+    fresh = row["n_mod_since_analyze"] is None or row["n_mod_since_analyze"] <= 0.05 * max(reltuples, 1.0)
+    if reltuples >= 0 and fresh:
+        return reltuples
+    density = reltuples / row["relpages"] * (int(row["table_bytes"]) / block_size) \
+        if reltuples >= 0 and row["relpages"] > 0 else None
+    counter = float(row["n_live_tup"]) if row["n_live_tup"] is not None else None
+    if counter is None or (counter == 0 and not row["n_dead_tup"] and density):
+        return density if density is not None else max(reltuples, 0.0)  # statistics reset: the counter is empty
+    return min(counter, density) if density is not None else counter
+
+
+def _result(row: Row, relation: str, kind: str, expected: int | None, method: str, verdict: Verdict,
+            fix: str | None) -> Row:
+    size = int(row["size_bytes"])
+    wasted, percent = model.waste(size, expected) if expected is not None else (None, None)
+    return {"schema": row["schema"], "table_name": row["name"], "relation": relation, "kind": kind,
+            "size_bytes": size, "expected_bytes": expected, "waste_bytes": wasted, "waste_percent": percent,
+            "method": method, "trustworthy": verdict.trustworthy, "reason": verdict.reason,
+            "toast_bytes": row.get("toast_bytes"), "dead_tuples": row.get("n_dead_tup"), "fix": fix}
+
+
+def _estimate_table(row: Row, columns: dict[str, model.Column], block_size: int, role: str) -> Row:
+    relation = qualified(row["schema"], row["name"])
+    verdict = stats_verdict(columns, can_select=row["can_select"], analyzed=row["analyzed"], role=role,
+                            relation=relation)
+    if verdict is not None:
+        return _result(row, relation, "table", None, "estimate", verdict, None)
+    rows = live_rows(row, block_size)
+    expected = model.heap_expected_bytes(rows, list(columns.values()), row["fillfactor"], block_size)
+    verdict = sample_verdict(rows=rows, reltuples=row["reltuples"], changed=row["n_mod_since_analyze"],
+                             pages=row["size_bytes"] // block_size, relation=relation)
+    wasted, percent = model.waste(int(row["size_bytes"]), expected)
+    return _result(row, relation, "table", expected, "estimate", verdict,
+                   table_fix(relation, percent, wasted, row["n_dead_tup"], rows))
+
+
+def _exact_heap(db: Database, schema: str, oid: int, size: int, max_bytes: int) -> tuple[str, Row]:
+    if size <= max_bytes:
+        method = "pgstattuple"
+        sql = (f"SELECT table_len, tuple_len, tuple_count, dead_tuple_len, dead_tuple_count, free_space "
+               f"FROM {qualified(schema, 'pgstattuple')}"
+               f"($1::bigint::oid::regclass)")
+    else:
+        method = "pgstattuple_approx"
+        sql = (f"SELECT table_len, approx_tuple_len AS tuple_len, approx_tuple_count AS tuple_count, "
+               f"dead_tuple_len, dead_tuple_count, approx_free_space AS free_space "
+               f"FROM {qualified(schema, 'pgstattuple_approx')}($1::bigint::oid::regclass)")
+    with db.subtransaction():
+        return method, db.query(sql, oid)[0]
+
+
+def _exact_expected(stat: Row, fillfactor: int, block_size: int) -> int:
+    return model.exact_heap_expected(int(stat["tuple_len"]), int(stat["tuple_count"]), fillfactor, block_size)
+
+
+def _exact_table(db: Database, schema: str, row: Row, block_size: int, max_bytes: int) -> list[Row]:
+    relation = qualified(row["schema"], row["name"])
+    out = []
+    try:
+        method, stat = _exact_heap(db, schema, row["oid"], int(row["size_bytes"]), max_bytes)
+    except Exception as error:  # one unreadable relation must not hide the others
+        return [_result(row, relation, "table", None, "pgstattuple",
+                        Verdict(False, False, f"pgstattuple failed: {first_line(error)}"), None)]
+    expected = _exact_expected(stat, row["fillfactor"], block_size)
+    wasted, percent = model.waste(int(row["size_bytes"]), expected)
+    dead = dict(row, n_dead_tup=int(stat["dead_tuple_count"]))
+    out.append(_result(dead, relation, "table", expected, method, Verdict(True, True, None),
+                       table_fix(relation, percent, wasted, dead["n_dead_tup"], float(stat["tuple_count"]))))
+    if row["toast_oid"] is not None and row["toast_bytes"]:
+        out.append(_exact_toast(db, schema, row, relation, block_size, max_bytes))
+    return out
+
+
+def _exact_toast(db: Database, schema: str, row: Row, relation: str, block_size: int, max_bytes: int) -> Row:
+    """The TOAST relation of a table, measured apart: its chunks are rows like any other."""
+    toast = dict(row, size_bytes=row["toast_bytes"], toast_bytes=None)
+    try:
+        method, stat = _exact_heap(db, schema, row["toast_oid"], int(row["toast_bytes"]), max_bytes)
+    except Exception as error:
+        return _result(toast, relation, "toast", None, "pgstattuple",
+                       Verdict(False, False, f"pgstattuple failed: {first_line(error)}"), None)
+    expected = _exact_expected(stat, 100, block_size)
+    wasted, percent = model.waste(int(toast["size_bytes"]), expected)
+    toast["n_dead_tup"] = int(stat["dead_tuple_count"])
+    return _result(toast, relation, "toast", expected, method, Verdict(True, True, None),
+                   table_fix(relation, percent, wasted, toast["n_dead_tup"], float(stat["tuple_count"])))
+
+
+def first_line(error: Exception) -> str:
+    return str(error.args[0] if error.args else error).splitlines()[0]
+
+
+def _columns_by_table(db: Database, oid: str | None) -> dict[int, dict[str, model.Column]]:
+    columns: dict[int, dict[str, model.Column]] = defaultdict(dict)
+    for c in db.query(_COLUMNS_SQL, oid):
+        columns[c["oid"]][c["name"]] = model.Column(c["typlen"], c["typalign"], c["avg_width"], c["null_frac"],
+                                                    c["dropped"], bool(c["constant_width"]))
+    return columns
+
+
+def size_guard(exact_max_bytes: int | None) -> int:
+    """The exact mode's size limit: NULL means none; a negative one is a mistake."""
+    if exact_max_bytes is None:
+        return 2**63 - 1
+    if exact_max_bytes < 0:
+        raise StewardError("exact_max_bytes must not be negative", INVALID_PARAMETER_VALUE,
+                           hint="NULL reads every relation whatever its size.")
+    return int(exact_max_bytes)
+
+
+def table_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
+                exact_max_bytes: int | None) -> list[Row]:
+    """Rows of steward.table_bloat, the most waste first."""
+    max_bytes = size_guard(exact_max_bytes)
+    oid = str(relation) if relation is not None else None
+    schema = require_pgstattuple(db) if exact else None
+    block_size = block_size_of(db)
+    role = current_role(db)
+    tables = [t for t in db.query(_TABLES_SQL, oid) if int(t["size_bytes"]) >= (min_bytes or 0)]
+    columns = _columns_by_table(db, oid) if not exact else {}
+    out: list[Row] = []
+    for i, row in enumerate(tables):
+        if exact and schema is not None:
+            out.extend(_exact_table(db, schema, row, block_size, max_bytes))
+            if (i + 1) % 100 == 0:
+                db.notice(f"pg_steward: measured {i + 1} of {len(tables)} tables")
+        else:
+            out.append(_estimate_table(row, columns.get(row["oid"], {}), block_size, role))
+    return sorted(out, key=lambda r: (r["waste_bytes"] is None, -(r["waste_bytes"] or 0), r["relation"]))

@@ -1,0 +1,303 @@
+"""steward.health(): one row per check, each measured by its own query and judged by reports/health_checks.py.
+
+A check that fails to run (a privilege, a missing view on an older server) is
+reported as ``unknown`` with the error, and the other checks still run. Where
+the role cannot see everything a check needs (sessions of other roles, sequences
+it may not read), a check that would otherwise say ok says unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pg_steward.db import Database, Row
+from pg_steward.reports import health_checks as hc
+from pg_steward.sqltext import qualified
+
+Measure = tuple[float | None, str, str | None]  # value, detail, fix
+
+_USER_TABLES = """
+FROM pg_catalog.pg_stat_all_tables AS s
+JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_toast'
+"""
+
+
+def _reloption(name: str, setting: str, cast: str) -> str:
+    return (f"coalesce((SELECT o.option_value::{cast} FROM pg_catalog.pg_options_to_table(c.reloptions) AS o "
+            f"WHERE o.option_name = '{name}'), pg_catalog.current_setting('{setting}')::{cast})")
+
+
+_VACUUM_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS name, s.n_dead_tup::float8 AS amount,
+       ({_reloption('autovacuum_vacuum_threshold', 'autovacuum_vacuum_threshold', 'float8')}
+        + {_reloption('autovacuum_vacuum_scale_factor', 'autovacuum_vacuum_scale_factor', 'float8')}
+          * greatest(c.reltuples, 0))::float8 AS trigger,
+       coalesce(greatest(s.last_vacuum, s.last_autovacuum)::text, 'never') AS last_run,
+       {_reloption('autovacuum_enabled', 'autovacuum', 'bool')} AS auto
+{_USER_TABLES}
+"""
+
+_ANALYZE_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS name, s.n_mod_since_analyze::float8 AS amount,
+       ({_reloption('autovacuum_analyze_threshold', 'autovacuum_analyze_threshold', 'float8')}
+        + {_reloption('autovacuum_analyze_scale_factor', 'autovacuum_analyze_scale_factor', 'float8')}
+          * greatest(c.reltuples, 0))::float8 AS trigger,
+       coalesce(greatest(s.last_analyze, s.last_autoanalyze)::text, 'never') AS last_run,
+       {_reloption('autovacuum_enabled', 'autovacuum', 'bool')} AS auto
+{_USER_TABLES}
+"""
+
+
+def _maintenance(db: Database, sql: str, verb: str) -> Measure:
+    """Worst ratio of pending work (dead or changed rows) to the point where autovacuum would act."""
+    rows = db.query(sql)
+    over = sorted(((r["amount"] / max(r["trigger"], 1.0), r) for r in rows), key=lambda x: -x[0])
+    if not over:
+        return 0.0, "no tables", None
+    worst = [(ratio, r) for ratio, r in over[:5] if ratio >= 1]
+    if not worst:
+        return round(over[0][0], 2), f"every table below its auto{verb} trigger", None
+    detail = "; ".join(
+        f"{qualified(r['schema'], r['name'])}: {int(r['amount'])} rows against a trigger of {int(r['trigger'])}, "
+        f"last {verb} {r['last_run']}" + ("" if r["auto"] else ", autovacuum disabled for it")
+        for _, r in worst)
+    command = "VACUUM (ANALYZE)" if verb == "vacuum" else "ANALYZE"
+    fix = " ".join(f"{command} {qualified(r['schema'], r['name'])};" for _, r in worst)
+    return round(over[0][0], 2), detail, fix
+
+
+def _vacuum(db: Database) -> Measure:
+    return _maintenance(db, _VACUUM_SQL, "vacuum")
+
+
+def _analyze(db: Database) -> Measure:
+    return _maintenance(db, _ANALYZE_SQL, "analyze")
+
+
+def _wraparound(db: Database, age: str, column: str, what: str) -> Measure:
+    rows = db.query(f"SELECT d.datname::text AS db, pg_catalog.{age}(d.{column})::float8 AS age "
+                    f"FROM pg_catalog.pg_database AS d WHERE d.datallowconn ORDER BY 2 DESC LIMIT 1")
+    if not rows:
+        return None, "no database", None
+    pct = round(100.0 * rows[0]["age"] / 2**31, 2)
+    oldest = db.query(f"SELECT c.oid::regclass::text AS rel, pg_catalog.{age}(c.rel{column[3:]})::float8 AS age "
+                      f"FROM pg_catalog.pg_class AS c WHERE c.relkind IN ('r', 'm', 't') "
+                      f"ORDER BY 2 DESC LIMIT 3")
+    detail = (f"oldest {what} age {int(rows[0]['age'])} in database {rows[0]['db']}; "
+              f"in this database the oldest tables: " + ", ".join(f"{o['rel']} ({int(o['age'])})" for o in oldest))
+    fix = "VACUUM (FREEZE) " + ", ".join(o["rel"] for o in oldest) + \
+        f";  -- in database {rows[0]['db']}, on the tables with the oldest {column}"
+    return pct, detail, fix
+
+
+def _xid(db: Database) -> Measure:
+    return _wraparound(db, "age", "datfrozenxid", "transaction id")
+
+
+def _multixact(db: Database) -> Measure:
+    return _wraparound(db, "mxid_age", "datminmxid", "multixact id")
+
+
+_SEQUENCES_SQL = """
+SELECT s.schemaname::text AS schema, s.sequencename::text AS name, s.last_value, s.start_value, s.increment_by,
+       s.min_value, s.max_value,
+       (SELECT CASE t.typname WHEN 'int2' THEN 32767 WHEN 'int4' THEN 2147483647 END
+        FROM pg_catalog.pg_depend AS d
+        JOIN pg_catalog.pg_attribute AS a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+        WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')
+          AND d.refclassid = 'pg_catalog.pg_class'::regclass LIMIT 1)::bigint AS column_max,
+       pg_catalog.has_sequence_privilege(c.oid, 'SELECT') OR pg_catalog.has_sequence_privilege(c.oid, 'USAGE')
+         AS visible
+FROM pg_catalog.pg_sequences AS s
+JOIN pg_catalog.pg_namespace AS n ON n.nspname = s.schemaname
+JOIN pg_catalog.pg_class AS c ON c.relnamespace = n.oid AND c.relname = s.sequencename
+"""
+
+
+def _sequences(db: Database) -> Measure:
+    """Share of each sequence's range used, bounded by the type of the column it feeds."""
+    worst: list[tuple[float, Row]] = []
+    hidden = 0
+    for r in db.query(_SEQUENCES_SQL):
+        if not r["visible"]:
+            hidden += 1
+            continue
+        limit = min(r["max_value"], r["column_max"]) if r["column_max"] else r["max_value"]
+        pct = hc.percent_used(r["last_value"], r["start_value"], r["increment_by"], limit, r["min_value"])
+        if pct is not None:
+            worst.append((pct, dict(r, limit=limit)))
+    worst.sort(key=lambda x: -x[0])
+    note = f"; {hidden} sequence(s) this role may not read" if hidden else ""
+    if not worst:
+        return (None if hidden else 0.0), "no sequence in use" + note, None
+    top = worst[:3]
+    detail = "; ".join(f"{qualified(r['schema'], r['name'])} at {r['last_value']} of {r['limit']} ({pct}%)"
+                       for pct, r in top) + note
+    r = top[0][1]
+    fix = (f"ALTER SEQUENCE {qualified(r['schema'], r['name'])} AS bigint MAXVALUE 9223372036854775807;  "
+           f"-- and ALTER TABLE ... ALTER COLUMN ... TYPE bigint on the column it feeds")
+    return top[0][0], detail, fix
+
+
+def _cache_hit(db: Database) -> Measure:
+    r = db.query("SELECT blks_hit::float8 AS hit, blks_read::float8 AS read FROM pg_catalog.pg_stat_database "
+                 "WHERE datname = pg_catalog.current_database()")[0]
+    total = (r["hit"] or 0) + (r["read"] or 0)
+    if total < 10000:
+        return None, f"only {int(total)} block reads so far: too few to judge", None
+    pct = round(100.0 * r["hit"] / total, 2)
+    return pct, f"{int(r['hit'])} of {int(total)} block reads found in shared_buffers", \
+        "-- raise shared_buffers (needs a restart), or find the statements reading most blocks (steward.slow_queries)"
+
+
+# Without pg_read_all_stats, another role's session shows only its pid and user
+# name: backend_type and state are NULL. Such rows count as hidden client sessions.
+_HIDDEN = "a.backend_type IS NULL AND a.usename IS NOT NULL"
+_CLIENT = f"(a.backend_type = 'client backend' OR ({_HIDDEN}))"
+
+
+def _connections(db: Database) -> Measure:
+    rows = db.query(f"SELECT coalesce(a.state, 'not visible') AS state, count(*)::bigint AS n "
+                    f"FROM pg_catalog.pg_stat_activity AS a WHERE {_CLIENT} GROUP BY 1 ORDER BY 2 DESC")
+    used = sum(int(r["n"]) for r in rows)
+    limit = int(db.query("SELECT (pg_catalog.current_setting('max_connections')::int - "
+                         "pg_catalog.current_setting('superuser_reserved_connections')::int) AS m")[0]["m"])
+    pct = round(100.0 * used / max(limit, 1), 1)
+    detail = f"{used} of {limit} client connections: " + ", ".join(f"{r['state']} {r['n']}" for r in rows)
+    return pct, detail, "-- use a connection pooler (PgBouncer), or close idle sessions"
+
+
+_SESSIONS_SQL = """
+SELECT a.pid, a.usename::text AS usename, a.datname::text AS datname,
+       extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) {start})::float8 AS seconds,
+       pg_catalog.left(a.query, 80) AS query, a.state
+FROM pg_catalog.pg_stat_activity AS a
+WHERE a.backend_type = 'client backend' AND a.pid <> pg_catalog.pg_backend_pid() AND {where}
+ORDER BY seconds DESC NULLS LAST
+"""
+
+
+def _hidden_sessions(db: Database) -> int:
+    return int(db.query(f"SELECT count(*) AS n FROM pg_catalog.pg_stat_activity AS a "
+                        f"WHERE {_HIDDEN} AND a.pid <> pg_catalog.pg_backend_pid()")[0]["n"])
+
+
+def _sessions(db: Database, start: str, where: str, what: str, fix: str) -> Measure:
+    rows = db.query(_SESSIONS_SQL.format(start=start, where=where))
+    hidden = _hidden_sessions(db)
+    note = f"; {hidden} session(s) of other roles not visible (needs pg_read_all_stats)" if hidden else ""
+    if not rows:
+        return (None if hidden else 0.0), f"no {what}" + note, None
+    top = rows[:3]
+    detail = "; ".join(f"pid {r['pid']} ({r['usename']}@{r['datname']}) for {int(r['seconds'])} s: {r['query']}"
+                       for r in top) + note
+    return round(rows[0]["seconds"], 3), detail, fix.format(pid=rows[0]["pid"])
+
+
+def _idle_in_transaction(db: Database) -> Measure:
+    return _sessions(db, "a.state_change", "a.state IN ('idle in transaction', 'idle in transaction (aborted)')",
+                     "session idle in a transaction",
+                     "SELECT pg_catalog.pg_terminate_backend({pid});  -- and SET idle_in_transaction_session_timeout")
+
+
+def _long_running(db: Database) -> Measure:
+    return _sessions(db, "a.query_start", "a.state = 'active'", "statement running",
+                     "SELECT pg_catalog.pg_cancel_backend({pid});  -- and SET statement_timeout for its role")
+
+
+def _blocked(db: Database) -> Measure:
+    rows = db.query("""
+SELECT a.pid, pg_catalog.pg_blocking_pids(a.pid) AS blockers, pg_catalog.left(a.query, 80) AS query,
+       extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) a.query_start)::float8 AS seconds
+FROM pg_catalog.pg_stat_activity AS a
+WHERE a.wait_event_type = 'Lock' AND pg_catalog.cardinality(pg_catalog.pg_blocking_pids(a.pid)) > 0
+ORDER BY seconds DESC""")
+    hidden = _hidden_sessions(db)
+    note = f"; {hidden} session(s) of other roles not visible (needs pg_read_all_stats)" if hidden else ""
+    if not rows:
+        return (None if hidden else 0.0), "no session waiting for a lock" + note, None
+    detail = "; ".join(f"pid {r['pid']} waits {int(r['seconds'])} s for pid(s) {r['blockers']}: {r['query']}"
+                       for r in rows[:3]) + note
+    blocker = rows[0]["blockers"][0]
+    fix = (f"SELECT pg_catalog.pg_cancel_backend({blocker});  -- the blocking session; "
+           f"pg_terminate_backend({blocker}) if it is idle in a transaction")
+    return round(rows[0]["seconds"], 3), detail, fix
+
+
+def _invalid_indexes(db: Database) -> Measure:
+    rows = db.query("SELECT i.indexrelid::regclass::text AS name FROM pg_catalog.pg_index AS i "
+                    "JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid WHERE NOT i.indisvalid AND c.relkind = 'i'")
+    if not rows:
+        return 0.0, "no invalid index", None
+    return float(len(rows)), ", ".join(r["name"] for r in rows), \
+        "-- see SELECT * FROM steward.index_report() WHERE problem = 'invalid' for each index's fix"
+
+
+def _database_size(db: Database) -> Measure:
+    size = db.query("SELECT pg_catalog.pg_database_size(pg_catalog.current_database())::float8 AS s")[0]["s"]
+    return size, f"database {hc.pretty_bytes(size)}", None
+
+
+def _temp_files(db: Database) -> Measure:
+    r = db.query("SELECT temp_files, temp_bytes::float8 AS temp_bytes, coalesce(stats_reset::text, 'the start') "
+                 "AS since FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()")[0]
+    detail = f"{r['temp_files']} temporary files, {hc.pretty_bytes(r['temp_bytes'])} since {r['since']}"
+    return r["temp_bytes"], detail, \
+        "-- raise work_mem for the statements that spill (set log_temp_files = 0 to name them)"
+
+
+MEASURES: dict[str, Callable[[Database], Measure]] = {
+    "vacuum": _vacuum, "analyze": _analyze, "xid_wraparound": _xid, "multixact_wraparound": _multixact,
+    "sequences": _sequences, "cache_hit_ratio": _cache_hit, "connections": _connections,
+    "idle_in_transaction": _idle_in_transaction, "long_running_queries": _long_running,
+    "blocked_queries": _blocked, "invalid_indexes": _invalid_indexes, "database_size": _database_size,
+    "temp_files": _temp_files,
+}
+
+
+def _value_text(check: str, value: float | None, threshold: hc.Threshold) -> str | None:
+    if value is None:
+        return None
+    if threshold.unit == "bytes":
+        return hc.pretty_bytes(value)
+    shown = int(value) if float(value).is_integer() else value
+    return f"{shown} {threshold.unit}".strip()
+
+
+def _overrides(db: Database) -> dict[str, Row]:
+    return {r["check_name"]: r for r in db.query(
+        "SELECT check_name, warning, critical, enabled FROM steward.health_thresholds")}
+
+
+def health(db: Database) -> list[Row]:
+    overrides = _overrides(db)
+    out = []
+    for check in hc.CHECKS:
+        override = overrides.get(check)
+        if override is not None and not override["enabled"]:
+            continue
+        threshold = hc.effective(check, override)
+        try:
+            with db.subtransaction():
+                value, detail, fix = MEASURES[check](db)
+        except Exception as error:  # a check that cannot run is unknown, never the end of the report
+            out.append(_row(check, "unknown", None, threshold, f"could not run: {_first(error)}", None))
+            continue
+        state = hc.status(value, threshold)
+        out.append(_row(check, state, _value_text(check, value, threshold), threshold, detail,
+                        fix if state in ("warning", "critical") else None))
+    return out
+
+
+def _first(error: Exception) -> str:
+    return str(error.args[0] if error.args else error).splitlines()[0]
+
+
+def _row(check: str, state: str, value: Any, threshold: hc.Threshold, detail: str, fix: str | None) -> Row:
+    return {"check_name": check, "status": state, "value": value, "threshold": hc.threshold_text(threshold),
+            "detail": detail, "fix": fix}

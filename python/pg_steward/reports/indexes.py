@@ -1,0 +1,243 @@
+"""steward.index_report, steward.partition_index_usage, steward.hot_partitions: catalog and statistics reads.
+
+The findings themselves are decided in reports/index_findings.py. Index usage
+counters (pg_stat_all_indexes) and table counters (pg_stat_all_tables) are shown
+to every role; the catalog tables read here are readable by all, so these
+reports work the same for a member of pg_monitor as for a superuser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pg_steward.db import Database, Row
+from pg_steward.errors import WRONG_OBJECT_TYPE, StewardError
+from pg_steward.reports import index_findings as f
+from pg_steward.sqltext import qualified
+
+_USER_SCHEMA = """
+    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
+"""
+
+_INDEXES_SQL = f"""
+SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS table_name,
+       i.indrelid::bigint AS table_oid, ci.relname::text AS name, am.amname::text AS method,
+       pg_catalog.string_to_array(i.indkey::text, ' ') AS columns, i.indnkeyatts::int AS key_count,
+       pg_catalog.string_to_array(i.indclass::text, ' ') AS opclasses,
+       pg_catalog.string_to_array(i.indcollation::text, ' ') AS collations,
+       pg_catalog.string_to_array(i.indoption::text, ' ') AS options,
+       pg_catalog.pg_get_expr(i.indexprs, i.indrelid) AS expressions,
+       pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       i.indisunique AS is_unique, i.indisreplident AS replica_identity, i.indisvalid AS is_valid,
+       EXISTS (SELECT FROM pg_catalog.pg_constraint AS k WHERE k.conindid = i.indexrelid) AS is_constraint,
+       ci.relkind = 'I' AS partitioned,
+       EXISTS (SELECT FROM pg_catalog.pg_inherits AS h WHERE h.inhrelid = ci.oid) AS child,
+       CASE WHEN ci.relkind = 'I'
+            THEN (SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0)
+                  FROM pg_catalog.pg_partition_tree(ci.oid) AS t)
+            ELSE pg_catalog.pg_relation_size(ci.oid) END::bigint AS size_bytes,
+       CASE WHEN ci.relkind = 'I'
+            THEN (SELECT sum(s2.idx_scan) FROM pg_catalog.pg_partition_tree(ci.oid) AS t
+                  JOIN pg_catalog.pg_stat_all_indexes AS s2 ON s2.indexrelid = t.relid)
+            ELSE s.idx_scan END::bigint AS scans,
+       pg_catalog.pg_get_indexdef(ci.oid) AS definition
+FROM pg_catalog.pg_index AS i
+JOIN pg_catalog.pg_class AS ci ON ci.oid = i.indexrelid
+JOIN pg_catalog.pg_class AS ct ON ct.oid = i.indrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = ct.relnamespace
+JOIN pg_catalog.pg_am AS am ON am.oid = ci.relam
+LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = ci.oid
+WHERE {_USER_SCHEMA}
+"""
+
+_COLUMN_NAMES_SQL = f"""
+SELECT a.attrelid::bigint AS table_oid, a.attnum::int AS attnum, a.attname::text AS name
+FROM pg_catalog.pg_attribute AS a
+JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm') AND {_USER_SCHEMA}
+"""
+
+_FOREIGN_KEYS_SQL = f"""
+SELECT k.conname::text AS name, k.conrelid::bigint AS table_oid, n.nspname::text AS schema,
+       c.relname::text AS table_name, c.relkind = 'p' AS partitioned,
+       k.confrelid::regclass::text AS referenced, k.conkey::int[] AS columns,
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0)
+                  FROM pg_catalog.pg_partition_tree(c.oid) AS t)
+            ELSE pg_catalog.pg_relation_size(c.oid) END::bigint AS size_bytes
+FROM pg_catalog.pg_constraint AS k
+JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE k.contype = 'f' AND k.conparentid = 0 AND {_USER_SCHEMA}
+"""
+
+_SEQ_SCAN_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS table_name, pg_catalog.pg_relation_size(c.oid) AS size_bytes,
+       s.seq_scan, s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan, s.n_live_tup
+FROM pg_catalog.pg_stat_all_tables AS s
+JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND {_USER_SCHEMA}
+  AND s.n_live_tup >= $1::bigint AND s.seq_scan >= $2::bigint AND s.seq_scan > coalesce(s.idx_scan, 0)
+"""
+
+_STATS_RESET_SQL = """
+SELECT stats_reset::text AS stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()
+"""
+
+MISSING_INDEX_MIN_ROWS = 10000
+MISSING_INDEX_MIN_SCANS = 5
+
+
+def _ints(values: list[str] | None) -> tuple[int, ...]:
+    return tuple(int(v) for v in values or [] if v != "")
+
+
+def _index_info(r: Row) -> f.IndexInfo:
+    return f.IndexInfo(
+        oid=r["oid"], schema=r["schema"], table=r["table_name"], table_oid=r["table_oid"], name=r["name"],
+        method=r["method"], columns=_ints(r["columns"]), key_count=r["key_count"],
+        opclasses=tuple(r["opclasses"] or []), collations=tuple(r["collations"] or []),
+        options=tuple(r["options"] or []), expressions=r["expressions"], predicate=r["predicate"],
+        unique=r["is_unique"], constraint=r["is_constraint"], replica_identity=r["replica_identity"],
+        valid=r["is_valid"], partitioned=r["partitioned"], child=r["child"], size_bytes=int(r["size_bytes"] or 0),
+        scans=r["scans"])
+
+
+def _finding_row(finding: f.Finding) -> Row:
+    i = finding.index
+    return {"problem": finding.problem, "schema": i.schema, "table": i.table, "index": i.name,
+            "size_bytes": i.size_bytes, "detail": finding.detail, "fix": finding.fix, "severity": finding.severity}
+
+
+def _fk_findings(db: Database, indexes: list[f.IndexInfo], names: dict[tuple[int, int], str]) -> list[Row]:
+    out = []
+    for fk in db.query(_FOREIGN_KEYS_SQL):
+        columns = tuple(fk["columns"])
+        if any(f.covers_foreign_key(i, columns) for i in indexes if i.table_oid == fk["table_oid"]):
+            continue
+        column_names = [names[(fk["table_oid"], c)] for c in columns]
+        out.append({
+            "problem": "fk_without_index", "schema": fk["schema"], "table": fk["table_name"], "index": None,
+            "size_bytes": int(fk["size_bytes"]),
+            "detail": f"foreign key {fk['name']} ({', '.join(column_names)}) references {fk['referenced']}: "
+                      f"each DELETE or key UPDATE there scans this table, and the lock waits with it",
+            "fix": f.create_index_statement(fk["schema"], fk["table_name"], column_names, fk["partitioned"]),
+            "severity": "warning"})
+    return out
+
+
+def _missing_index_findings(db: Database) -> list[Row]:
+    out = []
+    for t in db.query(_SEQ_SCAN_SQL, MISSING_INDEX_MIN_ROWS, MISSING_INDEX_MIN_SCANS):
+        per_scan = int(t["seq_tup_read"] / max(t["seq_scan"], 1))
+        table = qualified(t["schema"], t["table_name"])
+        out.append({
+            "problem": "missing_index", "schema": t["schema"], "table": t["table_name"], "index": None,
+            "size_bytes": int(t["size_bytes"]),
+            "detail": f"{t['seq_scan']} sequential scans reading {per_scan} rows each on average, "
+                      f"against {t['idx_scan']} index scans, over {t['n_live_tup']} live rows",
+            "fix": f"-- find the columns the sequential scans filter on (steward.slow_queries(), EXPLAIN), then: "
+                   f"CREATE INDEX CONCURRENTLY ON {table} (<column>);",
+            "severity": "info"})
+    return out
+
+
+def index_report(db: Database) -> list[Row]:
+    """Rows of steward.index_report: every index problem with its size and fix, the most critical first."""
+    rows = db.query(_INDEXES_SQL)
+    indexes = [_index_info(r) for r in rows]
+    definitions = {r["oid"]: r["definition"] for r in rows}
+    names = {(r["table_oid"], r["attnum"]): r["name"] for r in db.query(_COLUMN_NAMES_SQL)}
+    reset = db.query(_STATS_RESET_SQL)
+    since = f"since the statistics were reset at {reset[0]['stats_reset']}" if reset and reset[0]["stats_reset"] \
+        else "since the statistics began (never reset)"
+    dups = f.duplicates(indexes)
+    duplicated = {d.index.oid for d in dups}
+    # An index already reported as a duplicate is not reported again as redundant.
+    redundant = [r for r in f.redundant(indexes, names) if r.index.oid not in duplicated]
+    findings = f.invalid(indexes, definitions) + dups + redundant + f.unused(indexes, since)
+    out = [_finding_row(x) for x in findings] + _fk_findings(db, indexes, names) + _missing_index_findings(db)
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda r: (rank[r["severity"]], r["problem"], -r["size_bytes"], r["schema"], r["table"],
+                                      r["index"] or ""))
+
+
+_PARTITIONED_SQL = """
+SELECT c.oid::bigint AS oid FROM pg_catalog.pg_class AS c
+WHERE c.relkind = 'p' AND NOT c.relispartition AND ($1::text IS NULL OR c.oid = $1::text::regclass)
+"""
+
+
+def _roots(db: Database, parent: Any) -> list[int]:
+    name = str(parent) if parent is not None else None
+    if name is not None:
+        kind = db.query("SELECT c.relkind::text AS k FROM pg_catalog.pg_class AS c WHERE c.oid = $1::text::regclass",
+                        name)
+        if kind[0]["k"] != "p":
+            raise StewardError(f"{name} is not a partitioned table", WRONG_OBJECT_TYPE)
+        return [int(r["oid"]) for r in db.query("SELECT $1::text::regclass::oid::bigint AS oid", name)]
+    return [int(r["oid"]) for r in db.query(_PARTITIONED_SQL, None)]
+
+
+_USAGE_SQL = """
+SELECT $1::bigint::oid::regclass::text AS parent, t.relid::regclass::text AS partition,
+       i.indexrelid::regclass::text AS index, h.inhparent::regclass::text AS parent_index,
+       coalesce(s.idx_scan, 0) AS idx_scan, coalesce(s.idx_tup_read, 0) AS idx_tup_read,
+       coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch, pg_catalog.pg_relation_size(i.indexrelid) AS size_bytes
+FROM pg_catalog.pg_partition_tree($1::bigint::oid::regclass) AS t
+JOIN pg_catalog.pg_index AS i ON i.indrelid = t.relid
+LEFT JOIN pg_catalog.pg_inherits AS h ON h.inhrelid = i.indexrelid
+LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = i.indexrelid
+WHERE t.isleaf
+ORDER BY t.level, t.relid::regclass::text, i.indexrelid::regclass::text
+"""
+
+
+def partition_index_usage(db: Database, parent: Any) -> list[Row]:
+    """Rows of steward.partition_index_usage: each leaf partition's indexes, with their share of the scans."""
+    out = []
+    for root in _roots(db, parent):
+        rows = db.query(_USAGE_SQL, root)
+        totals: dict[str | None, int] = {}
+        for r in rows:
+            totals[r["parent_index"]] = totals.get(r["parent_index"], 0) + int(r["idx_scan"])
+        for r in rows:
+            total = totals[r["parent_index"]]
+            share = round(100.0 * int(r["idx_scan"]) / total, 1) if total else None
+            out.append(dict(r, scan_share_percent=share, unused=int(r["idx_scan"]) == 0))
+    return out
+
+
+_HOT_SQL = """
+SELECT $1::bigint::oid::regclass::text AS parent, t.relid::regclass::text AS partition,
+       coalesce(s.seq_scan, 0) AS seq_scan, coalesce(s.idx_scan, 0) AS idx_scan,
+       coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) AS tuples_read,
+       coalesce(s.n_tup_ins, 0) + coalesce(s.n_tup_upd, 0) + coalesce(s.n_tup_del, 0) AS modifications,
+       coalesce(s.n_live_tup, 0) AS live_tuples, pg_catalog.pg_total_relation_size(t.relid) AS size_bytes
+FROM pg_catalog.pg_partition_tree($1::bigint::oid::regclass) AS t
+LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = t.relid
+WHERE t.isleaf
+"""
+
+
+def hot_partitions(db: Database, parent: Any) -> list[Row]:
+    """Rows of steward.hot_partitions: leaf partitions by scans, with their share of the table's activity."""
+    out = []
+    for root in _roots(db, parent):
+        rows = db.query(_HOT_SQL, root)
+        total_scans = sum(int(r["seq_scan"]) + int(r["idx_scan"]) for r in rows)
+        total_mods = sum(int(r["modifications"]) for r in rows)
+        ranked = sorted(rows, key=lambda r: (-(int(r["seq_scan"]) + int(r["idx_scan"])), -int(r["modifications"]),
+                                             r["partition"]))
+        for rank, r in enumerate(ranked, start=1):
+            scans = int(r["seq_scan"]) + int(r["idx_scan"])
+            out.append(dict(
+                r, rank=rank, total_scans=scans,
+                index_usage_percent=round(100.0 * int(r["idx_scan"]) / scans, 1) if scans else None,
+                scan_share_percent=round(100.0 * scans / total_scans, 1) if total_scans else None,
+                modification_share_percent=round(100.0 * int(r["modifications"]) / total_mods, 1)
+                if total_mods else None))
+    return out

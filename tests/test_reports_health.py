@@ -1,0 +1,117 @@
+"""steward.health(): each check driven into warning or critical for real, thresholds from the settings table."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from report_helpers import flush_stats, rows
+
+
+def health(conn: psycopg.Connection) -> dict[str, dict]:
+    return {r["check_name"]: r for r in rows(conn, "SELECT * FROM steward.health()")}
+
+
+def test_clean_database_is_healthy(conn: psycopg.Connection) -> None:
+    checks = health(conn)
+    assert set(checks) == {"vacuum", "analyze", "xid_wraparound", "multixact_wraparound", "sequences",
+                           "cache_hit_ratio", "connections", "idle_in_transaction", "long_running_queries",
+                           "blocked_queries", "invalid_indexes", "database_size", "temp_files"}
+    assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}
+    assert all(c["fix"] is None and c["threshold"] for c in checks.values())
+    assert checks["database_size"]["value"].endswith("MB")
+
+
+def test_sequences_near_overflow_of_their_type(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE small (id smallserial, v int)")
+    conn.execute("SELECT setval('small_id_seq', 31130)")  # 95 % of smallint
+    checks = health(conn)
+    assert checks["sequences"]["status"] == "critical"
+    assert checks["sequences"]["value"] == "95 % used"
+    assert '"public"."small_id_seq" at 31130 of 32767' in checks["sequences"]["detail"]
+    assert checks["sequences"]["fix"].startswith('ALTER SEQUENCE "public"."small_id_seq" AS bigint')
+    # A bigint sequence feeding an int column overflows at the column's limit.
+    conn.execute("SELECT setval('small_id_seq', 1)")
+    conn.execute("CREATE SEQUENCE wide")
+    conn.execute("CREATE TABLE narrow (id int DEFAULT nextval('wide'))")
+    conn.execute("ALTER SEQUENCE wide OWNED BY narrow.id")
+    conn.execute("SELECT setval('wide', 1717986918)")  # 80 % of int4
+    checks = health(conn)
+    assert checks["sequences"]["status"] == "warning"
+    assert "of 2147483647" in checks["sequences"]["detail"]
+    # Thresholds come from steward.health_thresholds.
+    conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) VALUES ('sequences', 85, 99)")
+    checks = health(conn)
+    assert checks["sequences"]["status"] == "ok"
+    assert checks["sequences"]["threshold"] == "warning >= 85, critical >= 99 % used"
+    conn.execute("UPDATE steward.health_thresholds SET enabled = false WHERE check_name = 'sequences'")
+    assert "sequences" not in health(conn)
+    with pytest.raises(errors.CheckViolation):
+        conn.execute("INSERT INTO steward.health_thresholds (check_name) VALUES ('no_such_check')")
+
+
+def test_dead_tuples_past_the_autovacuum_trigger(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE churn (id int) WITH (autovacuum_enabled = off)")
+    conn.execute("INSERT INTO churn SELECT generate_series(1, 20000)")
+    conn.execute("ANALYZE churn")
+    conn.execute("DELETE FROM churn WHERE id % 2 = 0")
+    flush_stats(conn)
+    vacuum = health(conn)["vacuum"]
+    assert vacuum["status"] == "warning"  # 10000 dead against a trigger of 50 + 20 % of 20000: 2.5 times
+    assert '"public"."churn": 10000 rows against a trigger of 4050' in vacuum["detail"]
+    assert "autovacuum disabled for it" in vacuum["detail"]
+    assert vacuum["fix"] == 'VACUUM (ANALYZE) "public"."churn";'
+    conn.execute(vacuum["fix"])
+    flush_stats(conn)
+    assert health(conn)["vacuum"]["status"] == "ok"
+
+
+def _wait_until(check: Callable[[], bool]) -> None:
+    for _ in range(600):
+        if check():
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("the condition never came true")
+
+
+def test_blocking_lock_and_idle_transaction(conn: psycopg.Connection, new_database: Callable[..., str]) -> None:
+    url = conn.info.dsn
+    conn.execute("CREATE TABLE hot (id int)")
+    conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
+                 "VALUES ('blocked_queries', 0.001, NULL), ('idle_in_transaction', 0.001, NULL)")
+    holder = psycopg.connect(url)
+    holder.execute("LOCK TABLE hot IN ACCESS EXCLUSIVE MODE")  # and stays idle in its transaction
+    holder_pid = holder.info.backend_pid
+    waiter = psycopg.connect(url, autocommit=True)
+    blocked = threading.Thread(target=lambda: waiter.execute("SELECT count(*) FROM hot"))
+    blocked.start()
+    try:
+        _wait_until(lambda: conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+            [waiter.info.backend_pid]).fetchone()[0] == 1)
+        checks = health(conn)
+        assert checks["blocked_queries"]["status"] == "warning", checks["blocked_queries"]
+        assert f"for pid(s) [{holder_pid}]" in checks["blocked_queries"]["detail"]
+        assert checks["blocked_queries"]["fix"].startswith(f"SELECT pg_catalog.pg_cancel_backend({holder_pid})")
+        assert checks["idle_in_transaction"]["status"] == "warning", checks["idle_in_transaction"]
+        assert f"pid {holder_pid}" in checks["idle_in_transaction"]["detail"]
+        assert checks["idle_in_transaction"]["fix"].startswith(f"SELECT pg_catalog.pg_terminate_backend({holder_pid})")
+    finally:
+        holder.rollback()
+        blocked.join()
+        holder.close()
+        waiter.close()
+    assert health(conn)["blocked_queries"]["status"] == "ok"
+
+
+def test_invalid_index_is_a_health_warning(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE dup (v int)")
+    conn.execute("INSERT INTO dup VALUES (1), (1)")
+    with pytest.raises(errors.UniqueViolation):
+        conn.execute("CREATE UNIQUE INDEX CONCURRENTLY dup_v ON dup (v)")
+    check = health(conn)["invalid_indexes"]
+    assert check["status"] == "warning" and check["detail"] == "public.dup_v"

@@ -1,0 +1,112 @@
+"""steward.index_report, partition_index_usage and hot_partitions on problems built for real."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from report_helpers import flush_stats, rows
+
+
+def report(conn: psycopg.Connection) -> list[dict]:
+    return rows(conn, "SELECT * FROM steward.index_report()")
+
+
+def test_clean_database_has_no_findings(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE customers (id int PRIMARY KEY, email text UNIQUE)")
+    conn.execute("CREATE TABLE orders (id int PRIMARY KEY, customer int REFERENCES customers)")
+    conn.execute("CREATE INDEX orders_customer ON orders (customer)")
+    conn.execute("SELECT * FROM orders WHERE customer = 1")  # the plain index has been used
+    conn.execute("SET enable_seqscan = off")
+    conn.execute("SELECT * FROM orders WHERE customer = 1")
+    flush_stats(conn)
+    assert report(conn) == []
+    assert [r for r in rows(conn, "SELECT * FROM steward.table_bloat()") if r["fix"]] == []
+
+
+def test_each_problem_is_found_with_its_fix(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE parent (id int PRIMARY KEY)")
+    conn.execute("CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent, a int, b int)")
+    conn.execute("INSERT INTO child SELECT g, NULL, g % 7, 1 FROM generate_series(1, 1000) g")
+    conn.execute("CREATE INDEX child_a ON child (a)")
+    conn.execute("CREATE INDEX child_a_again ON child (a)")
+    conn.execute("CREATE INDEX child_a_b ON child (a, b)")
+    conn.execute("CREATE INDEX child_a_desc ON child (a DESC)")  # not a duplicate: other order
+    with pytest.raises(errors.UniqueViolation):
+        conn.execute("CREATE UNIQUE INDEX CONCURRENTLY child_b_unique ON child (b)")
+    conn.execute("SET enable_seqscan = off")
+    conn.execute("SELECT * FROM child WHERE a = 3 AND b = 1")  # child_a_b is used
+    flush_stats(conn)
+    found = {(r["problem"], r["index"]): r for r in report(conn)}
+    assert found[("duplicate", "child_a_again")]["fix"] == 'DROP INDEX CONCURRENTLY "public"."child_a_again";'
+    assert found[("duplicate", "child_a_again")]["detail"] == 'same definition as "public"."child_a"'
+    redundant = found[("redundant", "child_a")]["detail"]
+    assert redundant.startswith('its keys (a) are a left prefix of "public"."child_a_b"')
+    assert ("redundant", "child_a_again") not in found
+    invalid = found[("invalid", "child_b_unique")]
+    assert invalid["severity"] == "critical" and invalid["fix"].startswith("REINDEX INDEX CONCURRENTLY")
+    fk = found[("fk_without_index", None)]
+    assert fk["fix"] == 'CREATE INDEX CONCURRENTLY ON "public"."child" ("parent_id");'
+    assert "child_parent_id_fkey" in fk["detail"]
+    unused = {i for p, i in found if p == "unused"}
+    assert unused == {"child_a", "child_a_again", "child_a_desc"}  # not the used one, not the primary key
+    assert "since the statistics" in found[("unused", "child_a")]["detail"]
+    assert all(r["size_bytes"] >= 0 for r in found.values())
+    # Applying the fixes clears the findings.
+    for problem, index in found:
+        if problem in ("duplicate", "invalid"):
+            conn.execute(f'DROP INDEX CONCURRENTLY "{index}"')
+    conn.execute(found[("fk_without_index", None)]["fix"])
+    left = {(r["problem"], r["index"]) for r in report(conn)}
+    assert not any(p in ("duplicate", "invalid", "fk_without_index") for p, _ in left)
+
+
+def test_partitioned_tables(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE events (day date NOT NULL, kind int) PARTITION BY RANGE (day)")
+    conn.execute("CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')")
+    conn.execute("CREATE TABLE events_2 PARTITION OF events FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')")
+    conn.execute("CREATE INDEX events_kind ON events (kind)")
+    conn.execute("INSERT INTO events SELECT '2024-01-01'::date + g % 50, g % 9 FROM generate_series(1, 5000) g")
+    conn.execute("ANALYZE events")
+    conn.execute("SET enable_seqscan = off")
+    for _ in range(3):
+        conn.execute("SELECT count(*) FROM events WHERE day < '2024-02-01' AND kind = 1")
+    conn.execute("RESET enable_seqscan")
+    conn.execute("SELECT count(*) FROM events_2")
+    flush_stats(conn)
+    usage = {r["index"]: r for r in rows(conn, "SELECT * FROM steward.partition_index_usage('events')")}
+    assert usage["public.events_1_kind_idx"]["idx_scan"] == 3
+    assert usage["public.events_1_kind_idx"]["scan_share_percent"] == 100
+    assert usage["public.events_2_kind_idx"]["unused"] is True
+    assert usage["public.events_1_kind_idx"]["parent_index"] == "public.events_kind"
+    hot = rows(conn, "SELECT * FROM steward.hot_partitions('events') ORDER BY rank")
+    assert [h["partition"] for h in hot] == ["public.events_1", "public.events_2"]
+    assert hot[0]["idx_scan"] == 3
+    assert hot[0]["index_usage_percent"] == round(100 * 3 / (3 + hot[0]["seq_scan"]), 1)
+    assert hot[0]["scan_share_percent"] + hot[1]["scan_share_percent"] == 100
+    # The partitioned index was used, so it is not "unused"; partitions' copies are not reported alone.
+    assert [r for r in report(conn) if r["problem"] == "unused"] == []
+    with pytest.raises(errors.WrongObjectType, match=r"pg_steward: public\.events_1 is not a partitioned table"):
+        conn.execute("SELECT * FROM steward.hot_partitions('events_1')")
+
+
+def test_fixes_run_as_given_on_awkward_names(conn: psycopg.Connection) -> None:
+    conn.execute('CREATE SCHEMA "Sch ema"')
+    conn.execute('CREATE TABLE "Sch ema"."pa""rent" (id int PRIMARY KEY)')
+    conn.execute('CREATE TABLE "Sch ema"."kïnd ""x""" (id int, "ref col" int REFERENCES "Sch ema"."pa""rent", '
+                 'v int)')
+    conn.execute('CREATE INDEX "idx ""one""" ON "Sch ema"."kïnd ""x""" (v)')
+    conn.execute('CREATE INDEX "idx two" ON "Sch ema"."kïnd ""x""" (v)')
+    conn.execute('CREATE TABLE "Sch ema"."pärted" (d date NOT NULL, "ref col" int REFERENCES "Sch ema"."pa""rent") '
+                 'PARTITION BY RANGE (d)')
+    conn.execute('CREATE TABLE "Sch ema"."pärted 1" PARTITION OF "Sch ema"."pärted" '
+                 "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')")
+    found = [r for r in report(conn) if r["schema"] == "Sch ema"]
+    assert {(r["problem"], r["table"]) for r in found} >= {
+        ("duplicate", 'kïnd "x"'), ("fk_without_index", 'kïnd "x"'), ("fk_without_index", "pärted")}
+    for r in found:
+        if r["problem"] in ("duplicate", "fk_without_index"):
+            conn.execute(r["fix"])
+    left = {r["problem"] for r in report(conn) if r["schema"] == "Sch ema"}
+    assert not left & {"duplicate", "fk_without_index"}

@@ -1,0 +1,60 @@
+"""Every report run by a member of pg_monitor that is not a superuser and holds no table privileges."""
+
+from __future__ import annotations
+
+import psycopg
+
+from report_helpers import flush_stats, monitor_role, rows
+
+
+def test_reports_as_pg_monitor(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE EXTENSION pgstattuple")
+    conn.execute("CREATE TABLE secret (id int, a int, note text) WITH (autovacuum_enabled = off)")
+    conn.execute("INSERT INTO secret SELECT g, g % 10, md5(g::text) FROM generate_series(1, 20000) g")
+    conn.execute("CREATE INDEX secret_a ON secret (a)")
+    conn.execute("CREATE INDEX secret_a_copy ON secret (a)")
+    conn.execute("DELETE FROM secret WHERE id % 2 = 0")
+    flush_stats(conn)
+    conn.execute("ANALYZE secret")
+    with monitor_role(conn) as role:
+        conn.execute(f'SET ROLE "{role}"')
+        try:
+            assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (False,)
+            estimate = rows(conn, "SELECT * FROM steward.table_bloat(relation => 'secret')")[0]
+            # pg_stats hides the columns of a table the role may not read: unknown, and why.
+            assert estimate["waste_bytes"] is None and not estimate["trustworthy"]
+            assert estimate["reason"].startswith(f"statistics not visible to role {role}")
+            index_estimate = rows(conn, "SELECT * FROM steward.index_bloat(relation => 'secret')")
+            assert index_estimate and all(r["waste_bytes"] is None for r in index_estimate)
+            # pgstattuple is granted to pg_stat_scan_tables, which pg_monitor includes: exact works.
+            exact = rows(conn, "SELECT * FROM steward.table_bloat(true, 'secret') WHERE kind = 'table'")[0]
+            assert exact["method"] == "pgstattuple" and exact["waste_percent"] > 40
+            assert all(r["waste_bytes"] is not None
+                       for r in rows(conn, "SELECT * FROM steward.index_bloat(true, 'secret')"))
+            problems = {(r["problem"], r["index"]) for r in rows(conn, "SELECT * FROM steward.index_report()")}
+            assert ("duplicate", "secret_a_copy") in problems
+            checks = {r["check_name"]: r for r in rows(conn, "SELECT * FROM steward.health()")}
+            assert len(checks) == 13
+            assert not any(c["detail"] and c["detail"].startswith("could not run") for c in checks.values())
+            assert "not visible" not in checks["connections"]["detail"]  # pg_read_all_stats sees every session
+            assert checks["vacuum"]["status"] in ("warning", "critical")
+            assert '"public"."secret"' in checks["vacuum"]["detail"]
+        finally:
+            conn.execute("RESET ROLE")
+
+
+def test_a_role_that_cannot_see_other_sessions_gets_unknown(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE ROLE steward_plain LOGIN")
+    other = psycopg.connect(conn.info.dsn)  # a superuser's session, idle in a transaction
+    other.execute("SELECT 1")
+    try:
+        conn.execute("SET ROLE steward_plain")
+        checks = {r["check_name"]: r for r in rows(conn, "SELECT * FROM steward.health()")}
+        idle = checks["idle_in_transaction"]
+        assert idle["status"] == "unknown", idle
+        assert "not visible (needs pg_read_all_stats)" in idle["detail"]
+        assert "not visible" in checks["connections"]["detail"]
+    finally:
+        conn.execute("RESET ROLE")
+        other.close()
+        conn.execute("DROP ROLE steward_plain")

@@ -1,0 +1,83 @@
+"""Pure logic of the index findings and the health checks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pg_steward.reports import health_checks as hc
+from pg_steward.reports import index_findings as f
+
+BASE = f.IndexInfo(oid=1, schema="s", table="t", table_oid=10, name="i1", method="btree", columns=(1,),
+                   key_count=1, opclasses=("1978",), collations=("0",), options=("0",), expressions=None,
+                   predicate=None, unique=False, constraint=False, replica_identity=False, valid=True,
+                   partitioned=False, child=False, size_bytes=8192, scans=0)
+
+
+def test_duplicates_keep_the_constraint_index() -> None:
+    pk = replace(BASE, oid=2, name="pk", unique=True, constraint=True)
+    found = f.duplicates([BASE, pk])
+    assert [x.index.name for x in found] == ["i1"]
+    assert found[0].fix == 'DROP INDEX CONCURRENTLY "s"."i1";'
+
+
+def test_not_duplicates_when_anything_differs() -> None:
+    for change in ({"opclasses": ("3124",)}, {"collations": ("950",)}, {"options": ("3",)},
+                   {"predicate": "(a > 0)"}, {"method": "hash"}, {"table_oid": 11}):
+        assert f.duplicates([BASE, replace(BASE, oid=2, name="i2", **change)]) == []
+
+
+def test_redundant_left_prefix_but_not_unique() -> None:
+    wide = replace(BASE, oid=2, name="wide", columns=(1, 2), key_count=2, opclasses=("1978", "1978"),
+                   collations=("0", "0"), options=("0", "0"))
+    names = {(10, 1): "a", (10, 2): "b"}
+    found = f.redundant([BASE, wide], names)
+    assert [x.index.name for x in found] == ["i1"] and "(a)" in found[0].detail
+    assert f.redundant([replace(BASE, unique=True), wide], names) == []
+    assert f.redundant([replace(BASE, columns=(2,)), wide], names) == []
+    assert f.redundant([replace(BASE, options=("3",)), wide], names) == []
+
+
+def test_unused_skips_constraints_and_replica_identity() -> None:
+    assert len(f.unused([BASE], "since x")) == 1
+    assert f.unused([replace(BASE, constraint=True)], "x") == []
+    assert f.unused([replace(BASE, replica_identity=True)], "x") == []
+    assert f.unused([replace(BASE, scans=3)], "x") == []
+
+
+def test_partitioned_index_drop_is_not_concurrent() -> None:
+    assert f.drop_statement(replace(BASE, partitioned=True)).startswith('DROP INDEX "s"."i1"')
+
+
+def test_fk_cover() -> None:
+    two = replace(BASE, columns=(2, 1, 3), key_count=3)
+    assert f.covers_foreign_key(two, (1, 2))
+    assert not f.covers_foreign_key(two, (1, 3))
+    assert not f.covers_foreign_key(replace(two, predicate="x"), (1, 2))
+
+
+def test_invalid_leftover_is_dropped() -> None:
+    leftover = f.invalid([replace(BASE, name="i_ccnew", valid=False)], {})
+    assert leftover[0].fix.startswith("DROP INDEX CONCURRENTLY")
+    failed = f.invalid([replace(BASE, valid=False)], {})
+    assert failed[0].fix.startswith("REINDEX INDEX CONCURRENTLY")
+
+
+def test_status_both_directions() -> None:
+    seq = hc.DEFAULTS["sequences"]
+    assert [hc.status(v, seq) for v in (10, 75, 95, None)] == ["ok", "warning", "critical", "unknown"]
+    cache = hc.DEFAULTS["cache_hit_ratio"]
+    assert [hc.status(v, cache) for v in (99.5, 94, 80)] == ["ok", "warning", "critical"]
+    assert hc.status(1e12, hc.DEFAULTS["database_size"]) == "ok"
+
+
+def test_overrides_and_text() -> None:
+    t = hc.effective("blocked_queries", {"warning": 0, "critical": None})
+    assert hc.status(0.5, t) == "warning"
+    assert hc.threshold_text(hc.DEFAULTS["cache_hit_ratio"]) == "warning < 95, critical < 90 %"
+    assert hc.threshold_text(hc.DEFAULTS["temp_files"]) == "warning >= 10.0 GB, critical >= 100.0 GB"
+
+
+def test_sequence_percent_used() -> None:
+    assert hc.percent_used(31130, 1, 1, 32767, 1) == 95.0
+    assert hc.percent_used(None, 1, 1, 100, 1) is None
+    assert hc.percent_used(-95, -1, -1, -1, -101) == 94.0
