@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # SQLSTATE codes used by pg_steward (PostgreSQL Appendix A).
 INVALID_PARAMETER_VALUE = "22023"
+DATETIME_OVERFLOW = "22008"
 NULL_VALUE_NOT_ALLOWED = "22004"
 WRONG_OBJECT_TYPE = "42809"
 UNDEFINED_TABLE = "42P01"

@@ -139,6 +139,16 @@ def test_every_instant_lies_in_its_local_slot(instant: dt.datetime, tz_name: str
     assert floor(end, span, tz) == end
 
 
+def test_a_day_without_midnight_ends_at_the_next_midnight() -> None:
+    santiago = zone("America/Santiago")  # 2032-09-05 00:00 -04 does not exist: the day starts at 01:00 -03
+    start = floor(dt.datetime(2032, 9, 5, 12, tzinfo=UTC), Span(days=1), santiago)
+    assert start == dt.datetime(2032, 9, 5, 4, tzinfo=UTC)
+    assert advance(start, Span(days=1), santiago) == dt.datetime(2032, 9, 6, 3, tzinfo=UTC)  # 00:00 -03, 23 h
+    # An unaligned start still adds like PostgreSQL: the wall-clock time of day is kept.
+    noon = dt.datetime(2032, 9, 5, 15, tzinfo=UTC)
+    assert advance(noon, Span(days=1), santiago) == dt.datetime(2032, 9, 6, 15, tzinfo=UTC)
+
+
 def test_retention_cutoffs_as_postgres_computes_them() -> None:
     assert subtract(dt.date(2024, 3, 31), Span(months=1), NY) == dt.date(2024, 2, 29)
     assert subtract(dt.date(2024, 3, 31), Span(months=24), NY) == dt.date(2022, 3, 31)

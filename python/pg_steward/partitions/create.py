@@ -34,7 +34,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from pg_steward.db import Database
-from pg_steward.errors import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.errors import (
+    DATETIME_OVERFLOW,
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    NULL_VALUE_NOT_ALLOWED,
+    StewardError,
+)
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.catalog import Parent, RangePartition
@@ -264,10 +270,14 @@ def _key_value(db: Database, parent: Parent, text: str, tz: ZoneInfo) -> Key:
             value = db.query("SELECT (($1::text)::timestamptz AT TIME ZONE 'UTC')::text AS v", text)[0]["v"]
         finally:
             db.query("SELECT pg_catalog.set_config('TimeZone', $1, true)", previous)
-        value = value if value in ("infinity", "-infinity") else f"{value}+00"
+        value = value if value in ("infinity", "-infinity") or value.endswith(" BC") else f"{value}+00"
     else:
         value = db.query(f"SELECT ($1::text)::{parent.key_type} AS v", text)[0]["v"]
-    typed = from_text(str(value), parent.key_type)
+    try:
+        typed = from_text(str(value), parent.key_type)
+    except ValueError:  # a year past 9999: PostgreSQL has it, the Python computing bounds does not
+        raise StewardError(f"{text} is outside the supported range of dates (years 1 to 9999)",
+                           DATETIME_OVERFLOW) from None
     if isinstance(typed, Unbounded):
         raise StewardError(f"{text} is not a finite value", INVALID_PARAMETER_VALUE)
     return typed
@@ -326,7 +336,12 @@ def create_monthly_partition(db: Database, parent_name: str | None, month: str |
     config = read_config(db, parent.oid)
     tz = zone(time_zone or (config.time_zone if config else "UTC"))
     span = Span(months=1)
-    first = calendar_value(dt.date.fromisoformat(month).replace(day=1), parent.key_type, tz)
+    try:
+        day = dt.date.fromisoformat(month)
+    except ValueError:  # infinity, BC, a year past 9999: no month of the calendar pg_steward computes in
+        raise StewardError(f"month {month} is outside the supported range of dates (years 1 to 9999)",
+                           DATETIME_OVERFLOW) from None
+    first = calendar_value(day.replace(day=1), parent.key_type, tz)
     options = config.options if config else None
     made = create_range_partition(db, parent, first, advance(first, span, tz), span=span, tz=tz, options=options)
     return made.oid

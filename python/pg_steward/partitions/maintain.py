@@ -139,7 +139,8 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
         oids = managed_oids(db, parent_oid)
         if parent_oid is not None and not oids:
             return [Action(parent_oid, "skip", None, True, "not managed: call steward.manage() first")]
-        idle = idle_tables(db, oids)
+        # A table named by the caller (run_maintenance names those the survey found due) is read directly.
+        idle = idle_tables(db, oids) if parent_oid is None else set()
         return [a for oid in oids if oid not in idle for a in _maintain_one(db, oid)]
 
     return [a.row() for a in _locked(db, work)]

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError
+from pg_steward.errors import DATETIME_OVERFLOW, INVALID_PARAMETER_VALUE, StewardError
 
 UTC = dt.timezone.utc
 DAY_ANCHOR = dt.date(2000, 1, 3)  # a Monday: weeks start on Mondays
@@ -147,6 +147,18 @@ def _shift(day: dt.date, span: Span, count: int) -> dt.date:
 
 def advance(start: Key, span: Span, tz: ZoneInfo, count: int = 1) -> Key:
     """``start + count * span`` as PostgreSQL adds an interval: calendar spans keep the wall-clock time of day."""
+    try:
+        return _advance(start, span, tz, count)
+    except (OverflowError, ValueError):
+        raise _out_of_range(f"{start} plus {count} x {span}") from None
+
+
+def _out_of_range(what: str) -> StewardError:
+    # PostgreSQL's dates reach the year 294276; the Python that computes partition bounds stops at 9999.
+    return StewardError(f"{what} is outside the supported range of dates (years 1 to 9999)", DATETIME_OVERFLOW)
+
+
+def _advance(start: Key, span: Span, tz: ZoneInfo, count: int) -> Key:
     if span.width:
         assert isinstance(start, int)
         return start + count * span.width
@@ -155,6 +167,10 @@ def advance(start: Key, span: Span, tz: ZoneInfo, count: int = 1) -> Key:
         return start + count * dt.timedelta(microseconds=span.micros)
     if isinstance(start, dt.datetime):
         local = start.astimezone(tz).replace(tzinfo=None) if start.tzinfo else start
+        if start.tzinfo and start == _at_midnight(local.date(), start, tz):
+            # A day's first instant goes to a day's first instant: where midnight does not exist (DST starting
+            # at 00:00, as in America/Santiago), the day starts at 01:00, and the next day at 00:00 again.
+            return _at_midnight(_shift(local.date(), span, count), start, tz)
         moved = dt.datetime.combine(_shift(local.date(), span, count), local.time())
         return moved.replace(tzinfo=tz).astimezone(UTC) if start.tzinfo else moved
     return _shift(start, span, count)
@@ -173,6 +189,13 @@ def slots(first: Key, last: Key, span: Span, tz: ZoneInfo) -> list[tuple[Key, Ke
 
 def subtract(value: Key, interval: Span, tz: ZoneInfo) -> Key:
     """``value - interval`` as PostgreSQL computes it in time zone ``tz`` (months, then days, then time)."""
+    try:
+        return _subtract(value, interval, tz)
+    except (OverflowError, ValueError):
+        raise _out_of_range(f"{value} minus {interval}") from None
+
+
+def _subtract(value: Key, interval: Span, tz: ZoneInfo) -> Key:
     if isinstance(value, dt.datetime):
         local = value.astimezone(tz) if value.tzinfo else value
         day = local.date()
