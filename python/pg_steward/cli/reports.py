@@ -63,7 +63,7 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
            (Source("partitions", PARTITIONS_SQL, ("partitions",)),)),
     Report("slow-queries", "top statements of the last day from pg_steward's query log",
            (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",),
-                   ("query", "calls", "total_time_ms", "mean_time_ms", "rows", "source")),)),
+                   ("query", "calls", "total_time_ms", "mean_time_ms", "max_time_ms", "rows_returned", "sources")),)),
     Report("bloat", "table and index bloat (estimates) with the command that fixes each",
            (Source("table bloat", "SELECT * FROM steward.table_bloat()", ("table_bloat",),
                    ("relation", "size_bytes", "waste_bytes", "waste_percent", "trustworthy", "fix")),

@@ -21,7 +21,7 @@ class Job:
     name: str
     default_schedule: str
     command: str
-    needs: str | None  # the function the command calls, when it may be missing from this version
+    needs: str | None  # the steward function (by name) the command calls, when a version may lack it
     what: str
 
 
@@ -29,9 +29,9 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("maintenance", "*/15 * * * *", "CALL steward.run_maintenance()", None,
         "partition maintenance of every managed table"),
     Job("capture_query_stats", "*/5 * * * *", "SELECT * FROM steward.capture_query_stats()",
-        "steward.capture_query_stats()", "a pg_stat_statements snapshot and its deltas into the query log"),
+        "capture_query_stats", "a pg_stat_statements snapshot and its deltas into the query log"),
     Job("capture_long_running", "* * * * *", "SELECT * FROM steward.capture_long_running()",
-        "steward.capture_long_running(interval)", "statements running longer than the threshold"),
+        "capture_long_running", "statements running longer than the threshold"),
     Job("purge_logs", "30 3 * * *", "SELECT * FROM steward.purge_logs()", None,
         "deletes pg_steward's log rows older than the configured age"),
 )}

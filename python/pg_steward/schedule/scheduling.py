@@ -24,9 +24,10 @@ def _positive_interval(db: Database, value: str | None, what: str) -> str | None
 def _require_function(db: Database, job: jobs.Job) -> None:
     if job.needs is None:
         return
-    if db.query("SELECT pg_catalog.to_regprocedure($1) IS NULL AS missing", job.needs)[0]["missing"]:
+    if not db.query("SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = 'steward'::regnamespace "
+                    "AND proname = $1", job.needs):
         raise StewardError(
-            f"job {job.name} needs {job.needs}, which this installation does not have",
+            f"job {job.name} needs steward.{job.needs}(), which this installation does not have",
             OBJECT_NOT_IN_PREREQUISITE_STATE,
             hint="Update pg_steward (ALTER EXTENSION pg_steward UPDATE) to a version that has it.",
         )
