@@ -102,9 +102,9 @@ def schedule_jobs(console: Console, conn: psycopg.Connection) -> None:
             "SELECT current_setting('cron.database_name', true) = current_database()").fetchone()[0]
         if in_cron_database:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
-        for job in ("maintenance", "capture_query_stats", "purge_logs"):
-            if job == "capture_query_stats" and not _has(conn, "capture_query_stats"):
-                continue
+        for job in ("maintenance", "capture_query_stats", "capture_long_running", "purge_logs"):
+            if job.startswith("capture") and not _has(conn, job):
+                continue  # this version of pg_steward has no such capture
             conn.execute("SELECT * FROM steward.schedule(%s)", [job])
         cur = conn.execute("SELECT job, schedule, command, last_status FROM steward.jobs")
         columns = [c.name for c in cur.description or []]
