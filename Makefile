@@ -43,7 +43,7 @@ SQL_SOURCES = extension/schema.sql \
 UPGRADES   = $(notdir $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql))
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions lifecycle fingerprint reports schedule
+REGRESS    = install partitions lifecycle fingerprint reports slow_queries schedule
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
 include $(PGXS)

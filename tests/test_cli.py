@@ -41,6 +41,9 @@ def test_demo_on_an_existing_database(new_database: Callable[..., str]) -> None:
         assert name in result.stdout
     assert "2148 before, 0 after" in result.stdout  # the seed's stranded July rows were moved
     assert "ran 3 slow queries" in result.stdout
+    assert "slow queries (3 rows)" in result.stdout  # logged, grouped by fingerprint and reported
+    assert "duplicate" in result.stdout and "sales_analytics_customer_copy_idx" in result.stdout
+    assert '"public"."order_events"' in result.stdout  # the bloated table, with its fix
     assert "not scheduled" in result.stdout and "needs dblink" in result.stdout  # pg_cron is elsewhere
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM sales_analytics").fetchone() == (100_000,)

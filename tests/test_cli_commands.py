@@ -214,6 +214,9 @@ def render(page: Path, out: Path) -> tuple[str, Path]:
 def test_html_report_renders_in_chromium(seed_url: str, tmp_path: Path) -> None:
     from PIL import Image
 
+    with psycopg.connect(seed_url, autocommit=True) as conn:  # one slow statement for the third chart
+        conn.execute("SELECT steward.log_slow_query(%s, 1234.5, 100000, 20000)",
+                     ["SELECT * FROM sales_analytics WHERE region = 'North'"])
     page = tmp_path / "report.html"
     result = run("report", "--html", str(page), "--dsn", seed_url)
     assert result.returncode == 0, result.stderr
@@ -225,6 +228,7 @@ def test_html_report_renders_in_chromium(seed_url: str, tmp_path: Path) -> None:
     if wasted:  # the seed's tables carry some estimated waste: the bloat chart shows it
         assert charts >= 2 and 'aria-label="Bloat, top tables and indexes"' in text
     assert 'class="status-ok"' in text  # the health table, coloured by status
+    assert 'aria-label="Slow queries, top by total time"' in text and "1.2 s" in text
     dom, shot = render(page, tmp_path)
     assert f'data-rendered-charts="{charts}"' in dom, dom[:300]
     bars = text.count('class="bar"')

@@ -179,3 +179,24 @@ def test_pg_cron_runs_the_scheduled_maintenance(server: LocalServer, sched: psyc
         assert ("create", 1) in logged
     finally:
         sched.execute("SELECT steward.unschedule('maintenance')")
+
+
+def test_purge_keeps_the_newest_statistics_snapshot(conn: psycopg.Connection) -> None:
+    """The real capture tables: old snapshots go, the base of the next delta stays, captures go on."""
+    if conn.execute("SELECT to_regclass('steward.query_stats_snapshot') IS NULL").fetchone()[0]:
+        pytest.skip("this version has no statistics capture")
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    for _ in range(3):
+        conn.execute("SELECT * FROM steward.capture_query_stats()")
+    conn.execute("UPDATE steward.query_stats_snapshot SET captured_at = captured_at - interval '90 days'")
+    conn.execute("UPDATE steward.query_stats_snapshot_entry SET captured_at = captured_at - interval '90 days'")
+    newest = conn.execute("SELECT max(snapshot_id) FROM steward.query_stats_snapshot").fetchone()[0]
+    entries = conn.execute("SELECT count(*) FROM steward.query_stats_snapshot_entry WHERE snapshot_id = %s",
+                           [newest]).fetchone()[0]
+    assert entries > 0
+    purged = dict(conn.execute("SELECT log, deleted FROM steward.purge_logs('30 days')").fetchall())
+    assert purged["steward.query_stats_snapshot"] == 2
+    assert conn.execute("SELECT array_agg(snapshot_id) FROM steward.query_stats_snapshot").fetchone()[0] == [newest]
+    assert conn.execute("SELECT count(*) FROM steward.query_stats_snapshot_entry").fetchone()[0] == entries
+    after = conn.execute("SELECT previous_captured_at IS NOT NULL FROM steward.capture_query_stats()").fetchone()
+    assert after == (True,)  # the next capture still computes deltas from the kept snapshot

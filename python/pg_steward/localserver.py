@@ -105,6 +105,13 @@ class LocalServer:
     def is_alive(self) -> bool:
         return self._pg.is_alive()
 
+    def restart(self, immediate: bool = False) -> None:
+        """Stop and start the same cluster: a clean shutdown, or an immediate one (crash recovery follows)."""
+        import signal
+
+        self._pg.terminate(signal.SIGQUIT if immediate else signal.SIGINT)
+        self._pg.start()
+
     def stop(self) -> None:
         self._pg.stop()
         if self._wrapper_dir:

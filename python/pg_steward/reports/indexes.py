@@ -20,6 +20,14 @@ _USER_SCHEMA = """
     AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
 """
 
+
+
+def _not_extension_member(table: str) -> str:
+    """Tables that belong to an extension (pg_steward's own logs among them) are the extension's to index."""
+    return (f"NOT EXISTS (SELECT FROM pg_catalog.pg_depend AS d WHERE d.classid = 'pg_catalog.pg_class'::regclass "
+            f"AND d.objid = {table}.oid AND d.deptype = 'e')")
+
+
 _INDEXES_SQL = f"""
 SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS table_name,
        i.indrelid::bigint AS table_oid, ci.relname::text AS name, am.amname::text AS method,
@@ -48,7 +56,7 @@ JOIN pg_catalog.pg_class AS ct ON ct.oid = i.indrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = ct.relnamespace
 JOIN pg_catalog.pg_am AS am ON am.oid = ci.relam
 LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = ci.oid
-WHERE {_USER_SCHEMA}
+WHERE {_USER_SCHEMA} AND {_not_extension_member("ct")}
 """
 
 _COLUMN_NAMES_SQL = f"""
@@ -70,7 +78,7 @@ SELECT k.conname::text AS name, k.conrelid::bigint AS table_oid, n.nspname::text
 FROM pg_catalog.pg_constraint AS k
 JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE k.contype = 'f' AND k.conparentid = 0 AND {_USER_SCHEMA}
+WHERE k.contype = 'f' AND k.conparentid = 0 AND {_USER_SCHEMA} AND {_not_extension_member("c")}
 """
 
 _SEQ_SCAN_SQL = f"""
@@ -79,7 +87,7 @@ SELECT n.nspname::text AS schema, c.relname::text AS table_name, pg_catalog.pg_r
 FROM pg_catalog.pg_stat_all_tables AS s
 JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND {_USER_SCHEMA}
+WHERE c.relkind = 'r' AND {_USER_SCHEMA} AND {_not_extension_member("c")}
   AND s.n_live_tup >= $1::bigint AND s.seq_scan >= $2::bigint AND s.seq_scan > coalesce(s.idx_scan, 0)
 """
 

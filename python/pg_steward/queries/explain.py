@@ -1,0 +1,149 @@
+"""Running EXPLAIN safely, and the SQL functions built on it.
+
+The statement is classified before anything runs (statements.py), then
+explained inside a subtransaction that is always rolled back, whatever the
+statement did, so an allowed write leaves nothing behind. It runs as one
+prepared statement, which the server refuses to build from several commands.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pg_steward.db import Database, Row
+from pg_steward.errors import NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.queries.advice import Advice, advise
+from pg_steward.queries.facts import Facts, RelationFacts, RootFacts
+from pg_steward.queries.plan import Plan, detail, parse_plan
+from pg_steward.queries.pruning import pruning
+from pg_steward.queries.statements import classify, require_plain
+
+
+class _RollBack(Exception):
+    """Raised inside the subtransaction to undo it; carries the EXPLAIN output out."""
+
+    def __init__(self, output: Any) -> None:
+        super().__init__("rolled back")
+        self.output = output
+
+
+def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_path: str | None = None) -> Any:
+    """EXPLAIN (FORMAT JSON) output of ``query``; with ``analyze`` it ran and was rolled back.
+
+    ``search_path`` is the caller's: the SQL functions pin their own, but the
+    query's names must resolve as in the caller's session.
+    """
+    if query is None or not query.strip():
+        raise StewardError("query must be a statement", NULL_VALUE_NOT_ALLOWED)
+    require_plain(classify(query), bool(allow_writes))
+    options = "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" if analyze else "VERBOSE, FORMAT JSON"
+    try:
+        with db.subtransaction():
+            # Local settings made in the subtransaction end with it.
+            if search_path is not None:
+                db.execute("SELECT pg_catalog.set_config('search_path', $1, true)", search_path)
+            rows = db.query(f"EXPLAIN ({options}) {query}")
+            raise _RollBack(rows[0]["QUERY PLAN"])
+    except _RollBack as done:
+        output = done.output
+    return json.loads(output) if isinstance(output, str) else output
+
+
+_RELATIONS = """
+SELECT r.label, pg_catalog.format('%I.%I', n.nspname, c.relname) AS quoted,
+       GREATEST(c.reltuples, 0)::float8 AS reltuples,
+       CASE WHEN c.relispartition THEN (
+           SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname)
+           FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+           WHERE rc.oid = pg_catalog.pg_partition_root(c.oid)) END AS root,
+       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+             WHERE i.indrelid = c.oid) AS leading_columns,
+       pg_catalog.pg_stat_get_mod_since_analyze(c.oid) AS n_mod_since_analyze,
+       GREATEST(pg_catalog.pg_stat_get_last_analyze_time(c.oid),
+                pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid))::text AS last_analyzed
+FROM unnest($1::text[], $2::text[], $3::text[]) AS r(label, nspname, relname)
+JOIN pg_catalog.pg_namespace n ON n.nspname = r.nspname
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relname
+"""
+
+_ROOTS = """
+SELECT q AS quoted,
+       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(q)) t
+        WHERE t.isleaf)::integer AS leaves,
+       pg_catalog.pg_get_partkeydef(pg_catalog.to_regclass(q)) AS key
+FROM pg_catalog.unnest($1::text[]) AS q
+"""
+
+_SETTINGS = """
+SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('work_mem', 'hash_mem_multiplier')
+"""
+
+
+def gather_facts(db: Database, plan: Plan) -> Facts:
+    scanned = {n.relation: n for n in plan.nodes if n.relation and n.schema}
+    facts = Facts()
+    if scanned:
+        labels = list(scanned)
+        rows = db.query(_RELATIONS, labels, [scanned[x].schema for x in labels],
+                        [scanned[x].relation_name for x in labels])
+        for row in rows:
+            facts.relations[row["label"]] = RelationFacts(
+                row["quoted"], float(row["reltuples"]), row["root"], set(row["leading_columns"] or []),
+                row["n_mod_since_analyze"], row["last_analyzed"])
+    roots = sorted({f.root for f in facts.relations.values() if f.root})
+    if roots:
+        for row in db.query(_ROOTS, roots):
+            facts.roots[row["quoted"]] = RootFacts(row["quoted"], row["leaves"], row["key"])
+    settings = {row["name"]: row["setting"] for row in db.query(_SETTINGS)}
+    facts.work_mem_kb = int(settings.get("work_mem", facts.work_mem_kb))
+    facts.hash_mem_multiplier = float(settings.get("hash_mem_multiplier", 1.0))
+    return facts
+
+
+def _analyzed(db: Database, query: str, analyze: bool, allow_writes: bool,
+              search_path: str | None) -> tuple[Plan, Facts, list[Advice]]:
+    plan = parse_plan(explain(db, query, analyze, allow_writes, search_path))
+    facts = gather_facts(db, plan)
+    return plan, facts, advise(plan, facts)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def analyze_query_performance(db: Database, query: str, analyze: bool = True, allow_writes: bool = False,
+                              search_path: str | None = None) -> list[Row]:
+    plan, _facts, advice = _analyzed(db, query, analyze, allow_writes, search_path)
+    by_node: dict[int, list[str]] = {}
+    for item in advice:
+        if item.node_id is not None:
+            by_node.setdefault(item.node_id, []).append(f"{item.problem}: {item.fix}")
+    rows = []
+    for node in plan.nodes:
+        rows.append({
+            "node_id": node.node_id, "parent_id": node.parent_id, "depth": node.depth,
+            "operation": node.operation, "relation": node.relation, "index_name": node.index_name,
+            "time_ms": _round(node.time_ms, 3), "exclusive_time_ms": _round(node.exclusive_time_ms, 3),
+            "rows_estimate": round(node.rows_estimate),
+            "rows_actual": None if node.rows_actual is None else round(node.rows_actual),
+            "accuracy_ratio": _round(node.accuracy_ratio, 4), "loops": node.loops,
+            "shared_hit_blocks": node.get("Shared Hit Blocks"), "shared_read_blocks": node.get("Shared Read Blocks"),
+            "temp_read_blocks": node.get("Temp Read Blocks"), "temp_written_blocks": node.get("Temp Written Blocks"),
+            "rows_removed_by_filter": round(node.total("Rows Removed by Filter")) if plan.analyzed else None,
+            "detail": detail(node), "advice": "\n".join(by_node.get(node.node_id, [])) or None,
+        })
+    return rows
+
+
+def query_advice(db: Database, query: str, analyze: bool = True, allow_writes: bool = False,
+                 search_path: str | None = None) -> list[Row]:
+    _plan, _facts, advice = _analyzed(db, query, analyze, allow_writes, search_path)
+    return [vars(item) for item in advice]
+
+
+def check_pruning(db: Database, query: str, analyze: bool = False, allow_writes: bool = False,
+                  search_path: str | None = None) -> list[Row]:
+    plan = parse_plan(explain(db, query, analyze, allow_writes, search_path))
+    return [vars(row) for row in pruning(plan, gather_facts(db, plan))]

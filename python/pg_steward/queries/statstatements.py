@@ -1,0 +1,141 @@
+"""pg_stat_statements counters between two snapshots (pure logic).
+
+pg_stat_statements only ever adds to an entry's counters, except when the
+entry starts again from zero: after pg_stat_statements_reset() (all entries,
+or one), after the entry was evicted to make room and came back, and after a
+server crash (a clean restart keeps the counters, pg_stat_statements.save).
+A snapshot pair is turned into per-entry work done in between: the
+difference when the entry went on, the whole counters when it started again.
+
+How we know it started again: on PostgreSQL 17 each entry says since when it
+counts (``stats_since``). Before 17 we look for anything that cannot happen to
+a continuing entry: a counter that went down, a maximum time that went down,
+a minimum that went up, or a full reset (``pg_stat_statements_info.stats_reset``
+moved). An entry evicted and re-created that already made up more calls than
+before, with a new maximum and minimum, is indistinguishable from one that
+went on; its delta is then too small, never negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Snapshot column -> pg_stat_statements column, per PostgreSQL version. Only
+# names that changed are listed; the others are the same in 14 to 17.
+RENAMED_FROM = {
+    # PostgreSQL 13 split planning from execution time.
+    "total_exec_time": {130000: "total_exec_time", 0: "total_time"},
+    "min_exec_time": {130000: "min_exec_time", 0: "min_time"},
+    "max_exec_time": {130000: "max_exec_time", 0: "max_time"},
+    "total_plan_time": {130000: "total_plan_time", 0: None},
+    # PostgreSQL 14 added top-level tracking; before, every entry is top level.
+    "toplevel": {140000: "toplevel", 0: None},
+    # PostgreSQL 17 renamed block I/O timing and added per-entry reset times.
+    "blk_read_time": {170000: "shared_blk_read_time", 0: "blk_read_time"},
+    "stats_since": {170000: "stats_since", 0: None},
+}
+SAME = ("userid", "dbid", "queryid", "calls", "rows", "shared_blks_hit", "shared_blks_read",
+        "temp_blks_read", "temp_blks_written")
+DEFAULTS = {"total_plan_time": "0", "toplevel": "true", "stats_since": "NULL::timestamptz",
+            "blk_read_time": "0"}
+COUNTERS = ("calls", "total_exec_time", "total_plan_time", "rows", "shared_blks_hit", "shared_blks_read",
+            "temp_blks_read", "temp_blks_written", "blk_read_time")
+
+
+def column_for(name: str, server_version: int, available: set[str]) -> str | None:
+    """The pg_stat_statements column holding ``name`` on this server version.
+
+    The version decides; when pg_stat_statements was not updated after a
+    server upgrade (ALTER EXTENSION), its older column name is used instead.
+    """
+    names = RENAMED_FROM.get(name)
+    if names is None:
+        return name
+    chosen = next(col for since, col in sorted(names.items(), reverse=True) if server_version >= since)
+    if chosen in available or chosen is None:
+        return chosen
+    older = [col for col in names.values() if col in available]
+    return older[0] if older else None
+
+
+def select_list(server_version: int, available: set[str]) -> list[tuple[str, str]]:
+    """(snapshot column, SQL expression over pg_stat_statements) pairs."""
+    pairs = [(name, name) for name in SAME]
+    for name in RENAMED_FROM:
+        column = column_for(name, server_version, available)
+        pairs.append((name, column if column else DEFAULTS.get(name, "NULL")))
+    return pairs
+
+
+Key = tuple[int, int, bool, int]  # userid, dbid, toplevel, queryid
+
+
+@dataclass
+class Delta:
+    key: Key
+    calls: int
+    exec_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    temp_blks_written: int
+    max_exec_ms: float | None  # the slowest call, when it is known to fall in the window
+    started_again: bool
+
+
+def key(entry: dict) -> Key:
+    return (entry["userid"], entry["dbid"], bool(entry["toplevel"]), entry["queryid"])
+
+
+def started_again(before: dict, now: dict) -> bool:
+    """Whether ``now`` counts from zero since ``before`` was taken (see the module doc)."""
+    if before.get("stats_since") is not None and now.get("stats_since") is not None:
+        return before["stats_since"] != now["stats_since"]
+    if any((now[c] or 0) < (before[c] or 0) for c in COUNTERS):
+        return True
+    return now["max_exec_time"] < before["max_exec_time"] or now["min_exec_time"] > before["min_exec_time"]
+
+
+def delta(before: dict | None, now: dict, full_reset: bool) -> Delta:
+    fresh = before is None or full_reset or started_again(before, now)
+    base = {c: 0 for c in COUNTERS} if fresh else before
+
+    def diff(column: str) -> float:
+        return (now[column] or 0) - (base[column] or 0)
+
+    slowest = None
+    if fresh or now["max_exec_time"] > before["max_exec_time"]:
+        slowest = float(now["max_exec_time"])
+    return Delta(key(now), int(diff("calls")), float(diff("total_exec_time")), int(diff("rows")),
+                 int(diff("shared_blks_hit")), int(diff("shared_blks_read")), int(diff("temp_blks_written")),
+                 slowest, fresh and before is not None)
+
+
+@dataclass
+class Window:
+    deltas: list[Delta]
+    new_entries: int
+    started_again: int
+
+
+# What a delta needs of the previous snapshot's entry.
+BEFORE = (*COUNTERS, "min_exec_time", "max_exec_time", "stats_since")
+
+
+def window(pairs: list[tuple[dict | None, dict]], full_reset: bool) -> Window:
+    """Work done between two snapshots by each (entry before or None, entry now) pair.
+
+    Entries whose counters did not move may be left out by the caller: they
+    did no work (an entry that started again cannot have reached exactly the
+    same calls and total time).
+    """
+    deltas = [delta(before, now, full_reset) for before, now in pairs]
+    return Window(
+        deltas=[d for d in deltas if d.calls > 0],
+        new_entries=sum(1 for before, _ in pairs if before is None),
+        started_again=sum(1 for d in deltas if d.started_again),
+    )
+
+
+def is_slow(d: Delta, min_mean_ms: float, min_total_ms: float) -> bool:
+    return d.exec_ms / d.calls >= min_mean_ms or d.exec_ms >= min_total_ms

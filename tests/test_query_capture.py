@@ -1,0 +1,286 @@
+"""steward.capture_query_stats and capture_long_running against a real pg_stat_statements.
+
+Deltas must stay right when pg_stat_statements is reset between snapshots,
+when an entry disappears and comes back, and across restarts; and capture
+must never reset pg_stat_statements itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from pg_steward.localserver import LocalServer
+
+WORKLOAD = "SELECT count(*) FROM work WHERE id < %s"
+
+
+@pytest.fixture
+def pgss(new_database: Callable[..., str]) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+    """(capturing connection, workload connection) on a database with pg_stat_statements."""
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as admin, psycopg.connect(url, autocommit=True) as app:
+        admin.execute("CREATE EXTENSION pg_stat_statements")
+        admin.execute("CREATE TABLE work AS SELECT g AS id FROM generate_series(1, 1000) g")
+        yield admin, app
+
+
+def capture(conn: psycopg.Connection) -> dict:
+    """A capture that logs every statement that ran (both thresholds zero)."""
+    cur = conn.execute("SELECT * FROM steward.capture_query_stats(0, 0)")
+    return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+
+
+def run(app: psycopg.Connection, times: int, value: int = 10) -> None:
+    for _ in range(times):
+        app.execute(WORKLOAD, [value])
+
+
+def logged_calls(conn: psycopg.Connection, snapshot_id: int | None = None) -> int:
+    """Calls of the workload logged by one capture (the latest when not given)."""
+    row = conn.execute(
+        "SELECT coalesce(sum(l.calls), 0) FROM steward.query_performance_log l "
+        "WHERE l.source = 'pg_stat_statements' AND l.query_text LIKE 'SELECT count(*) FROM work%%' "
+        "AND l.execution_date = (SELECT captured_at FROM steward.query_stats_snapshot "
+        "                        WHERE snapshot_id = coalesce(%s, (SELECT max(snapshot_id) "
+        "                                                          FROM steward.query_stats_snapshot)))",
+        [snapshot_id]).fetchone()
+    return int(row[0])
+
+
+def reset_time(conn: psycopg.Connection) -> object:
+    return conn.execute("SELECT stats_reset FROM pg_stat_statements_info").fetchone()[0]
+
+
+def test_not_installed_says_how_to_enable_it(conn: psycopg.Connection) -> None:
+    with pytest.raises(errors.ObjectNotInPrerequisiteState, match="pg_stat_statements is not installed") as err:
+        conn.execute("SELECT * FROM steward.capture_query_stats()")
+    assert "CREATE EXTENSION pg_stat_statements" in err.value.diag.message_hint
+    assert conn.execute("SELECT count(*) FROM steward.query_stats_snapshot").fetchone() == (0,)
+
+
+def test_first_capture_is_a_baseline_then_deltas_are_exact(pgss) -> None:
+    admin, app = pgss
+    run(app, 3)
+    first = capture(admin)
+    assert first["baseline"] and first["logged"] == 0
+    run(app, 5)
+    second = capture(admin)
+    assert not second["baseline"] and second["previous_captured_at"] == first["captured_at"]
+    assert logged_calls(admin) == 5
+    run(app, 2, value=500)  # other constants, same statement
+    capture(admin)
+    assert logged_calls(admin) == 2
+    capture(admin)
+    assert logged_calls(admin) == 0  # nothing ran: nothing logged
+    # Only the latest snapshot's entries are kept, as the next baseline.
+    kept = admin.execute("SELECT count(DISTINCT snapshot_id) FROM steward.query_stats_snapshot_entry").fetchone()
+    assert kept == (1,)
+
+
+def test_logged_row_carries_fingerprint_and_counters(pgss) -> None:
+    admin, app = pgss
+    capture(admin)
+    run(app, 4)
+    capture(admin)
+    row = admin.execute(
+        "SELECT fingerprint, normalized_query, calls, rows_returned, execution_time_ms >= 0, queryid IS NOT NULL, "
+        "database_name = current_database(), window_start < execution_date FROM steward.query_performance_log "
+        "WHERE query_text LIKE 'SELECT count(*) FROM work%'").fetchone()
+    assert row[0] == admin.execute("SELECT steward.query_fingerprint(%s)", [WORKLOAD % 1]).fetchone()[0]
+    assert row[1] == "SELECT count(*) FROM work WHERE id < $1"
+    assert row[2:] == (4, 4, True, True, True, True)
+
+
+def test_capture_never_resets_pg_stat_statements(pgss) -> None:
+    admin, app = pgss
+    run(app, 3)
+    before = reset_time(admin)
+    capture(admin)
+    capture(admin)
+    assert reset_time(admin) == before
+    calls = admin.execute("SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM work%' "
+                          "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    assert calls.fetchone()[0] == 3
+
+
+def test_reset_between_snapshots_counters_go_down(pgss) -> None:
+    admin, app = pgss
+    capture(admin)
+    run(app, 5)
+    capture(admin)
+    run(app, 3)  # lost with the reset: pg_stat_statements forgets them too
+    admin.execute("SELECT pg_stat_statements_reset()")
+    run(app, 2)
+    after = capture(admin)
+    assert after["full_reset"] and logged_calls(admin) == 2
+
+
+def test_reset_between_snapshots_with_more_calls_after_it(pgss) -> None:
+    admin, app = pgss
+    capture(admin)
+    run(app, 2)
+    capture(admin)
+    admin.execute("SELECT pg_stat_statements_reset()")
+    run(app, 6)  # counters end higher than before the reset: only the reset time tells
+    after = capture(admin)
+    assert after["full_reset"] and logged_calls(admin) == 6
+
+
+def queryid(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT queryid FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM work%' "
+                        "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0]
+
+
+def evict(conn: psycopg.Connection) -> None:
+    """Remove the workload's entry alone, as pg_stat_statements does to make room."""
+    conn.execute("SELECT pg_stat_statements_reset(0, 0, %s)", [queryid(conn)])
+
+
+def test_entry_evicted_and_back_with_fewer_calls(pgss) -> None:
+    admin, app = pgss
+    capture(admin)
+    run(app, 5)
+    capture(admin)
+    evict(admin)
+    gone = capture(admin)
+    assert gone["evicted"] >= 1 and logged_calls(admin) == 0
+    run(app, 3)
+    back = capture(admin)
+    assert back["new_entries"] >= 1 and logged_calls(admin) == 3
+
+
+def test_entry_evicted_and_back_with_more_calls_than_before(pgss) -> None:
+    admin, app = pgss
+    capture(admin)
+    app.execute("SELECT count(*) FROM work, pg_sleep(%s) WHERE id < 1", [0.2])  # one slow call: a high maximum
+    for _ in range(4):
+        app.execute("SELECT count(*) FROM work, pg_sleep(%s) WHERE id < 1", [0.0])
+    capture(admin)
+    assert logged_calls(admin) == 5
+    evict(admin)
+    for _ in range(7):  # back with more calls than before, all fast: its maximum went down
+        app.execute("SELECT count(*) FROM work, pg_sleep(%s) WHERE id < 1", [0.0])
+    back = capture(admin)
+    assert back["started_again"] == 1 and not back["full_reset"]
+    assert logged_calls(admin) == 7
+
+
+def test_thresholds_decide_what_is_slow(pgss) -> None:
+    admin, app = pgss
+    admin.execute("SELECT steward.capture_query_stats()")
+    app.execute("SELECT pg_sleep(0.15)")
+    run(app, 3)
+    admin.execute("SELECT steward.capture_query_stats()")  # defaults: mean >= 100 ms or total >= 1 s
+    texts = [r[0] for r in admin.execute("SELECT query_text FROM steward.query_performance_log "
+                                         "WHERE query_text NOT LIKE '%steward.%'").fetchall()]
+    assert texts == ["SELECT pg_sleep($1)"]
+    admin.execute("INSERT INTO steward.query_capture_settings (slow_mean_time_ms) VALUES (1000)")
+    app.execute("SELECT pg_sleep(0.15)")
+    admin.execute("SELECT steward.capture_query_stats()")
+    slept = admin.execute("SELECT count(*) FROM steward.query_performance_log WHERE query_text = 'SELECT pg_sleep($1)'")
+    assert slept.fetchone() == (1,)  # 150 ms is no longer slow
+    with pytest.raises(errors.InvalidParameterValue, match="must not be negative"):
+        admin.execute("SELECT steward.capture_query_stats(-1)")
+
+
+def test_defaults_match_the_settings_table(conn: psycopg.Connection) -> None:
+    from pg_steward.queries.capture import DEFAULT_SETTINGS
+
+    conn.execute("INSERT INTO steward.query_capture_settings DEFAULT VALUES")
+    row = conn.execute("SELECT slow_mean_time_ms::float8, slow_total_time_ms::float8, long_running_threshold::text "
+                       "FROM steward.query_capture_settings").fetchone()
+    assert row == tuple(DEFAULT_SETTINGS.values())
+
+
+@pytest.fixture
+def own_server() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        yield srv
+
+
+def test_capture_across_clean_and_crash_restarts(own_server: LocalServer) -> None:
+    url = own_server.url
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("CREATE EXTENSION pg_stat_statements")
+        c.execute("CREATE EXTENSION pg_steward CASCADE")
+        c.execute("CREATE TABLE work AS SELECT g AS id FROM generate_series(1, 1000) g")
+        run(c, 4)
+        capture(c)
+        run(c, 2)
+    own_server.restart()  # clean: pg_stat_statements keeps its counters on disk
+    with psycopg.connect(url, autocommit=True) as c:
+        run(c, 3)
+        after = capture(c)
+        assert after["server_restarted"] and logged_calls(c) == 2 + 3
+    own_server.restart(immediate=True)  # a crash: the counters are lost
+    with psycopg.connect(url, autocommit=True) as c:
+        run(c, 1)
+        after = capture(c)
+        assert after["server_restarted"] and logged_calls(c) == 1
+
+
+def test_long_running_statements_are_logged_once_and_refreshed(pgss, server: LocalServer) -> None:
+    admin, app = pgss
+    sleeper = threading.Thread(target=lambda: app.execute("SELECT pg_sleep(3) /* long one */"))
+    sleeper.start()
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            rows = admin.execute("SELECT pid, query, log_id, new_entry FROM steward.capture_long_running('0.5 s')"
+                                 ).fetchall()
+            if rows or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [r[1] for r in rows] == ["SELECT pg_sleep(3) /* long one */"] and rows[0][3] is True
+        time.sleep(0.3)
+        again = admin.execute("SELECT log_id, new_entry FROM steward.capture_long_running('0.5 s')").fetchall()
+        assert again == [(rows[0][2], False)]
+        assert admin.execute("SELECT steward.capture_long_running('1 hour')").fetchall() == []
+    finally:
+        sleeper.join()
+    log = admin.execute("SELECT count(*), min(execution_time_ms) >= 500, min(source), min(pid) "
+                        "FROM steward.query_performance_log").fetchone()
+    assert log == (1, True, "pg_stat_activity", rows[0][0])
+    with pytest.raises(errors.InvalidParameterValue, match="must not be negative"):
+        admin.execute("SELECT steward.capture_long_running('-1 s')")
+
+
+def test_real_eviction_by_pg_stat_statements_max() -> None:
+    """A server keeping only 100 entries: a flood of other statements evicts the workload's entry."""
+    with LocalServer({"pg_stat_statements.max": "100"}) as srv, psycopg.connect(srv.url, autocommit=True) as c:
+        c.execute("CREATE EXTENSION pg_stat_statements")
+        c.execute("CREATE EXTENSION pg_steward CASCADE")
+        c.execute("CREATE TABLE work AS SELECT g AS id FROM generate_series(1, 1000) g")
+        run(c, 5)
+        capture(c)
+        dealloc = c.execute("SELECT dealloc FROM pg_stat_statements_info").fetchone()[0]
+        for i in range(300):  # distinct shapes, each run more often than the workload: it goes first
+            for _ in range(8):
+                c.execute("SELECT id" + " + id" * (i % 30) + " * 2" * (i // 30) + " FROM work WHERE id = 1")
+        assert c.execute("SELECT dealloc FROM pg_stat_statements_info").fetchone()[0] > dealloc
+        present = c.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM work%'")
+        assert present.fetchone() == (0,), "the workload's entry was expected to be evicted"
+        run(c, 3)
+        after = capture(c)
+        assert after["new_entries"] >= 1 and logged_calls(c) == 3
+
+
+def test_a_known_text_reuses_its_logged_fingerprint(pgss) -> None:
+    admin, app = pgss
+    capture(admin)
+    run(app, 2)
+    capture(admin)
+    # A fingerprint found in the log is taken as is: the parser is not needed again.
+    admin.execute("UPDATE steward.query_performance_log SET fingerprint = 'from-the-log' "
+                  "WHERE query_text LIKE 'SELECT count(*) FROM work%'")
+    run(app, 2)
+    capture(admin)
+    fingerprints = admin.execute("SELECT DISTINCT fingerprint FROM steward.query_performance_log "
+                                 "WHERE query_text LIKE 'SELECT count(*) FROM work%'").fetchall()
+    assert fingerprints == [("from-the-log",)]

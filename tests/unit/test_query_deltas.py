@@ -1,0 +1,98 @@
+"""pg_stat_statements deltas: resets, evictions, restarts, and the columns of each version."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pg_steward.queries.statstatements import column_for, delta, is_slow, select_list, started_again, window
+
+
+def entry(queryid: int = 1, calls: int = 10, ms: float = 100.0, *, rows: int = 10, mn: float = 1.0,
+          mx: float = 50.0, since: str | None = None, **more) -> dict:
+    base = {"userid": 10, "dbid": 5, "toplevel": True, "queryid": queryid, "calls": calls, "total_exec_time": ms,
+            "total_plan_time": 0.0, "rows": rows, "shared_blks_hit": 0, "shared_blks_read": 0,
+            "temp_blks_read": 0, "temp_blks_written": 0, "blk_read_time": 0.0, "min_exec_time": mn,
+            "max_exec_time": mx, "stats_since": since}
+    return {**base, **more}
+
+
+def test_continuing_entry_gives_the_difference() -> None:
+    d = delta(entry(calls=10, ms=100.0, rows=10), entry(calls=15, ms=180.0, rows=16), full_reset=False)
+    assert (d.calls, d.exec_ms, d.rows, d.started_again) == (5, 80.0, 6, False)
+    assert d.max_exec_ms is None  # the slowest call predates the window
+
+
+def test_new_maximum_falls_in_the_window() -> None:
+    assert delta(entry(mx=50.0), entry(calls=11, ms=190.0, mx=90.0), False).max_exec_ms == 90.0
+
+
+def test_counters_going_down_mean_a_reset() -> None:
+    d = delta(entry(calls=10, ms=100.0), entry(calls=3, ms=30.0, mx=20.0), full_reset=False)
+    assert (d.calls, d.exec_ms, d.started_again) == (3, 30.0, True)
+
+
+def test_full_reset_counts_everything_from_zero_even_when_counters_grew() -> None:
+    d = delta(entry(calls=10, ms=100.0), entry(calls=12, ms=130.0), full_reset=True)
+    assert (d.calls, d.exec_ms) == (12, 130.0)
+
+
+def test_evicted_entry_that_came_back_is_seen_by_its_extremes() -> None:
+    # More calls than before, but its maximum went down: a new entry.
+    assert started_again(entry(calls=10, mx=50.0), entry(calls=12, ms=120.0, mx=20.0))
+    # ... or its minimum went up.
+    assert started_again(entry(calls=10, mn=1.0), entry(calls=12, ms=120.0, mn=5.0))
+
+
+def test_postgresql_17_uses_stats_since() -> None:
+    before = entry(since="2026-01-01 00:00:00+00")
+    assert started_again(before, entry(calls=20, ms=200.0, since="2026-01-02 00:00:00+00"))
+    assert not started_again(before, entry(calls=20, ms=200.0, mx=10.0, since="2026-01-01 00:00:00+00"))
+
+
+def test_window_counts_new_restarted_and_idle_entries() -> None:
+    pairs = [(entry(1), entry(1, calls=12, ms=150.0)), (entry(3), entry(3)), (None, entry(4, calls=2, ms=5.0)),
+             (entry(5, calls=9), entry(5, calls=2, ms=3.0))]
+    found = window(pairs, full_reset=False)
+    assert sorted((d.key[3], d.calls) for d in found.deltas) == [(1, 2), (4, 2), (5, 2)]  # 3 did nothing
+    assert (found.new_entries, found.started_again) == (1, 1)
+
+
+@given(st.integers(0, 1000), st.integers(0, 1000), st.floats(0, 1e6), st.floats(0, 1e6), st.booleans())
+def test_deltas_are_never_negative(c1: int, c2: int, t1: float, t2: float, reset: bool) -> None:
+    d = delta(entry(calls=c1, ms=t1), entry(calls=c2, ms=t2), reset)
+    assert d.calls >= 0 and d.exec_ms >= 0
+
+
+def test_slow_by_mean_or_by_total() -> None:
+    d = delta(None, entry(calls=100, ms=900.0), False)
+    assert is_slow(d, min_mean_ms=5, min_total_ms=10_000)  # mean 9 ms
+    assert not is_slow(d, min_mean_ms=10, min_total_ms=10_000)
+    assert is_slow(d, min_mean_ms=10, min_total_ms=500)
+
+
+V14 = {"userid", "dbid", "toplevel", "queryid", "calls", "total_exec_time", "total_plan_time", "min_exec_time",
+       "max_exec_time", "rows", "blk_read_time"}
+V17 = (V14 - {"blk_read_time"}) | {"shared_blk_read_time", "stats_since", "minmax_stats_since"}
+
+
+@pytest.mark.parametrize(("version", "columns", "name", "expected"), [
+    (140000, V14, "blk_read_time", "blk_read_time"),
+    (160000, V14, "blk_read_time", "blk_read_time"),
+    (170000, V17, "blk_read_time", "shared_blk_read_time"),
+    (170000, V17, "stats_since", "stats_since"),
+    (160000, V14, "stats_since", None),
+    (140000, V14, "toplevel", "toplevel"),
+    (120000, {"total_time"}, "total_exec_time", "total_time"),
+    (120000, {"total_time"}, "toplevel", None),
+    (170000, V14, "blk_read_time", "blk_read_time"),  # server upgraded, extension not yet
+])
+def test_columns_are_chosen_by_version(version: int, columns: set, name: str, expected: str | None) -> None:
+    assert column_for(name, version, columns) == expected
+
+
+def test_select_list_fills_missing_columns_with_constants() -> None:
+    pairs = dict(select_list(140000, V14))
+    assert pairs["stats_since"] == "NULL::timestamptz" and pairs["toplevel"] == "toplevel"
+    assert dict(select_list(130000, V14 - {"toplevel"}))["toplevel"] == "true"
