@@ -71,13 +71,18 @@ def main() -> None:
             "report --html": ["report", "--html", os.path.join(tmp, "r.html")],
         }
         for name, args in commands.items():
+            single = statistics.median(timed([*args, *dsns[:2]]) for _ in range(options.rounds))
             serial = statistics.median(timed([*args, *dsns, "--jobs", "1"]) for _ in range(options.rounds))
             parallel = statistics.median(
                 timed([*args, *dsns, "--jobs", str(options.databases)]) for _ in range(options.rounds))
-            results[name] = {"serial_s": round(serial, 3), "parallel_s": round(parallel, 3),
-                             "speedup": round(serial / parallel, 2)}
-            print(f"{name:18} {options.databases} databases: --jobs 1 {serial:6.2f} s, "
-                  f"--jobs {options.databases} {parallel:6.2f} s, speed-up x{serial / parallel:.2f}")
+            # What one more database costs, without the command's own start (Python, imports).
+            per_database = (serial - single) / (options.databases - 1)
+            results[name] = {"one_database_s": round(single, 3), "serial_s": round(serial, 3),
+                             "parallel_s": round(parallel, 3), "speedup": round(serial / parallel, 2),
+                             "per_database_serial_s": round(per_database, 3)}
+            print(f"{name:18} 1 database {single:5.2f} s; {options.databases} databases: --jobs 1 {serial:5.2f} s, "
+                  f"--jobs {options.databases} {parallel:5.2f} s, speed-up x{serial / parallel:.2f}; "
+                  f"each more database {per_database * 1000:.0f} ms serially")
     out = ROOT / "bench" / "results" / "cli_fleet.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"databases": options.databases, "rounds": options.rounds, "cpus": os.cpu_count(),
