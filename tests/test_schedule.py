@@ -200,3 +200,15 @@ def test_purge_keeps_the_newest_statistics_snapshot(conn: psycopg.Connection) ->
     assert conn.execute("SELECT count(*) FROM steward.query_stats_snapshot_entry").fetchone()[0] == entries
     after = conn.execute("SELECT previous_captured_at IS NOT NULL FROM steward.capture_query_stats()").fetchone()
     assert after == (True,)  # the next capture still computes deltas from the kept snapshot
+
+
+def test_cron_conninfo_setting_is_used(server: LocalServer, sched: psycopg.Connection) -> None:
+    """steward.cron_conninfo overrides how pg_cron's database is reached (here: TCP instead of the socket)."""
+    sched.execute("SELECT set_config('steward.cron_conninfo', %s, false)",
+                  [f"host=127.0.0.1 port=1 dbname={DATABASE} connect_timeout=5"])
+    with pytest.raises(psycopg.Error, match="could not establish connection"):
+        sched.execute("SELECT * FROM steward.schedule('maintenance')")
+    sched.execute("SELECT set_config('steward.cron_conninfo', %s, false)",
+                  [f"host=127.0.0.1 port={server.port} dbname={DATABASE} user=postgres"])
+    assert sched.execute("SELECT action FROM steward.schedule('maintenance')").fetchone() == ("scheduled",)
+    assert sched.execute("SELECT steward.unschedule('maintenance')").fetchone() == (True,)
