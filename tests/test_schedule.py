@@ -212,3 +212,16 @@ def test_cron_conninfo_setting_is_used(server: LocalServer, sched: psycopg.Conne
                   [f"host=127.0.0.1 port={server.port} dbname={DATABASE} user=postgres"])
     assert sched.execute("SELECT action FROM steward.schedule('maintenance')").fetchone() == ("scheduled",)
     assert sched.execute("SELECT steward.unschedule('maintenance')").fetchone() == (True,)
+
+
+def test_scheduling_a_paused_job_resumes_it(server: LocalServer, sched: psycopg.Connection) -> None:
+    jobid = sched.execute("SELECT jobid FROM steward.schedule('maintenance', '0 4 * * *')").fetchone()[0]
+    try:
+        with psycopg.connect(server.url_for(DATABASE), autocommit=True) as admin:
+            admin.execute("SELECT cron.alter_job(%s, active => false)", [jobid])
+        assert sched.execute("SELECT active FROM steward.jobs").fetchone() == (False,)
+        again = sched.execute("SELECT jobid, action FROM steward.schedule('maintenance', '0 4 * * *')").fetchone()
+        assert again == (jobid, "resumed")
+        assert sched.execute("SELECT active FROM steward.jobs").fetchone() == (True,)
+    finally:
+        sched.execute("SELECT steward.unschedule('maintenance')")

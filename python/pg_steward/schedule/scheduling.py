@@ -64,6 +64,10 @@ def schedule(db: Database, job_name: str | None, cron_expression: str | None,
         # pg_cron updates a job of the same name and user in place (schedule, command).
         jobid = cron_rows(db, site, _schedule_sql(site, name, expression, command))[0]["jobid"]
         action = "updated" if before else "scheduled"
+    if before and not before["active"]:
+        # Scheduling means running: a job someone paused (cron.alter_job) is resumed, and says so.
+        cron_rows(db, site, f"SELECT cron.alter_job({int(jobid)}::bigint, active => true) IS NULL AS done")
+        action = "resumed" if action == "unchanged" else action
     return {"job": job.name, "cron_job": name, "jobid": jobid, "schedule": expression, "command": command,
             "cron_database": site.database, "action": action}
 
