@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -106,10 +107,19 @@ class LocalServer:
         return self._pg.is_alive()
 
     def restart(self, immediate: bool = False) -> None:
-        """Stop and start the same cluster: a clean shutdown, or an immediate one (crash recovery follows)."""
-        import signal
+        """Stop the server and start it again on the same data directory and port.
 
-        self._pg.terminate(signal.SIGQUIT if immediate else signal.SIGINT)
+        ``immediate`` sends SIGQUIT to the postmaster (``pg_ctl stop -m immediate``): every backend
+        exits at once without a checkpoint and the next start runs crash recovery. Otherwise SIGINT
+        (``-m fast``). testing.postgresql's own ``terminate`` always sends SIGINT, so the immediate
+        stop goes through its base class, which sends the signal given and waits for the exit.
+        """
+        from testing.common.database import Database
+
+        if immediate:
+            Database.terminate(self._pg, signal.SIGQUIT)
+        else:
+            self._pg.terminate()
         self._pg.start()
 
     def stop(self) -> None:
