@@ -34,7 +34,8 @@ SQL_SOURCES = extension/schema.sql \
               extension/runtime.sql \
               extension/partitions.sql \
               extension/queries.sql \
-              extension/reports.sql
+              extension/reports.sql \
+              extension/schedule.sql
 
 # Upgrade scripts and the frozen scripts of released versions are built too:
 # each gets this machine's @PKGLIBDIR@; an upgrade script's @VERSION@ is its
@@ -42,7 +43,7 @@ SQL_SOURCES = extension/schema.sql \
 UPGRADES   = $(notdir $(wildcard extension/upgrades/$(EXTENSION)--*--*.sql))
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions lifecycle fingerprint reports slow_queries
+REGRESS    = install partitions lifecycle fingerprint reports slow_queries schedule
 EXTRA_CLEAN = $(EXTENSION)-*.zip
 
 include $(PGXS)

@@ -38,3 +38,51 @@ def human_bytes(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON can hold it: numbers stay numbers, times become ISO 8601 text."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def union_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    return columns
+
+
+def write_json(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
+    import json
+
+    json.dump([jsonable(r) for r in rows], stream, indent=2)
+    stream.write("\n")
+
+
+def write_csv(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """CSV with a header; lists as PostgreSQL array text would be ambiguous, so as JSON."""
+    import csv
+    import json
+
+    writer = csv.writer(stream)
+    columns = union_columns(rows)
+    writer.writerow(columns)
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = jsonable(row.get(column))
+            cells.append(json.dumps(value) if isinstance(value, (list, dict)) else ("" if value is None else value))
+        writer.writerow(cells)

@@ -1,0 +1,114 @@
+"""``steward.schedule``, ``steward.unschedule`` and ``steward.jobs``: pg_steward's jobs in pg_cron."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pg_steward.db import Database, Row
+from pg_steward.errors import INVALID_PARAMETER_VALUE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.schedule import jobs
+from pg_steward.schedule.cron import CronSite, check_cron_extension, cron_rows, locate
+from pg_steward.sqltext import quote_literal
+
+
+def _positive_interval(db: Database, value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    row = db.query("SELECT $1::interval > interval '0' AS positive, $1::interval::text AS text", value)[0]
+    if not row["positive"]:
+        raise StewardError(f"{what} must be a positive interval, not {value}", INVALID_PARAMETER_VALUE)
+    text: str = row["text"]
+    return text
+
+
+def _require_function(db: Database, job: jobs.Job) -> None:
+    if job.needs is None:
+        return
+    if not db.query("SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = 'steward'::regnamespace "
+                    "AND proname = $1", job.needs):
+        raise StewardError(
+            f"job {job.name} needs steward.{job.needs}(), which this installation does not have",
+            OBJECT_NOT_IN_PREREQUISITE_STATE,
+            hint="Update pg_steward (ALTER EXTENSION pg_steward UPDATE) to a version that has it.",
+        )
+
+
+def _existing(db: Database, site: CronSite, name: str) -> Row | None:
+    rows = cron_rows(db, site, (
+        "SELECT jobid, schedule, command, database, active FROM cron.job "
+        f"WHERE jobname = {quote_literal(name)} AND username = current_user"))
+    return rows[0] if rows else None
+
+
+def _schedule_sql(site: CronSite, name: str, expression: str, command: str) -> str:
+    args = f"{quote_literal(name)}, {quote_literal(expression)}, {quote_literal(command)}"
+    if site.local:
+        return f"SELECT cron.schedule({args}) AS jobid"
+    return f"SELECT cron.schedule_in_database({args}, {quote_literal(site.here)}) AS jobid"
+
+
+def schedule(db: Database, job_name: str | None, cron_expression: str | None,
+             older_than: str | None) -> dict[str, Any]:
+    """``steward.schedule(job, cron_expression, older_than)``: create or update one job, by name."""
+    job = jobs.job(job_name)
+    expression = jobs.check_schedule(cron_expression if cron_expression is not None else job.default_schedule)
+    command = jobs.command(job, _positive_interval(db, older_than, "older_than"))
+    _require_function(db, job)
+    site = locate(db)
+    check_cron_extension(db, site)
+    name = jobs.cron_name(site.here, job.name)
+    before = _existing(db, site, name)
+    if before and (before["schedule"], before["command"], before["database"]) == (expression, command, site.here):
+        action, jobid = "unchanged", before["jobid"]
+    else:
+        # pg_cron updates a job of the same name and user in place (schedule, command).
+        jobid = cron_rows(db, site, _schedule_sql(site, name, expression, command))[0]["jobid"]
+        action = "updated" if before else "scheduled"
+    if before and not before["active"]:
+        # Scheduling means running: a job someone paused (cron.alter_job) is resumed, and says so.
+        cron_rows(db, site, f"SELECT cron.alter_job({int(jobid)}::bigint, active => true) IS NULL AS done")
+        action = "resumed" if action == "unchanged" else action
+    return {"job": job.name, "cron_job": name, "jobid": jobid, "schedule": expression, "command": command,
+            "cron_database": site.database, "action": action}
+
+
+def unschedule(db: Database, job_name: str | None) -> bool:
+    """``steward.unschedule(job)``: true if the job was scheduled and is now gone."""
+    job = jobs.job(job_name)
+    site = locate(db)
+    check_cron_extension(db, site)
+    before = _existing(db, site, jobs.cron_name(site.here, job.name))
+    if before is None:
+        return False
+    cron_rows(db, site, f"SELECT cron.unschedule({int(before['jobid'])}::bigint) AS done")
+    return True
+
+
+_JOBS_SQL = """
+SELECT j.jobid, j.jobname, j.schedule, j.command, j.database, j.username, j.active,
+       d.start_time AS last_start, d.end_time AS last_end, d.status AS last_status,
+       d.return_message AS last_message
+FROM cron.job AS j
+LEFT JOIN LATERAL (SELECT start_time, end_time, status, return_message FROM cron.job_run_details AS r
+                   WHERE r.jobid = j.jobid ORDER BY r.runid DESC LIMIT 1) AS d ON true
+WHERE j.database = {database} AND pg_catalog.starts_with(j.jobname, {prefix})
+ORDER BY j.jobname
+"""
+
+
+def job_status(db: Database) -> list[dict[str, Any]]:
+    """Rows of the ``steward.jobs`` view: this database's pg_steward jobs and their last run."""
+    site = locate(db)
+    check_cron_extension(db, site)
+    prefix = jobs.cron_name(site.here, "")
+    rows = cron_rows(db, site, _JOBS_SQL.format(database=quote_literal(site.here), prefix=quote_literal(prefix)))
+    out = []
+    for row in rows:
+        job = jobs.job_of(row["jobname"], site.here)
+        if job is None:
+            continue
+        out.append({"job": job, "cron_job": row["jobname"], "jobid": row["jobid"], "schedule": row["schedule"],
+                    "command": row["command"], "database": row["database"], "username": row["username"],
+                    "active": row["active"], "last_start": row["last_start"], "last_end": row["last_end"],
+                    "last_status": row["last_status"], "last_message": row["last_message"]})
+    return out
