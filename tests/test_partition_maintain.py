@@ -200,7 +200,7 @@ def test_run_maintenance_works_off_a_backlog_in_steps_bounded_by_lock_timeout(co
         CREATE TRIGGER note AFTER INSERT ON steward.partition_maintenance_log FOR EACH ROW EXECUTE FUNCTION note();
     """)
     conn.execute("INSERT INTO bk SELECT current_date - 10 + g FROM generate_series(0, 20) g")  # 20 days stranded
-    step = conn.execute("SELECT action FROM steward._maintain_step('bk'::regclass, NULL)").fetchall()
+    step = conn.execute("SELECT action FROM steward._maintain_step('bk'::regclass, 1)").fetchall()
     assert step == [("create",), ("more",)]  # no retention while partitions are still due
     assert conn.execute("SELECT count(*), count(DISTINCT txid) FROM seen").fetchone() == (1, 1)
     conn.execute("TRUNCATE seen")
@@ -209,7 +209,8 @@ def test_run_maintenance_works_off_a_backlog_in_steps_bounded_by_lock_timeout(co
     assert conn.execute("SELECT count(*) FROM bk_default").fetchone() == (0,)
     creates, transactions = conn.execute("SELECT count(*), count(DISTINCT txid) FROM seen WHERE action = 'create'"
                                          ).fetchone()
-    assert creates == 19 and transactions == 19, "one partition per step, each step committed"
+    # 19 creations of a few ms each, steps of 2 ms (one creation at least): committed in many transactions.
+    assert creates == 19 and transactions >= 4, (creates, transactions)
     retired = conn.execute("SELECT count(*), count(DISTINCT txid) FROM seen WHERE action = 'drop'").fetchone()
     assert retired == (7, 1)  # days before the cutoff (today - 3), all in the last step
     assert conn.execute("SELECT count(*) FROM steward.partition_maintenance_log WHERE action = 'more'").fetchone() == (
