@@ -158,12 +158,12 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
     parent_oid = catalog.read_parent(db, parent_name).oid if parent_name is not None else None
 
     def work() -> list[Action]:
-        oids = managed_oids(db, parent_oid)
-        if parent_oid is not None and not oids:
+        if parent_oid is None:
+            return [a for oid in tables_due(db) for a in _maintain_one(db, oid)]
+        # A table named by the caller is read directly: no survey for one table.
+        if not managed_oids(db, parent_oid):
             return [Action(parent_oid, "skip", None, True, "not managed: call steward.manage() first")]
-        # A table named by the caller (run_maintenance names those the survey found due) is read directly.
-        idle = idle_tables(db, oids) if parent_oid is None else set()
-        return [a for oid in oids if oid not in idle for a in _maintain_one(db, oid)]
+        return _maintain_one(db, parent_oid)
 
     return [a.row() for a in _locked(db, work)]
 

@@ -19,6 +19,7 @@ from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import parse_bound
 from pg_steward.partitions.catalog import Parent, RangePartition
 from pg_steward.partitions.config import Config, read_configs
+from pg_steward.partitions.locking import LockPolicy, with_lock_retries
 from pg_steward.partitions.plan import wanted_ranges
 from pg_steward.partitions.retention import expired, now_as_key, now_utc
 from pg_steward.partitions.spans import subtract, zone
@@ -65,26 +66,22 @@ def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) ->
             "WHERE c.oid::bigint = ANY($1::bigint[])", [p.default_oid for p in parents])
         names = {r["oid"]: qualified(r["schema"], r["name"]) for r in rows}
     found: set[int] = set()
-    previous = db.query("SELECT pg_catalog.current_setting('lock_timeout') AS value")[0]["value"]
-    try:
-        for i in range(0, len(parents), DEFAULT_BATCH):
-            batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names]
-            found |= {p.oid for p in parents[i:i + DEFAULT_BATCH] if p.default_oid not in names}
-            if not batch:
-                continue
-            sql = " UNION ALL ".join(
-                f"SELECT {int(p.oid)}::bigint AS oid WHERE EXISTS "
-                f"(SELECT FROM {names[p.default_oid]} WHERE {p.key_sql} IS NOT NULL)" for p in batch)
-            try:
-                with db.subtransaction():
-                    db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", f"{timeout_ms}ms")
-                    found |= {r["oid"] for r in db.query(sql)}
-            except Exception:
-                # A lock not available, a DEFAULT the caller may not read: the full path takes each table on
-                # its own (with retries), and reports a table's failure without stopping the others.
-                found |= {p.oid for p in batch}
-    finally:
-        db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", previous)
+    policy = LockPolicy(timeout_ms=timeout_ms, retries=0)
+    for i in range(0, len(parents), DEFAULT_BATCH):
+        batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names]
+        found |= {p.oid for p in parents[i:i + DEFAULT_BATCH] if p.default_oid not in names}
+        if not batch:
+            continue
+        sql = " UNION ALL ".join(
+            f"SELECT {int(p.oid)}::bigint AS oid WHERE EXISTS "
+            f"(SELECT FROM {names[p.default_oid]} WHERE {p.key_sql} IS NOT NULL)" for p in batch)
+        try:
+            rows = with_lock_retries(db, policy, "survey of DEFAULT partitions", lambda sql=sql: db.query(sql))
+            found |= {r["oid"] for r in rows}
+        except Exception:
+            # A lock not available, a DEFAULT the caller may not read: the full path takes each table on its
+            # own (with retries), and reports a table's failure without stopping the others.
+            found |= {p.oid for p in batch}
     return found
 
 
