@@ -70,3 +70,18 @@ def seed_url(server: LocalServer) -> str:
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(sql("seed_tables"))
     return url
+
+
+@pytest.fixture(scope="module")
+def same_postmaster(server: LocalServer) -> Iterator[None]:
+    """At the end of the module, the server must not have restarted its backends.
+
+    A backend that crashes makes the postmaster end every session and start again: the connection opened
+    here would be gone, and the postmaster's start time may move.
+    """
+    with psycopg.connect(server.url, autocommit=True) as watcher:
+        started = watcher.execute("SELECT pg_postmaster_start_time(), pg_backend_pid()").fetchone()
+        yield
+        assert watcher.execute("SELECT pg_postmaster_start_time(), pg_backend_pid()").fetchone() == started
+    with psycopg.connect(server.url) as fresh:
+        assert fresh.execute("SELECT pg_postmaster_start_time()").fetchone()[0] == started[0]

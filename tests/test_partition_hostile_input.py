@@ -11,54 +11,27 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from partition_helpers import digest, relations
+from hostile_helpers import EXAMPLES, NAME, TEXT, make_victim
+from hostile_helpers import call as call_checked
 
-# Errors a caller may get for bad input: data exceptions, invalid/undefined objects, privileges, features.
-EXPECTED_CLASSES = ("22", "42", "0A", "3F", "55")
-
-EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-NASTY = st.sampled_from([
-    "'; DROP TABLE victim; --", "\"; DROP TABLE victim; --", "$$; DROP TABLE victim; $$", "victim",
-    "1 month'); DROP TABLE victim; --", "' OR 1=1 --", "\\", "%s", "{}", "NaN", "infinity", "-infinity",
-    "epoch", "allballs", "9999-12-31", "0001-01-01 BC", "294276-12-31", "-1 month", "0", "1 microsecond",
-    "100000000 years", "1 month 1 day", "P1M", "America/New_York", "Mars/Olympus", "UTC+25", "",
-    " ", "\t", "ümlaut ☃", "a" * 200,
-])
-TEXT = st.one_of(NASTY, st.text(min_size=0, max_size=40).filter(lambda s: "\x00" not in s))
-NAME = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-               min_size=1, max_size=90)
+pytestmark = pytest.mark.usefixtures("same_postmaster")
 
 
 @pytest.fixture
 def tx(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    conn.execute("CREATE TABLE victim (x int); INSERT INTO victim VALUES (1)")
+    make_victim(conn)
     conn.execute("CREATE TABLE d (k date NOT NULL, v int) PARTITION BY RANGE (k);"
                  "CREATE TABLE d_default PARTITION OF d DEFAULT; INSERT INTO d VALUES ('2024-05-05', 1)")
     conn.execute("CREATE TABLE z (k timestamptz NOT NULL) PARTITION BY RANGE (k)")
     yield conn
 
 
-def state(conn: psycopg.Connection) -> tuple:
-    return relations(conn), digest(conn, "victim"), digest(conn, "d"), digest(conn, "steward.partition_config")
-
-
 def call(conn: psycopg.Connection, sql: str, params: list) -> None:
-    """Run ``sql`` in a rolled-back transaction; if it fails, the error is expected and changed nothing."""
-    with conn.transaction(force_rollback=True):
-        before = state(conn)
-        try:
-            with conn.transaction():
-                conn.execute(sql, params)
-        except psycopg.Error as error:
-            state_code = error.sqlstate or ""
-            assert state_code[:2] in EXPECTED_CLASSES, f"{state_code}: {error}"
-            assert str(error).startswith("pg_steward: ") or state_code[:2] in ("22", "42"), str(error)
-            assert state(conn) == before
-    assert conn.execute("SELECT count(*) FROM victim").fetchone() == (1,)
+    """The shared check, with the rows of the partitioned table ``d`` watched too."""
+    call_checked(conn, sql, params, "d")
 
 
 @EXAMPLES
