@@ -53,6 +53,9 @@ def log_slow_query(db: Database, query: str | None, execution_time_ms: Decimal |
         raise StewardError("query and execution_time_ms must not be NULL", NULL_VALUE_NOT_ALLOWED)
     if not query.strip():
         raise StewardError("query must not be empty")
+    # numeric has NaN and infinities; NaN passes the table's CHECK (>= 0) and breaks Decimal comparisons.
+    if not Decimal(execution_time_ms).is_finite():
+        raise StewardError(f"execution_time_ms must be a finite number, got {execution_time_ms}")
     if execution_time_ms < 0:
         raise StewardError(f"execution_time_ms must not be negative, got {execution_time_ms}")
     for name, value in (("rows_examined", rows_examined), ("rows_returned", rows_returned)):
@@ -199,6 +202,8 @@ def _threshold(value: object, fallback: object, name: str) -> float:
     chosen = float(value) if value is not None else float(fallback)
     if chosen < 0:
         raise StewardError(f"{name} must not be negative, got {value}", INVALID_PARAMETER_VALUE)
+    if chosen != chosen:  # NaN compares false with everything: it would select nothing, silently
+        raise StewardError(f"{name} must be a number, got {value}", INVALID_PARAMETER_VALUE)
     return chosen
 
 
