@@ -2,8 +2,9 @@
 
 The statement is classified before anything runs (statements.py), then
 explained inside a subtransaction that is always rolled back, whatever the
-statement did, so an allowed write leaves nothing behind. It runs as one
-prepared statement, which the server refuses to build from several commands.
+statement did, so an allowed write leaves nothing behind. The server reads
+the text as pglast did (standard_conforming_strings on), so it runs the one
+statement that was classified.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_
             # Local settings made in the subtransaction end with it.
             if search_path is not None:
                 db.execute("SELECT pg_catalog.set_config('search_path', $1, true)", search_path)
+            # pglast classified the text with standard_conforming_strings on; with it off the server would read
+            # 'a\' as an open string and could run, as code, what pglast saw inside a quote.
+            db.execute("SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true)")
             rows = db.query(f"EXPLAIN ({options}) {query}")
             raise _RollBack(rows[0]["QUERY PLAN"])
     except _RollBack as done:
