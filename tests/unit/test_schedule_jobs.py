@@ -64,3 +64,13 @@ def test_conninfo_values_are_quoted() -> None:
     info = default_conninfo("cron db", "postgres", "5432", "/tmp/sock dir, /var/run")
     assert "dbname='cron db'" in info and "host='/tmp/sock dir'" in info and "port='5432'" in info
     assert "host='localhost'" in default_conninfo("x", "u", "1", "")
+
+
+@pytest.mark.parametrize("database", ["d" * 31, "d" * 63, "ü" * 31, "x'; DROP TABLE victim; --" * 2])
+def test_job_names_of_long_database_names_fit_and_stay_distinct(database: str) -> None:
+    # pg_cron's jobname is a name (63 bytes): cut names of two jobs of one database would be the same.
+    names = {jobs.cron_name(database, name) for name in jobs.JOBS}
+    assert len(names) == len(jobs.JOBS)
+    assert all(len(name.encode()) <= 63 for name in names)
+    assert {jobs.job_of(name, database) for name in names} == set(jobs.JOBS)
+    assert {jobs.job_of(name, database[:-1] + "e") for name in names} == {None}

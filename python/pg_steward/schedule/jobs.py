@@ -3,17 +3,20 @@
 A pg_cron job is named ``pg_steward:<database>:<job>``: pg_cron keeps the
 jobs of every database in one table (in ``cron.database_name``), so the name
 says which database a job serves, and scheduling the same job twice finds
-and updates it instead of adding a second one.
+and updates it instead of adding a second one. When that name would pass 63
+bytes, ``<database>`` is ``#`` and a digest of the database's name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
 
 NAME_PREFIX = "pg_steward:"
+NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,21 @@ def check_schedule(expression: str) -> str:
 
 
 def cron_name(database: str, job_name: str) -> str:
-    return f"{NAME_PREFIX}{database}:{job_name}"
+    """The pg_cron job name of ``job_name`` in ``database``.
+
+    pg_cron's ``jobname`` is a ``name``, cut at 63 bytes: a long database name would make the jobs of one
+    database share a cut name (scheduling one replaced another) that no longer matches. Such a database is
+    named by a digest of its name instead.
+    """
+    name = f"{NAME_PREFIX}{database}:{job_name}"
+    if len(name.encode()) <= NAME_BYTES:
+        return name
+    return f"{NAME_PREFIX}#{hashlib.sha256(database.encode()).hexdigest()[:16]}:{job_name}"
 
 
 def job_of(cron_job_name: str, database: str) -> str | None:
     """The pg_steward job a pg_cron job name stands for in ``database``, or None."""
-    prefix = f"{NAME_PREFIX}{database}:"
-    if not cron_job_name.startswith(prefix):
-        return None
-    name = cron_job_name[len(prefix):]
-    return name if name in JOBS else None
+    return next((name for name in JOBS if cron_name(database, name) == cron_job_name), None)
 
 
 def command(job_spec: Job, older_than: str | None) -> str:

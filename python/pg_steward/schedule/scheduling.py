@@ -91,7 +91,7 @@ SELECT j.jobid, j.jobname, j.schedule, j.command, j.database, j.username, j.acti
 FROM cron.job AS j
 LEFT JOIN LATERAL (SELECT start_time, end_time, status, return_message FROM cron.job_run_details AS r
                    WHERE r.jobid = j.jobid ORDER BY r.runid DESC LIMIT 1) AS d ON true
-WHERE j.database = {database} AND pg_catalog.starts_with(j.jobname, {prefix})
+WHERE j.database = {database} AND j.jobname::text IN ({names})
 ORDER BY j.jobname
 """
 
@@ -100,8 +100,8 @@ def job_status(db: Database) -> list[dict[str, Any]]:
     """Rows of the ``steward.jobs`` view: this database's pg_steward jobs and their last run."""
     site = locate(db)
     check_cron_extension(db, site)
-    prefix = jobs.cron_name(site.here, "")
-    rows = cron_rows(db, site, _JOBS_SQL.format(database=quote_literal(site.here), prefix=quote_literal(prefix)))
+    names = ", ".join(quote_literal(jobs.cron_name(site.here, name)) for name in jobs.JOBS)
+    rows = cron_rows(db, site, _JOBS_SQL.format(database=quote_literal(site.here), names=names))
     out = []
     for row in rows:
         job = jobs.job_of(row["jobname"], site.here)
