@@ -87,8 +87,9 @@ def run(benchmark: Benchmark, quick: bool, directory: Path) -> dict[str, Any]:
             sys.stdout.write(line)
             log.write(line)
         code = process.wait()
+    # The 5-minute load average at the end tells whether something else ran on the machine meanwhile.
     return {"name": benchmark.name, "command": shown, "seconds": time.monotonic() - started, "exit": code,
-            "output": output}
+            "load": os.getloadavg()[1], "output": output}
 
 
 def versions(results: dict[str, dict[str, Any]], scaling: list[dict[str, Any]]) -> dict[str, str]:

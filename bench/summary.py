@@ -211,9 +211,12 @@ def peers_section(results: dict[str, Result]) -> list[str]:
 
 
 def runs_section(runs: list[Result]) -> list[str]:
-    rows = [[r["name"], f"`{r['command']}`", f"{r['seconds']:.0f}", "ok" if r["exit"] == 0 else f"exit {r['exit']}"]
-            for r in runs]
-    return ["### Every run", "", *table(["benchmark", "command", "seconds", "status"], rows), ""]
+    rows = [[r["name"], f"`{r['command']}`", f"{r['seconds']:.0f}", f"{r['load']:.1f}",
+             "ok" if r["exit"] == 0 else f"exit {r['exit']}"] for r in runs]
+    return ["### Every run", "",
+            "Load: the machine's 5-minute load average when the benchmark ended (above the number of CPUs, something "
+            "else competed for them).", "",
+            *table(["benchmark", "command", "seconds", "load", "status"], rows), ""]
 
 
 def render(results: dict[str, Result], scaling: list[Result], facts: Result, runs: list[Result]) -> str:

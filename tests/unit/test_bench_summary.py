@@ -30,7 +30,7 @@ FACTS = {"date": "2026-11-21", "command": "bench/run_all.py", "cpus": 2, "cpu": 
 
 
 def run(name: str, code: int = 0) -> dict[str, Any]:
-    return {"name": name, "command": f"bench/{name}.py", "seconds": 60.0, "exit": code}
+    return {"name": name, "command": f"bench/{name}.py", "seconds": 60.0, "exit": code, "load": 1.25}
 
 
 def test_partition_ratios_are_peer_over_ours_and_goals_are_checked() -> None:
@@ -64,7 +64,7 @@ def test_render_leaves_out_what_did_not_run_and_lists_failures() -> None:
                           [run("partition_maintenance_100"), run("soak", code=1)])
     assert text.startswith(summary.START_MARKER) and text.rstrip().endswith(summary.END_MARKER)
     assert "### Soak" not in text and "### Faults" not in text and "Side by side" not in text
-    assert "| soak | `bench/soak.py` | 60 | exit 1 |" in text
+    assert "| soak | `bench/soak.py` | 60 | 1.2 | exit 1 |" in text
     assert "PostgreSQL 15.20, pg_partman 4.7.2" in text and "2 min in all" in text
 
 
