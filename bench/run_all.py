@@ -156,6 +156,7 @@ def main() -> int:
     facts["load_before"] = facts.pop("load_average")
     facts["cpus"] = facts.pop("nproc")
     runs = [run(b, args.quick, directory) for b in todo]
+    (directory / "runs.json").write_text(json.dumps({"facts": facts, "runs": runs}, indent=2, default=str) + "\n")
 
     results: dict[str, dict[str, Any]] = {}
     scaling: list[dict[str, Any]] = []
