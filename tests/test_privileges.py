@@ -9,11 +9,16 @@ mallory logs in with no membership and owns nothing. The superuser session watch
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,6 +26,7 @@ from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
 from partition_helpers import changes_nothing, digest, relations
+from pg_steward.localserver import SERVER_USER
 from report_helpers import flush_stats, rows
 
 VICTIMS = ("secret", "secret_partitioned", "secret_partitioned_default")
@@ -64,6 +70,10 @@ class Scene:
     mallory: psycopg.Connection  # a login role with no membership that owns nothing
     name: str  # mallory's role
     owner: str  # the victim role
+
+    def delegate(self, *more: str) -> None:
+        """Grant mallory the registry and the log, as an owner of tables of its own is (extension/partitions.md)."""
+        self.admin.execute(DELEGATE.format(role=f'"{self.name}"') + "".join(f"{m};" for m in more))
 
     def connect_as(self, role: str) -> psycopg.Connection:
         return psycopg.connect(make_conninfo(self.admin.info.dsn, user=role), autocommit=True)
@@ -229,7 +239,7 @@ def test_tables_due_tells_only_what_the_registry_shows_anyone(scene: Scene) -> N
 def test_a_role_granted_the_registry_cannot_write_another_owners_rows(scene: Scene) -> None:
     """The grants that let an owner manage its own tables (extension/partitions.md) do not reach other
     owners' rows: a row says what maintenance, often run by a superuser, drops."""
-    scene.admin.execute(DELEGATE.format(role=f'"{scene.name}"'))
+    scene.delegate()
     scene.admin.execute(f'SET ROLE "{scene.owner}"; CREATE TABLE other_events (d date NOT NULL) '
                         "PARTITION BY RANGE (d); RESET ROLE")
     for sql in ("UPDATE steward.partition_config SET retention = '1 day', retention_mode = 'drop'",
@@ -242,9 +252,9 @@ def test_a_role_granted_the_registry_cannot_write_another_owners_rows(scene: Sce
 
 
 def test_a_role_manages_its_own_table_only_with_an_archive_schema_it_may_create_in(scene: Scene) -> None:
-    scene.admin.execute(DELEGATE.format(role=f'"{scene.name}"') + f'GRANT CREATE ON SCHEMA public TO "{scene.name}";'
-                        f'CREATE SCHEMA vault AUTHORIZATION "{scene.owner}"; CREATE SCHEMA mine AUTHORIZATION '
-                        f'"{scene.name}"')
+    scene.delegate(f'GRANT CREATE ON SCHEMA public TO "{scene.name}"',
+                   f'CREATE SCHEMA vault AUTHORIZATION "{scene.owner}"',
+                   f'CREATE SCHEMA mine AUTHORIZATION "{scene.name}"')
     scene.mallory.execute("CREATE TABLE own_events (d date NOT NULL) PARTITION BY RANGE (d)")
     scene.mallory.execute("SELECT * FROM steward.manage('own_events', premake => 0)")
     for sql in ("SELECT * FROM steward.manage('own_events', retention => '1 year', retention_mode => 'archive', "
@@ -263,7 +273,7 @@ def test_a_role_manages_its_own_table_only_with_an_archive_schema_it_may_create_
 
 
 def test_maintenance_by_a_role_granted_the_registry_drops_and_moves_nothing_of_another_owner(scene: Scene) -> None:
-    scene.admin.execute(DELEGATE.format(role=f'"{scene.name}"'))  # may write the log, not the victim's tables
+    scene.delegate()  # mallory may write the log, not the victim's tables
     before = (relations(scene.admin), [digest(scene.admin, t) for t in VICTIMS])
     scene.mallory.execute("CALL steward.run_maintenance()")
     oid = scene.admin.execute("SELECT 'secret_partitioned'::regclass::oid::bigint").fetchone()[0]
@@ -274,3 +284,26 @@ def test_maintenance_by_a_role_granted_the_registry_drops_and_moves_nothing_of_a
                                  "WHERE username = %s", [scene.name]).fetchall()
     assert {(a, ok) for a, ok, _ in logged} == {("error", False)}
     assert all("must be owner" in d or "permission denied" in d for _, _, d in logged)
+
+
+def test_a_role_manages_its_own_table_only_in_a_tablespace_it_may_create_in(scene: Scene) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="steward_ts_"))
+    owner = pwd.getpwnam(SERVER_USER) if os.geteuid() == 0 else None
+    if owner is not None:  # the server runs as another user: the tablespace directory must be its own
+        os.chown(directory, owner.pw_uid, owner.pw_gid)
+    space = f"steward_ts_{scene.name}"
+    scene.admin.execute(f"CREATE TABLESPACE \"{space}\" LOCATION '{directory}'")
+    try:
+        scene.delegate(f'GRANT CREATE ON SCHEMA public TO "{scene.name}"')
+        scene.mallory.execute("CREATE TABLE own_events (d date NOT NULL) PARTITION BY RANGE (d)")
+        manage = "SELECT * FROM steward.manage('own_events', premake => 1, tablespace => %s)"
+        error = refused(scene, manage, [space])
+        assert "tablespace" in error_text(error)
+        scene.admin.execute(f'GRANT CREATE ON TABLESPACE "{space}" TO "{scene.name}"')
+        scene.mallory.execute(manage, [space])
+        assert scene.admin.execute("SELECT count(*) > 0 FROM pg_class WHERE reltablespace = "
+                                   "(SELECT oid FROM pg_tablespace WHERE spcname = %s)", [space]).fetchone() == (True,)
+    finally:
+        scene.admin.execute("DROP TABLE IF EXISTS own_events")
+        scene.admin.execute(f'DROP TABLESPACE "{space}"')
+        shutil.rmtree(directory, ignore_errors=True)
