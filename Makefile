@@ -2,6 +2,7 @@
 #
 #   make demo      # install what is missing, build, install, run the demo
 #   make test      # install what is missing, build, install, run every test
+#   make bench     # every benchmark, full settings; report into bench/README.md
 #   make install   # the extension (SQL + control) and the Python package
 #   make dist      # the PGXN zip
 #
@@ -16,14 +17,14 @@ PGXS      := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 VENV      ?= .venv
 LINT_VENV ?= .venv-lint
 
-.PHONY: demo test deps lint install-python uninstall-python dist freeze
+.PHONY: demo test bench deps lint install-python uninstall-python dist freeze
 
 deps:
 	scripts/install-deps
 
 ifeq ($(wildcard $(PGXS)),)
 # No PGXS yet (a fresh machine): only the bootstrap targets can run.
-demo test: deps
+demo test bench: deps
 	$(MAKE) $@
 install installcheck all dist:
 	@echo "PGXS not found: install postgresql-server-dev-15 (or run 'make deps')" >&2; exit 1
@@ -97,5 +98,10 @@ lint: all
 
 test: deps all install lint
 	$(VENV)/bin/python -m pytest tests
+
+# Every benchmark with its full settings, one after the other (about 75 min
+# on 2 CPUs); the report replaces the results section of bench/README.md.
+bench: deps all install
+	$(VENV)/bin/python bench/run_all.py --write-readme
 
 endif

@@ -60,6 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--databases", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "cli_fleet.json",
+                        help="where the JSON results go")
     options = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with LocalServer() as server, tempfile.TemporaryDirectory() as tmp:
@@ -83,11 +85,11 @@ def main() -> None:
             print(f"{name:18} 1 database {single:5.2f} s; {options.databases} databases: --jobs 1 {serial:5.2f} s, "
                   f"--jobs {options.databases} {parallel:5.2f} s, speed-up x{serial / parallel:.2f}; "
                   f"each more database {per_database * 1000:.0f} ms serially")
-    out = ROOT / "bench" / "results" / "cli_fleet.json"
+    out = options.output
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"databases": options.databases, "rounds": options.rounds, "cpus": os.cpu_count(),
                                "results": results}, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -319,6 +319,7 @@ def main() -> None:
     parser.add_argument("--immediate", type=int, default=10, help="immediate server stops (default 10)")
     parser.add_argument("--tables", type=int, default=10, help="managed tables (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON results go")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     started = time.monotonic()
@@ -333,15 +334,15 @@ def main() -> None:
                   machine={"cpus": os.cpu_count(), "platform": platform.platform()},
                   postgresql=versions[0], pg_steward=versions[1],
                   command=" ".join(["bench/faults.py", *sys.argv[1:]]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
     print(json.dumps(result["summary"], indent=2))
     for r in result["rounds"]:
         for problem in r["problems"]:
             print(f"round {r['number']} ({r['fault']}, {r['run']}, {r['delay_s']} s): {problem}")
     for problem in result["final_problems"]:
         print(f"final run: {problem}")
-    print(f"seed {seed}, {result['seconds']} s; details in {RESULTS.relative_to(ROOT)}")
+    print(f"seed {seed}, {result['seconds']} s; details in {args.output}")
     held = all(s["rounds_with_problems"] == 0 for k, s in result["summary"].items() if isinstance(s, dict))
     sys.exit(0 if held and result["summary"]["next_run_completes"] else 1)
 

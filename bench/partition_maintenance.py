@@ -28,10 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +44,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from pg_steward.localserver import LocalServer  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import machine  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "partition_maintenance.json"
 
@@ -141,22 +141,6 @@ def in_batches(conn: psycopg.Connection, statements: list[str], size: int = 100)
 
 
 def machine_facts(server: LocalServer) -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or str(os.cpu_count())
     with connect(server, "steward") as conn:
         pg_version = one(conn, "SELECT version()")
         steward = conn.execute("SELECT * FROM steward.version()").fetchone()
@@ -164,10 +148,7 @@ def machine_facts(server: LocalServer) -> dict[str, Any]:
     with connect(server, "partman") as conn:
         partman = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
     return {
-        "nproc": int(nproc),
-        "cpu": cpu,
-        "memory_gb": memory_gb,
-        "os": platform.platform(),
+        **machine.describe(),
         "postgresql": pg_version,
         "pg_steward": dict(zip(steward_cols, steward, strict=True)),
         "pg_partman": partman,
@@ -586,6 +567,8 @@ def summarize(result: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({"measurement": label, "steward": name.split(" ", 1)[1], "peer": "partman run_maintenance()",
                          "steward_seconds": data[name], "peer_seconds": peer, "ratio": r,
                          "ratio_name": "partman/steward", "goal": goal, "met": r >= need})
+    if "c_default_rescue" not in result:
+        return rows
     rescue = result["c_default_rescue"]["median"]
     r = ratio(rescue["steward"], rescue["manual"])
     rows.append({"measurement": f"(c) {result['parameters']['rows']:,} rows out of DEFAULT",
@@ -598,7 +581,7 @@ def summarize(result: dict[str, Any]) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tables", type=int, default=1000, help="managed tables in (a) and (b)")
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows moved out of DEFAULT in (c)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows moved out of DEFAULT in (c); 0 skips (c)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (median reported)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 tables, 50,000 rows, repeat 2")
     parser.add_argument("--no-profile", action="store_true", help="skip the pg_stat_statements profile pass")
@@ -625,9 +608,10 @@ def main() -> int:
         result["a_idle"] = bench_idle(server, args.repeat)
         step("(b) maintenance, one partition due per table")
         result["b_due"] = bench_due(server, args.tables, args.repeat)
-        step(f"(c) {args.rows:,} rows out of DEFAULT")
-        result["c_default_rescue"] = bench_default_rescue(server, args.rows, args.repeat)
-        if not args.no_profile:
+        if args.rows:
+            step(f"(c) {args.rows:,} rows out of DEFAULT")
+            result["c_default_rescue"] = bench_default_rescue(server, args.rows, args.repeat)
+        if args.rows and not args.no_profile:
             step("profile (pg_stat_statements, track = all; not timed)")
             result["profile"] = profile(server, args.tables, args.rows)
     result["summary"] = summarize(result)

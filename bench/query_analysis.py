@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5,000 statements, 10 repeats")
     parser.add_argument("--statements", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON results go")
     args = parser.parse_args()
     if args.quick:
         args.statements, args.repeat = 5_000, 10
@@ -126,9 +127,10 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION pg_steward CASCADE")
         result = {"fingerprints": fingerprint_rate(url, args.statements), "analyze": analyze_overhead(url, args.repeat)}
-    result.update(parameters=vars(args), machine={"cpus": os.cpu_count(), "python": platform.python_version()})
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    result.update(parameters={**vars(args), "output": str(args.output)},
+                  machine={"cpus": os.cpu_count(), "python": platform.python_version()})
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
     fp = result["fingerprints"]
     print(f"fingerprints inside the server: {fp['per_second']:,.0f}/s over {fp['statements']:,} statements "
           f"({fp['distinct_fingerprints']:,} distinct); first call of a session {fp['first_call_ms']:.0f} ms")
@@ -138,7 +140,7 @@ def main() -> None:
               f"= {r['ratio']:.3f}x (+{r['extra_ms']:.2f} ms); goal <= 1.1x plus a few ms")
         print(f"  against EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON), the options it runs: "
               f"{r['same_options_ms']:.2f} ms, {r['ratio_same_options']:.3f}x (+{r['extra_ms_same_options']:.2f} ms)")
-    print(f"written: {RESULTS.relative_to(ROOT)}")
+    print(f"written: {args.output}")
 
 
 if __name__ == "__main__":

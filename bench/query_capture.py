@@ -143,13 +143,15 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--entries", type=int, default=2000)
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON results go")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.scale, args.entries = 2, 20, 5, 1000
     result = run(args)
-    result.update(parameters=vars(args), machine={"cpus": os.cpu_count(), "python": platform.python_version()})
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    result.update(parameters={**vars(args), "output": str(args.output)},
+                  machine={"cpus": os.cpu_count(), "python": platform.python_version()})
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
     print(f"pgbench TPS without capture: {', '.join(f'{t:.0f}' for t in result['tps_without'])}")
     print(f"pgbench TPS with capture every {args.interval:g} s: "
           f"{', '.join(f'{t:.0f}' for t in result['tps_with_capture'])}")
@@ -158,7 +160,7 @@ def main() -> None:
     print(f"captures: {result['captures']}, {result['entries_per_capture']} entries each, "
           f"median {result['capture_ms_median']:.1f} ms, max {result['capture_ms_max']:.1f} ms under load; "
           f"{result['capture_ms_idle_new_session']:.1f} ms alone in a new session")
-    print(f"written: {RESULTS.relative_to(ROOT)}")
+    print(f"written: {args.output}")
 
 
 if __name__ == "__main__":

@@ -289,6 +289,8 @@ def main() -> None:
     parser.add_argument("--dsn", help="an existing server (default: a throwaway one)")
     parser.add_argument("--tables", type=int, help="tables for the timing (default 2000, 300 with --quick)")
     parser.add_argument("--rows", type=int, help="rows per timing table (default 10000, 2000 with --quick)")
+    parser.add_argument("--output", type=Path, help="where the JSON results go "
+                        "(default bench/results/report_bloat-TIME.json)")
     args = parser.parse_args()
     n = args.tables or (300 if args.quick else 2000)
     per_table = args.rows or (2000 if args.quick else 10000)
@@ -314,9 +316,8 @@ def main() -> None:
           f"pgstattuple_approx {speed['pgstattuple_approx_s']} s "
           f"({speed['pgstattuple_approx_s'] / est:.1f}x), pgstattuple {speed['pgstattuple_s']} s "
           f"({speed['pgstattuple_s'] / est:.1f}x), steward exact mode {speed['exact_mode_s']} s")
-    results = ROOT / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"report_bloat-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path = args.output or ROOT / "bench" / "results" / f"report_bloat-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"summary": summary, "relations": accuracy}, indent=2))
     print(f"written {path}")
 

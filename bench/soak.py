@@ -549,6 +549,7 @@ def main() -> None:
                              "new partitions for every run) instead of one more day per interval")
     parser.add_argument("--lock-timeout", type=float, default=2.0, help="the tables' lock_timeout, s (default 2)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON results go")
     args = parser.parse_args()
     settings = Settings(seconds=args.minutes * 60, writers=args.writers, tables=args.tables,
                         interval=args.interval, capture_interval=args.capture_interval,
@@ -566,13 +567,13 @@ def main() -> None:
                   machine={"cpus": os.cpu_count(), "platform": platform.platform(),
                            "load_average": os.getloadavg()},
                   command=" ".join(["bench/soak.py", *sys.argv[1:]]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=str))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps({k: result[k] for k in ("seconds", "writers", "lock_waits", "maintenance", "query_capture", "rows",
                                              "rows_left_in_default", "partitions_now")}, indent=2, default=str))
     for goal, ok in met.items():
         print(f"{'ok  ' if ok else 'MISS'} {goal}")
-    print(f"seed {settings.seed}; details in {RESULTS.relative_to(ROOT)}")
+    print(f"seed {settings.seed}; details in {args.output}")
     sys.exit(0 if all(met.values()) else 1)
 
 
