@@ -307,3 +307,21 @@ def test_a_role_manages_its_own_table_only_in_a_tablespace_it_may_create_in(scen
         scene.admin.execute("DROP TABLE IF EXISTS own_events")
         scene.admin.execute(f'DROP TABLESPACE "{space}"')
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_query_capture_by_a_monitor_granted_the_logs(scene: Scene) -> None:
+    """The grants extension/runtime.md names for capturing without superuser are enough."""
+    tables = "steward.query_performance_log, steward.query_stats_snapshot, steward.query_stats_snapshot_entry"
+    refused(scene, "SELECT * FROM steward.capture_query_stats()")
+    scene.admin.execute(f'GRANT pg_monitor TO "{scene.name}"')
+    refused(scene, "SELECT * FROM steward.capture_query_stats()")  # reading is not writing
+    scene.admin.execute(f'GRANT INSERT, UPDATE, DELETE ON {tables} TO "{scene.name}";'
+                        "GRANT USAGE ON SEQUENCE steward.query_performance_log_log_id_seq, "
+                        f'steward.query_stats_snapshot_snapshot_id_seq TO "{scene.name}"')
+    captured = rows(scene.mallory, "SELECT * FROM steward.capture_query_stats(0, 0)")[0]
+    assert captured["baseline"] is False and captured["logged"] > 0
+    assert scene.mallory.execute("SELECT steward.log_slow_query('SELECT 2', 7) > 0").fetchone() == (True,)
+    refused(scene, "SELECT * FROM steward.purge_logs('1 second')")  # the partition log too
+    scene.admin.execute(f'GRANT DELETE ON steward.partition_maintenance_log TO "{scene.name}"')
+    purged = dict(scene.mallory.execute("SELECT log, deleted FROM steward.purge_logs('1 second')").fetchall())
+    assert set(purged) >= {"steward.query_performance_log", "steward.partition_maintenance_log"}
