@@ -317,33 +317,13 @@ CREATE PROCEDURE steward.run_maintenance()
 LANGUAGE plpython3u
 SECURITY INVOKER
 AS $python$
-lock = plpy.execute("SELECT pg_catalog.pg_try_advisory_lock(8319385975070549041) AS ok")[0]["ok"]
-if not lock:
-    plpy.notice("pg_steward: another maintenance run is in progress; nothing done")
-else:
-    try:
-        tables = plpy.execute("SELECT oid, oid::regclass::text AS name FROM steward._tables_due() AS oid")
-        # A table's work in steps, a commit after each: the locks of its creations (writers of a parent with
-        # DEFAULT wait for them) last a quarter of its lock_timeout at most, however long the table's backlog.
-        # 'more' says the table is not done.
-        step = plpy.prepare(
-            "SELECT count(*) FILTER (WHERE action = 'more') AS more, "
-            "count(*) FILTER (WHERE action NOT IN ('more', 'skip')) AS done, "
-            "count(*) FILTER (WHERE NOT ok) AS failed FROM steward._maintain_step($1, NULL)", ["oid"])
-        for number, table in enumerate(tables, 1):
-            done = failed = 0
-            for _ in range(1000):
-                result = plpy.execute(step, [table["oid"]])[0]
-                plpy.commit()
-                done, failed = done + result["done"], failed + result["failed"]
-                if not result["more"]:
-                    break
-            # Progress for whoever called it by hand (pg_cron ignores notices).
-            plpy.notice(f"pg_steward: {number} of {tables.nrows()}: {table['name']}: "
-                        f"{done} {'action' if done == 1 else 'actions'}"
-                        + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
-    finally:
-        plpy.execute("SELECT pg_catalog.pg_advisory_unlock(8319385975070549041)")
+# No SET clauses (a procedure that commits cannot have them): the package qualifies every name, and the
+# steps it runs are steward functions that pin their own settings.
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.maintain import run_maintenance
+call(run_maintenance, plpy.commit)
 $python$;
 
 COMMENT ON PROCEDURE steward.run_maintenance() IS
