@@ -80,6 +80,59 @@ SELECT pg_catalog.pg_extension_config_dump('steward.partition_maintenance_log_id
 
 GRANT SELECT ON steward.partition_config, steward.partition_maintenance_log TO PUBLIC;
 
+-- A registry row says what maintenance creates, drops, detaches or moves, and maintenance often runs as a
+-- superuser (pg_cron). Table privileges on the registry cannot tell one table's row from another's, so a
+-- role granted them (to manage its own tables) could otherwise register, re-configure or unregister
+-- another owner's table, or have partitions archived into a schema (or created in a tablespace) it may
+-- not create in. Checked as the role writing the row, whether through steward.manage or directly.
+CREATE FUNCTION steward._check_partition_config()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $plpgsql$
+DECLARE
+    owner oid;
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+        SELECT c.relowner INTO owner FROM pg_catalog.pg_class AS c WHERE c.oid OPERATOR(pg_catalog.=) OLD.parent;
+        -- A row whose table is gone (owner NULL) harms nobody: anyone granted the registry may clear it.
+        IF owner IS NOT NULL AND NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
+            RAISE EXCEPTION 'pg_steward: must be owner of table % to change its maintenance', OLD.parent
+                USING ERRCODE = '42501';
+        END IF;
+        IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+    SELECT c.relowner INTO owner FROM pg_catalog.pg_class AS c WHERE c.oid OPERATOR(pg_catalog.=) NEW.parent;
+    IF owner IS NOT NULL AND NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
+        RAISE EXCEPTION 'pg_steward: must be owner of table % to manage its partitions', NEW.parent
+            USING ERRCODE = '42501';
+    END IF;
+    IF NEW.archive_schema IS NOT NULL
+       AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.archive_schema IS DISTINCT FROM OLD.archive_schema)
+       AND NOT pg_catalog.has_schema_privilege(NEW.archive_schema, 'CREATE') THEN
+        RAISE EXCEPTION 'pg_steward: permission denied to archive partitions into schema %', NEW.archive_schema
+            USING ERRCODE = '42501', HINT = 'Archiving needs the CREATE privilege on the archive schema.';
+    END IF;
+    IF NEW.tablespace IS NOT NULL
+       AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tablespace IS DISTINCT FROM OLD.tablespace)
+       AND NOT pg_catalog.has_tablespace_privilege(NEW.tablespace, 'CREATE') THEN
+        RAISE EXCEPTION 'pg_steward: permission denied to create partitions in tablespace %', NEW.tablespace
+            USING ERRCODE = '42501', HINT = 'Creating partitions there needs the CREATE privilege on the tablespace.';
+    END IF;
+    RETURN NEW;
+END
+$plpgsql$;
+
+COMMENT ON FUNCTION steward._check_partition_config() IS
+  'Internal: only a table''s owner may write its steward.partition_config row, with a schema and tablespace it may create in';
+
+CREATE TRIGGER partition_config_owner
+    BEFORE INSERT OR UPDATE OR DELETE ON steward.partition_config
+    FOR EACH ROW EXECUTE FUNCTION steward._check_partition_config();
+
 CREATE TYPE steward.maintenance_action AS (
     parent    regclass,
     action    text,
@@ -264,25 +317,13 @@ CREATE PROCEDURE steward.run_maintenance()
 LANGUAGE plpython3u
 SECURITY INVOKER
 AS $python$
-lock = plpy.execute("SELECT pg_catalog.pg_try_advisory_lock(8319385975070549041) AS ok")[0]["ok"]
-if not lock:
-    plpy.notice("pg_steward: another maintenance run is in progress; nothing done")
-else:
-    try:
-        tables = plpy.execute("SELECT oid FROM steward._tables_due() AS oid")
-        # A table's work in steps, a commit after each: the locks of its creations (writers of a parent with
-        # DEFAULT wait for them) last a quarter of its lock_timeout at most, however long the table's backlog.
-        # 'more' says the table is not done.
-        step = plpy.prepare(
-            "SELECT count(*) FILTER (WHERE action = 'more') AS more FROM steward._maintain_step($1, NULL)", ["oid"])
-        for table in tables:
-            for _ in range(1000):
-                more = plpy.execute(step, [table["oid"]])[0]["more"]
-                plpy.commit()
-                if not more:
-                    break
-    finally:
-        plpy.execute("SELECT pg_catalog.pg_advisory_unlock(8319385975070549041)")
+# No SET clauses (a procedure that commits cannot have them): the package qualifies every name, and the
+# steps it runs are steward functions that pin their own settings.
+if GD.get("pg_steward") != "@VERSION@":
+    plpy.execute("SELECT steward._load_python()")
+from pg_steward.runtime import call
+from pg_steward.partitions.maintain import run_maintenance
+call(run_maintenance, plpy.commit)
 $python$;
 
 COMMENT ON PROCEDURE steward.run_maintenance() IS

@@ -25,6 +25,16 @@ def digest(conn: psycopg.Connection, table: str) -> tuple[int, str]:
     ).fetchone()
 
 
+def steward_tables(conn: psycopg.Connection) -> list[str]:
+    """Every table of schema steward, and pg_cron's job table when it lives in this database."""
+    names = [r[0] for r in conn.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace = 'steward'::regnamespace "
+        "AND c.relkind IN ('r', 'p') ORDER BY 1").fetchall()]
+    if conn.execute("SELECT to_regclass('cron.job') IS NOT NULL").fetchone()[0]:
+        names.append("cron.job")
+    return names
+
+
 def tree_names(conn: psycopg.Connection, parent: str) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT partition::text FROM steward.partitions(%s::regclass)", [parent]
@@ -32,11 +42,14 @@ def tree_names(conn: psycopg.Connection, parent: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def changes_nothing(conn: psycopg.Connection, *tables: str) -> Iterator[None]:
-    """The block must leave relations, the given tables' rows and pg_steward's registry as they were."""
-    before = (relations(conn), [digest(conn, t) for t in tables], digest(conn, "steward.partition_config"))
+def changes_nothing(conn: psycopg.Connection, *tables: str, everything: bool = False) -> Iterator[None]:
+    """The block must leave relations, the given tables' rows and pg_steward's registry as they were;
+    with ``everything``, every table of schema steward (logs, snapshots, settings) and cron.job too
+    (``conn`` must then be allowed to read them all: a superuser watching another role's session)."""
+    watched = [*tables, *(steward_tables(conn) if everything else ["steward.partition_config"])]
+    before = (relations(conn), {t: digest(conn, t) for t in watched})
     yield
-    after = (relations(conn), [digest(conn, t) for t in tables], digest(conn, "steward.partition_config"))
+    after = (relations(conn), {t: digest(conn, t) for t in watched})
     assert after == before
 
 

@@ -23,7 +23,10 @@ def test_run_all_reports_what_it_ran(tmp_path: Path) -> None:
         timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.json")) == [
-        "cli_fleet.json", "partition_maintenance_4.json", "partition_maintenance_8.json"]
+        "cli_fleet.json", "partition_maintenance_4.json", "partition_maintenance_8.json", "runs.json"]
+    runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
+    assert [(r["name"], r["exit"]) for r in runs] == [
+        ("partition_maintenance_4", 0), ("partition_maintenance_8", 0), ("cli_fleet", 0)]
     assert (tmp_path / "cli_fleet.log").read_text().strip()
     headline = json.loads((tmp_path / "partition_maintenance_8.json").read_text())
     assert headline["parameters"] == {"tables": 8, "rows": 2000, "repeat": 1, "quick": False}

@@ -95,11 +95,16 @@ def test_run_maintenance_procedure(conn: psycopg.Connection) -> None:
     conn.execute("SELECT * FROM steward.manage('b', '1 day', premake => 1, time_zone => 'Asia/Tokyo')")
     conn.execute("DROP TABLE a_p" + month(conn, 0))
     conn.execute("UPDATE steward.partition_config SET premake = 2 WHERE parent = 'b'::regclass")
+    notices: list[str] = []
+    conn.add_notice_handler(lambda n: notices.append(n.message_primary))
     conn.execute("CALL steward.run_maintenance()")
     assert len(tree_names(conn, "a")) == 2 and len(tree_names(conn, "b")) == 4
+    # Progress, one line per table with work: a partition for a, one more day for b.
+    assert notices == ["pg_steward: 1 of 2: a: 1 action", "pg_steward: 2 of 2: b: 1 action"]
     logged = act(conn, "SELECT count(*) FROM steward.partition_maintenance_log")
     conn.execute("CALL steward.run_maintenance()")  # again: nothing to do, nothing logged
     assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log") == logged
+    assert len(notices) == 2
     assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log WHERE NOT ok") == [(0,)]
 
 

@@ -58,3 +58,33 @@ def test_a_role_that_cannot_see_other_sessions_gets_unknown(conn: psycopg.Connec
         conn.execute("RESET ROLE")
         other.close()
         conn.execute("DROP ROLE steward_plain")
+
+
+def test_every_other_read_function_as_pg_monitor(conn: psycopg.Connection) -> None:
+    """The reads test_reports_as_pg_monitor does not cover: each returns rows to a pg_monitor member that holds
+    no table privileges (steward.jobs: tests/test_schedule_privileges.py, in pg_cron's database)."""
+    conn.execute("CREATE TABLE events (d date NOT NULL, v int) PARTITION BY RANGE (d)")
+    conn.execute("CREATE TABLE events_2030 PARTITION OF events FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')")
+    conn.execute("CREATE INDEX ON events (d)")
+    conn.execute("INSERT INTO events VALUES ('2030-05-05', 1)")
+    conn.execute("SELECT count(*) FROM events WHERE d = '2030-05-05'")
+    conn.execute("SELECT steward.log_slow_query('SELECT * FROM events WHERE v = 42', 500)")
+    flush_stats(conn)
+    reads = {
+        "partitions": "SELECT * FROM steward.partitions('events')",
+        "partition_index_usage": "SELECT * FROM steward.partition_index_usage('events')",
+        "hot_partitions": "SELECT * FROM steward.hot_partitions('events')",
+        "index_bloat": "SELECT * FROM steward.index_bloat()",
+        "slow_queries": "SELECT * FROM steward.slow_queries()",
+        "query_performance_log": "SELECT * FROM steward.query_performance_log",
+        "query_fingerprint": "SELECT steward.query_fingerprint('SELECT 1')",
+        "normalize_query": "SELECT steward.normalize_query('SELECT 1')",
+        "version": "SELECT * FROM steward.version()",
+    }
+    with monitor_role(conn, "steward_monitor_reads") as role:
+        conn.execute(f'SET ROLE "{role}"')
+        try:
+            empty = [name for name, sql in reads.items() if not rows(conn, sql)]
+        finally:
+            conn.execute("RESET ROLE")
+    assert empty == []

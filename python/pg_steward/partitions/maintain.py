@@ -168,6 +168,46 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
     return [a.row() for a in _locked(db, work)]
 
 
+MAX_STEPS_PER_TABLE = 1000  # a table's backlog is worked off in at most this many transactions per run
+
+
+def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
+    """``CALL steward.run_maintenance()``: every table due, in steps, committing after each.
+
+    A step (``steward._maintain_step``) holds the locks of its creations, which keep the writers of a parent
+    with DEFAULT waiting, for a quarter of the table's lock_timeout at most, however long the backlog. A
+    NOTICE per table with work shows the progress to whoever called it by hand (pg_cron ignores notices).
+    """
+    if not db.query("SELECT pg_catalog.pg_try_advisory_lock($1) AS ok", ADVISORY_LOCK)[0]["ok"]:
+        db.notice("pg_steward: another maintenance run is in progress; nothing done")
+        return
+    try:
+        tables = db.query("SELECT oid, oid::pg_catalog.regclass::text AS name FROM steward._tables_due() AS oid")
+        for number, table in enumerate(tables, 1):
+            done, failed = _run_steps(db, commit, table["oid"])
+            db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
+                      f"{done} {'action' if done == 1 else 'actions'}"
+                      + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
+    finally:
+        db.query("SELECT pg_catalog.pg_advisory_unlock($1)", ADVISORY_LOCK)
+
+
+def _run_steps(db: Database, commit: Callable[[], None], oid: int) -> tuple[int, int]:
+    """Steps of one table until it answers no ``more``; the actions taken and those that failed."""
+    done = failed = 0
+    for _ in range(MAX_STEPS_PER_TABLE):
+        # The caller's search_path is in force (no SET clauses on a procedure): every name is qualified.
+        step = db.query("SELECT pg_catalog.count(*) FILTER (WHERE action = 'more') AS more, "
+                        "pg_catalog.count(*) FILTER (WHERE action NOT IN ('more', 'skip')) AS done, "
+                        "pg_catalog.count(*) FILTER (WHERE NOT ok) AS failed "
+                        "FROM steward._maintain_step($1::pg_catalog.oid, NULL)", oid)[0]
+        commit()
+        done, failed = done + step["done"], failed + step["failed"]
+        if not step["more"]:
+            break
+    return done, failed
+
+
 def tables_due(db: Database) -> list[int]:
     """``steward._tables_due()``: the enabled managed tables that maintenance has work for now, by name."""
     oids = managed_oids(db)
