@@ -143,6 +143,8 @@ def test_statement_classification() -> None:
         classify("SELEC 1")
     with pytest.raises(StewardError, match="cannot analyze a DROP"):
         classify("DROP TABLE t")
+    with pytest.raises(StewardError, match="cannot analyze an EXPLAIN statement"):
+        classify("EXPLAIN SELECT 1")
     with pytest.raises(StewardError, match="not a plain query"):
         require_plain(classify("DELETE FROM t"), allow_writes=False)
     require_plain(classify("DELETE FROM t"), allow_writes=True)

@@ -71,7 +71,9 @@ def _classify(sql: str) -> Statement:
     if kind in _EXPLAINABLE_WRITES:
         writes.append(f"it is a {_label(kind)} statement")
     elif kind != "SelectStmt":
-        raise StewardError(f"EXPLAIN cannot analyze a {_label(kind)} statement", FEATURE_NOT_SUPPORTED,
+        label = _label(kind)
+        article = "an" if label[0] in "AEIOU" else "a"
+        raise StewardError(f"EXPLAIN cannot analyze {article} {label} statement", FEATURE_NOT_SUPPORTED,
                            hint="Pass a SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE or CREATE TABLE AS.")
     for inner, node in walk(body):
         if inner in _WRITES and inner != kind:
