@@ -27,6 +27,11 @@ def times(value: float) -> str:
     return f"{value:.2f}x"
 
 
+def faster(ratio: float) -> str:
+    """``ratio`` is the peer's time over ours."""
+    return f"{times(ratio)} faster" if ratio >= 1 else f"{times(1 / ratio)} slower"
+
+
 def count(value: int | float) -> str:
     return f"{value:,}"
 
@@ -62,7 +67,7 @@ def partition_rows(result: Result) -> list[list[object]]:
             ours = medians[call]
             ratio = peer / ours
             rows.append([f"partitions: {label}", f"`{call.split(' ', 1)[1]}` {seconds(ours)}",
-                         f"pg_partman `run_maintenance()` {seconds(peer)}", f"{times(ratio)} faster",
+                         f"pg_partman `run_maintenance()` {seconds(peer)}", faster(ratio),
                          f">= {need:g}x", met(ratio >= need)])
     if "c_default_rescue" in result:
         medians = result["c_default_rescue"]["median"]
@@ -140,7 +145,7 @@ def bloat_rows(result: Result) -> list[list[object]]:
     rows.append([f"`table_bloat()` over {s['timing_tables']:,} tables", f"{seconds(t['estimate_s'])}",
                  f"pgstattuple_approx {seconds(t['pgstattuple_approx_s'])}, "
                  f"pgstattuple {seconds(t['pgstattuple_s'])}",
-                 f"{times(t['pgstattuple_approx_s'] / t['estimate_s'])} faster than pgstattuple_approx", "faster",
+                 f"{faster(t['pgstattuple_approx_s'] / t['estimate_s'])} than pgstattuple_approx", "faster",
                  met(t["estimate_s"] < t["pgstattuple_approx_s"])])
     return rows
 
@@ -148,7 +153,7 @@ def bloat_rows(result: Result) -> list[list[object]]:
 def fleet_rows(result: Result) -> list[list[object]]:
     n = result["databases"]
     return [[f"`pg-steward {name}` over {n} databases", f"`--jobs {n}` {seconds(r['parallel_s'])}",
-             f"`--jobs 1` {seconds(r['serial_s'])}", f"{times(r['speedup'])} faster", "faster",
+             f"`--jobs 1` {seconds(r['serial_s'])}", faster(r["speedup"]), "faster",
              met(r["speedup"] > 1)] for name, r in result["results"].items()]
 
 
