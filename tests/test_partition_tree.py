@@ -184,3 +184,25 @@ def test_a_role_without_table_privileges_sees_the_tree(conn: psycopg.Connection)
     finally:
         conn.execute("RESET ROLE")
         conn.execute("DROP ROLE tree_reader")
+
+
+@pytest.mark.parametrize("lock", ["LOCK TABLE l_2 IN ACCESS EXCLUSIVE MODE",
+                                  "REINDEX INDEX l_2_v"])  # ACCESS EXCLUSIVE on an index of the partition
+def test_a_partition_locked_exclusively_does_not_make_the_tree_wait(conn: psycopg.Connection, lock: str) -> None:
+    """A DBA looks at the tree while an ALTER holds (or waits for) ACCESS EXCLUSIVE on one partition: the
+    answer comes at once, with that partition's size unknown instead of a wait behind the lock."""
+    conn.execute("CREATE TABLE l (k int, v int) PARTITION BY RANGE (k);"
+                 "CREATE TABLE l_1 PARTITION OF l FOR VALUES FROM (0) TO (10);"
+                 "CREATE TABLE l_2 PARTITION OF l FOR VALUES FROM (10) TO (20);"
+                 "CREATE INDEX l_2_v ON l_2 (v);"
+                 "INSERT INTO l SELECT g % 20, g FROM generate_series(1, 2000) g; ANALYZE l")
+    with psycopg.connect(conn.info.dsn) as holder:
+        holder.execute(lock)  # held until holder's transaction ends
+        conn.execute("SET statement_timeout = '5s'")
+        rows = {r["name"]: r for r in tree(conn, "l")}
+        conn.execute("RESET statement_timeout")
+    assert rows["l_2"]["total_bytes"] is None and rows["l_2"]["estimated_rows"] == 1000
+    assert rows["l_1"]["total_bytes"] > 0 and rows["l_1"]["estimated_rows"] == 1000
+    assert rows["l"]["total_bytes"] is None  # a sum with an unknown part is unknown
+    assert {r["name"] for r in tree(conn, "l")} == {"l", "l_1", "l_2"}
+    assert tree(conn, "l")[0]["total_bytes"] > 0  # the lock is gone: sizes again

@@ -22,23 +22,45 @@ FROM pg_catalog.pg_class c
 WHERE c.oid = $1::regclass
 """
 
+# The tree comes from pg_inherits, not pg_partition_tree(), which locks every partition, and sizes are not
+# read for a relation that another session holds or waits for in ACCESS EXCLUSIVE mode (a long ALTER, a
+# TRUNCATE): pg_relation_size() would queue behind it. Such a leaf's total_bytes is unknown (NULL), its heap
+# size comes from relpages. Everything else read here takes no lock.
 _TREE_SQL = """
-SELECT t.relid::oid::bigint AS oid,
-       t.parentrelid::oid::bigint AS parent_oid,
-       t.level,
-       t.isleaf AS is_leaf,
+WITH RECURSIVE tree AS (
+    SELECT $1::regclass::oid AS relid, NULL::oid AS parentrelid, 0 AS level
+    UNION ALL
+    SELECT i.inhrelid, i.inhparent, tree.level + 1
+    FROM pg_catalog.pg_inherits AS i JOIN tree ON i.inhparent = tree.relid
+), busy AS (
+    SELECT l.relation FROM pg_catalog.pg_locks AS l
+    WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_catalog.pg_backend_pid()
+      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
+                        WHERE d.datname = pg_catalog.current_database())
+), sized AS (
+    SELECT c.oid, c.relkind = 'r' AND NOT EXISTS (
+               SELECT FROM busy WHERE busy.relation = c.oid OR busy.relation = c.reltoastrelid
+                   OR busy.relation IN (SELECT x.indexrelid FROM pg_catalog.pg_index AS x WHERE x.indrelid = c.oid)
+           ) AS readable
+    FROM tree JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
+)
+SELECT tree.relid::bigint AS oid,
+       tree.parentrelid::bigint AS parent_oid,
+       tree.level,
        c.relkind::text AS relkind,
        pg_catalog.pg_get_expr(c.relpartbound, 0) AS bound,
        parent_key.partstrat::text AS parent_strategy,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partitioned_by,
-       CASE WHEN c.relkind = 'r' THEN pg_catalog.pg_total_relation_size(c.oid) END AS total_bytes,
-       CASE WHEN c.relkind = 'r' THEN pg_catalog.pg_relation_size(c.oid) END AS heap_bytes,
+       CASE WHEN sized.readable THEN pg_catalog.pg_total_relation_size(c.oid) END AS total_bytes,
+       CASE WHEN sized.readable THEN pg_catalog.pg_relation_size(c.oid)
+            WHEN c.relkind = 'r' THEN c.relpages::bigint * pg_catalog.current_setting('block_size')::bigint
+       END AS heap_bytes,
        c.reltuples::float8 AS reltuples,
        c.relpages
-FROM pg_catalog.pg_partition_tree($1::regclass) AS t
-JOIN pg_catalog.pg_class AS c ON c.oid = t.relid
-LEFT JOIN pg_catalog.pg_inherits AS inh ON inh.inhrelid = c.oid
-LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid = inh.inhparent
+FROM tree
+JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
+JOIN sized ON sized.oid = c.oid
+LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid = tree.parentrelid
 """
 
 
