@@ -99,7 +99,7 @@ lint: all
 test: deps all install lint
 	$(VENV)/bin/python -m pytest tests
 
-# Every benchmark with its full settings, one after the other (about 75 min
+# Every benchmark with its full settings, one after the other (about 50 min
 # on 2 CPUs); the report replaces the results section of bench/README.md.
 bench: deps all install
 	$(VENV)/bin/python bench/run_all.py --write-readme

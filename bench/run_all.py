@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Every benchmark in one go, and the report of the run.
 
-    .venv/bin/python bench/run_all.py --write-readme   # every benchmark, full settings (about 75 min on 2 CPUs)
-    .venv/bin/python bench/run_all.py --quick          # every benchmark's smoke setting (about 12 min)
+    .venv/bin/python bench/run_all.py --write-readme   # every benchmark, full settings (about 50 min on 2 CPUs)
+    .venv/bin/python bench/run_all.py --quick          # every benchmark's smoke setting (about 5 min)
     .venv/bin/python bench/run_all.py --only soak,faults
 
 Each benchmark runs as its own process (its own throwaway server), one after
