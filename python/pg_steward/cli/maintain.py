@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from pg_steward.cli.connect import CliError, describe, one_line
-from pg_steward.partitions.maintain import ADVISORY_LOCK
+from pg_steward.partitions.maintain import ADVISORY_LOCK, ANOTHER_RUN
 
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -126,7 +126,7 @@ def run(conn: psycopg.Connection, parent: str | None, concurrently: bool,
     if parent is not None and not tables:
         raise CliError(f"{parent} is not managed by pg_steward: SELECT steward.manage('{parent}', ...) first")
     if not conn.execute("SELECT pg_catalog.pg_try_advisory_lock(%s)", [ADVISORY_LOCK]).fetchone()[0]:
-        return [_action("", "skip", None, True, "another maintenance run is in progress; nothing done")]
+        return [_action("", "skip", None, True, ANOTHER_RUN)]
     rows: list[dict[str, Any]] = []
     try:
         for table in tables:

@@ -10,7 +10,8 @@ the first finds nothing to do.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from pg_steward.partitions.values import bound_text, from_text, order
 from pg_steward.sqltext import qualified
 
 ADVISORY_LOCK = 0x7374657761726431  # "steward1": one maintenance run at a time
+ANOTHER_RUN = "another maintenance run is in progress; nothing done"
 STEP_SHARE_OF_LOCK_TIMEOUT = 4  # a step of run_maintenance holds its locks for at most 1/4 of lock_timeout
 
 
@@ -144,13 +146,21 @@ def _maintain_one(db: Database, oid: int, step: Step | None = None) -> list[Acti
     return actions
 
 
-def _locked(db: Database, work: Callable[[], list[Action]]) -> list[Action]:
+@contextmanager
+def _one_run(db: Database) -> Iterator[bool]:
+    """The maintenance advisory lock for the block; False (and nothing held) when another run has it."""
     if not db.query("SELECT pg_catalog.pg_try_advisory_lock($1) AS ok", ADVISORY_LOCK)[0]["ok"]:
-        return [Action(None, "skip", None, True, "another maintenance run is in progress; nothing done")]
+        yield False
+        return
     try:
-        return work()
+        yield True
     finally:
         db.query("SELECT pg_catalog.pg_advisory_unlock($1)", ADVISORY_LOCK)
+
+
+def _locked(db: Database, work: Callable[[], list[Action]]) -> list[Action]:
+    with _one_run(db) as ours:
+        return work() if ours else [Action(None, "skip", None, True, ANOTHER_RUN)]
 
 
 def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dict[str, Any]]:
@@ -178,18 +188,16 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
     with DEFAULT waiting, for a quarter of the table's lock_timeout at most, however long the backlog. A
     NOTICE per table with work shows the progress to whoever called it by hand (pg_cron ignores notices).
     """
-    if not db.query("SELECT pg_catalog.pg_try_advisory_lock($1) AS ok", ADVISORY_LOCK)[0]["ok"]:
-        db.notice("pg_steward: another maintenance run is in progress; nothing done")
-        return
-    try:
+    with _one_run(db) as ours:
+        if not ours:
+            db.notice(f"pg_steward: {ANOTHER_RUN}")
+            return
         tables = db.query("SELECT oid, oid::pg_catalog.regclass::text AS name FROM steward._tables_due() AS oid")
         for number, table in enumerate(tables, 1):
             done, failed = _run_steps(db, commit, table["oid"])
             db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
                       f"{done} {'action' if done == 1 else 'actions'}"
                       + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
-    finally:
-        db.query("SELECT pg_catalog.pg_advisory_unlock($1)", ADVISORY_LOCK)
 
 
 def _run_steps(db: Database, commit: Callable[[], None], oid: int) -> tuple[int, int]:
