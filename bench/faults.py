@@ -136,13 +136,13 @@ def digests(conn: psycopg.Connection, parents: list[str], since_id: int = 0) -> 
         [since_id]).fetchone()) for t in parents}
 
 
-def integrity_problems(conn: psycopg.Connection, rig: Rig) -> list[str]:
-    """Everything a fault could have left half-done; empty when all held."""
+def integrity_problems(conn: psycopg.Connection, before: set[str], parents: list[str]) -> list[str]:
+    """Everything a fault could have left half-done among tables not in ``before``; empty when all held."""
     problems = []
     for name, (kind, attached, parent) in relations(conn).items():
-        if name in rig.before:
+        if name in before:
             continue
-        if not (kind == "r" and attached and parent in rig.parents):
+        if not (kind == "r" and attached and parent in parents):
             problems.append(f"stray table {name}: relkind {kind}, attached {attached}, parent {parent}")
         elif not re.fullmatch(r"k\d\d_p\d{4}_\d\d_\d\d", name):
             problems.append(f"unexpected partition name {name}")
@@ -236,7 +236,7 @@ def fault_round(rig: Rig, fault: str, number: int, delay: float, server: LocalSe
         if fault == "kill" and not wait_until(lambda: admin.execute(
                 "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0], timeout=10):
             outcome.problems.append("the terminated backend did not go away")
-        outcome.problems += integrity_problems(admin, rig)
+        outcome.problems += integrity_problems(admin, rig.before, rig.parents)
         outcome.partitions_made = partition_count(admin, rig.parents) - partitions_before
         found = digests(admin, rig.parents, rig.round_first_id)
         outcome.problems += [f"rows of {t} changed: {expected[t]} -> {found[t]}" for t in rig.parents
@@ -265,7 +265,7 @@ def final_run(rig: Rig) -> list[str]:
         expected = digests(conn, rig.parents)
         rows = conn.execute("SELECT parent::text, action, ok, detail FROM steward.maintain_partitions()").fetchall()
         problems = [f"maintenance after the faults: {r}" for r in rows if not r[2]]
-        problems += integrity_problems(conn, rig)
+        problems += integrity_problems(conn, rig.before, rig.parents)
         if digests(conn, rig.parents) != expected:
             problems.append("maintenance after the faults changed the rows")
         left = sum(conn.execute(f"SELECT count(*) FROM {p}_default").fetchone()[0] for p in rig.parents)

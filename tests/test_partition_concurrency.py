@@ -22,6 +22,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench_modules import load
+
+faults = load("faults")  # the stray-table checks of bench/faults.py
+
 ADVISORY_LOCK = 8319385975070549041  # maintain.ADVISORY_LOCK: one maintenance run at a time
 SAFETY_TIMEOUT = "30s"  # statement_timeout of helper sessions: nothing here may hang the suite
 
@@ -377,34 +381,10 @@ DAYS_PER_ROUND = 3
 ROWS_PER_DAY = 10
 
 
-def _relations(conn: psycopg.Connection) -> dict[str, tuple[str, bool, str | None]]:
-    """Tables of schema public: relkind, whether attached as a partition, and the parent it is attached to."""
-    return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
-        "SELECT c.relname::text, c.relkind::text, c.relispartition, i.inhparent::regclass::text "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-    ).fetchall()}
-
-
 def _digests(conn: psycopg.Connection, tables: list[str]) -> dict[str, tuple]:
     return {t: conn.execute(
         f"SELECT count(*), coalesce(sum(v), 0), coalesce(md5(string_agg(id || ':' || d, ',' ORDER BY id)), '') "
         f"FROM {t}").fetchone() for t in tables}
-
-
-def _no_half_made_partition(conn: psycopg.Connection, before: set[str], parents: list[str]) -> None:
-    for name, (kind, attached, parent) in _relations(conn).items():
-        if name in before or name in parents:
-            continue
-        assert kind == "r" and attached and parent in parents, f"stray table {name}: {kind} {attached} {parent}"
-        assert re.fullmatch(r"k\d\d_p\d{4}_\d\d_\d\d", name), f"unexpected table {name}"
-    leftovers = conn.execute(
-        "SELECT conrelid::regclass::text, conname FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid "
-        "JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = 'public' AND c.contype = 'c'"
-    ).fetchall()
-    assert leftovers == [], "the helper CHECK of a new partition was left behind"
-    assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone() == (0,)
 
 
 @pytest.mark.slow
@@ -418,7 +398,7 @@ def test_terminated_maintenance_leaves_nothing_half_made(new_database: Callable[
             admin.execute(f"CREATE TABLE {name} (id bigint NOT NULL, d date NOT NULL, v int NOT NULL) "
                           f"PARTITION BY RANGE (d); CREATE TABLE {name}_default PARTITION OF {name} DEFAULT")
             admin.execute("SELECT * FROM steward.manage(%s, '1 day', premake => 2)", [name])
-        before = set(_relations(admin))
+        before = set(faults.relations(admin))
         next_id = 0
 
         def strand(round_number: int) -> None:
@@ -464,14 +444,14 @@ def test_terminated_maintenance_leaves_nothing_half_made(new_database: Callable[
                     interrupted += 1
             assert wait_until(lambda p=pid: backend_gone(admin, p), timeout=10)
             context = f"seed {seed}, round {round_number}, delay {delay:.3f} s of {duration:.3f} s"
-            _no_half_made_partition(admin, before, parents)
+            assert faults.integrity_problems(admin, before, parents) == [], context
             assert _digests(admin, parents) == expected, context
 
         assert interrupted >= KILLS // 2, f"only {interrupted} of {KILLS} runs were interrupted (seed {seed})"
         expected = _digests(admin, parents)
         final = admin.execute("SELECT parent::text, action, ok FROM steward.maintain_partitions()").fetchall()
         assert final and all(ok for _, _, ok in final), final
-        _no_half_made_partition(admin, before, parents)
+        assert faults.integrity_problems(admin, before, parents) == []
         assert _digests(admin, parents) == expected
         assert admin.execute("SELECT " + " + ".join(f"(SELECT count(*) FROM {p}_default)" for p in parents)
                              ).fetchone() == (0,)
