@@ -37,12 +37,6 @@ WITH RECURSIVE tree AS (
     WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_catalog.pg_backend_pid()
       AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
                         WHERE d.datname = pg_catalog.current_database())
-), sized AS (
-    SELECT c.oid, c.relkind = 'r' AND NOT EXISTS (
-               SELECT FROM busy WHERE busy.relation = c.oid OR busy.relation = c.reltoastrelid
-                   OR busy.relation IN (SELECT x.indexrelid FROM pg_catalog.pg_index AS x WHERE x.indrelid = c.oid)
-           ) AS readable
-    FROM tree JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
 )
 SELECT tree.relid::bigint AS oid,
        tree.parentrelid::bigint AS parent_oid,
@@ -59,7 +53,12 @@ SELECT tree.relid::bigint AS oid,
        c.relpages
 FROM tree
 JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
-JOIN sized ON sized.oid = c.oid
+CROSS JOIN LATERAL (
+    SELECT c.relkind = 'r' AND NOT EXISTS (
+               SELECT FROM busy WHERE busy.relation = c.oid OR busy.relation = c.reltoastrelid
+                   OR busy.relation IN (SELECT x.indexrelid FROM pg_catalog.pg_index AS x WHERE x.indrelid = c.oid)
+           ) AS readable
+) AS sized
 LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid = tree.parentrelid
 """
 
