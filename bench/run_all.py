@@ -92,7 +92,7 @@ def run(benchmark: Benchmark, quick: bool, directory: Path) -> dict[str, Any]:
             "load": os.getloadavg()[1], "output": output}
 
 
-def versions(results: dict[str, dict[str, Any]], scaling: list[dict[str, Any]]) -> dict[str, str]:
+def versions(scaling: list[dict[str, Any]]) -> dict[str, str]:
     """PostgreSQL, pg_steward and the peers' versions, as the benchmarks saw them or as installed."""
     out = {"PostgreSQL": pg_config("--version").removeprefix("PostgreSQL ")}
     facts = next((r["facts"] for r in scaling), None)
@@ -104,8 +104,6 @@ def versions(results: dict[str, dict[str, Any]], scaling: list[dict[str, Any]]) 
     extension_dir = Path(pg_config("--sharedir")) / "extension"
     for name in ("pg_partman", "pgstattuple", "pg_stat_statements", "pg_cron"):
         out[name] = control_version(extension_dir, name) or "not installed"
-    if "soak" in results:
-        out["PostgreSQL"] = results["soak"]["postgresql"]
     return out
 
 
@@ -153,8 +151,6 @@ def main() -> int:
     directory.mkdir(parents=True, exist_ok=True)
     facts = {**machine.describe(), "date": dt.date.today().isoformat(),
              "command": " ".join(["bench/run_all.py", *sys.argv[1:]])}
-    facts["load_before"] = facts.pop("load_average")
-    facts["cpus"] = facts.pop("nproc")
     runs = [run(b, args.quick, directory) for b in todo]
     (directory / "runs.json").write_text(json.dumps({"facts": facts, "runs": runs}, indent=2, default=str) + "\n")
 
@@ -171,7 +167,7 @@ def main() -> int:
                 results["partition_maintenance"] = data
         else:
             results[r["name"]] = data
-    facts["versions"] = versions(results, scaling)
+    facts["versions"] = versions(scaling)
     report = summary.render(results, scaling, facts, runs)
     (directory / "report.md").write_text(report)
     if args.write_readme:

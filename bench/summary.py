@@ -199,8 +199,8 @@ def header(facts: Result, runs: list[Result]) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in facts["versions"].items())
     total = sum(r["seconds"] for r in runs)
     return [f"Run of {facts['date']}: `{facts['command']}`, {total / 60:.0f} min in all.", "",
-            f"Machine: {facts['cpus']} CPUs ({facts['cpu']}), {facts['memory_gb']} GB, {facts['os']}; "
-            f"load average {facts['load_before']:.1f} before the run.", "", f"Versions: {versions}.", ""]
+            f"Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory_gb']} GB, {facts['os']}; "
+            f"load average {facts['load_average']:.1f} before the run.", "", f"Versions: {versions}.", ""]
 
 
 def peers_section(results: dict[str, Result]) -> list[str]:

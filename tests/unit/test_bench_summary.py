@@ -25,8 +25,8 @@ def partition_result(tables: int, idle: tuple[float, float, float], due: tuple[f
     return result
 
 
-FACTS = {"date": "2026-11-21", "command": "bench/run_all.py", "cpus": 2, "cpu": "AMD EPYC", "memory_gb": 23.5,
-         "os": "Linux", "load_before": 0.4, "versions": {"PostgreSQL": "15.20", "pg_partman": "4.7.2"}}
+FACTS = {"date": "2026-11-21", "command": "bench/run_all.py", "nproc": 2, "cpu": "AMD EPYC", "memory_gb": 23.5,
+         "os": "Linux", "load_average": 0.4, "versions": {"PostgreSQL": "15.20", "pg_partman": "4.7.2"}}
 
 
 def run(name: str, code: int = 0) -> dict[str, Any]:
