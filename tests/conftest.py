@@ -8,9 +8,13 @@ PostgreSQL first (``make install``; ``make test`` does it).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import itertools
 import os
 import subprocess
+import sys
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +30,17 @@ _counter = itertools.count()
 def pg_config(flag: str) -> str:
     out = subprocess.run([os.environ.get("PG_CONFIG", "pg_config"), flag], capture_output=True, text=True)
     return out.stdout.strip()
+
+
+@functools.cache
+def extension_build() -> types.ModuleType:
+    """extension/build.py, the builder of the extension's scripts, imported as a module."""
+    spec = importlib.util.spec_from_file_location("extension_build", ROOT / "extension" / "build.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ def test_every_function_is_invoker_with_pinned_search_path(conn: psycopg.Connect
         assert not security_definer, signature
         if kind == "p":
             # A procedure that COMMITs cannot have SET clauses (PostgreSQL refuses them);
-            # it must run only search_path-independent statements (see extension/partitions.sql).
+            # it must run only search_path-independent statements (see extension/idempotent/partitions.sql).
             assert signature == "steward.run_maintenance()", signature
             continue
         assert config and "search_path=pg_catalog, pg_temp" in config, (signature, config)
@@ -108,6 +108,18 @@ def test_schema_owned_by_an_ordinary_role_is_refused(new_database: Callable[...,
         assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_steward'").fetchone() == (0,)
         conn.execute("DROP SCHEMA steward")
         conn.execute("DROP ROLE squatter")
+
+
+def test_an_object_planted_in_schema_steward_is_not_replaced(new_database: Callable[..., str]) -> None:
+    """The sources CREATE OR REPLACE every function and view; PostgreSQL refuses to replace one that is not
+    the extension's own, so a function planted in schema steward beforehand stops the install instead of
+    being taken over (or keeping its planter as owner)."""
+    with psycopg.connect(new_database(extension=False), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA steward")
+        conn.execute("CREATE FUNCTION steward.unmanage(parent regclass) RETURNS boolean LANGUAGE sql RETURN true")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="is not a member of extension"):
+            conn.execute("CREATE EXTENSION pg_steward CASCADE")
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_steward'").fetchone()[0] == 0
 
 
 def test_package_loaded_in_another_version_is_a_clear_error(conn: psycopg.Connection) -> None:

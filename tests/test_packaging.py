@@ -169,14 +169,17 @@ def test_make_dist_builds_the_pgxn_zip(clone: Path) -> None:
         packed_meta = json.loads(zf.read(f"{DIST}/META.json"))
     outside = [name for name in names if not name.startswith(f"{DIST}/")]
     assert not outside, f"entries outside {DIST}/: {outside}"
-    expected = {"META.json", "LICENSE", "pg_steward.control", "Makefile", "extension/runtime.sql",
+    expected = {"META.json", "LICENSE", "pg_steward.control", "Makefile", "extension/build.py",
+                "extension/idempotent/runtime.sql",
                 "python/pg_steward/__init__.py"}
     missing = {path for path in expected if f"{DIST}/{path}" not in names}
     assert not missing, f"{archive.name} lacks {sorted(missing)}"
     for data in packed_meta["provides"].values():
         assert f"{DIST}/{data['file']}" in names, data
     assert packed_meta["version"] == META["version"]
-    built = [name for name in names if re.search(r"/(pg_steward--[^/]*\.sql|results/.*|regression\.\w+)$", name)]
+    # Build outputs sit at the top of the tree (the frozen scripts of extension/released/ are sources).
+    built = [name for name in names
+             if re.fullmatch(rf"{DIST}/(pg_steward--[^/]*\.sql|results/.*|regression\.\w+)", name)]
     assert not built, f"build outputs in the archive: {built}"
 
 

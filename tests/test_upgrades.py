@@ -1,13 +1,11 @@
 """Upgrade scripts: ALTER EXTENSION UPDATE must give exactly what CREATE EXTENSION gives.
 
-For every extension/upgrades/pg_steward--A--B.sql: install version A (its frozen
-script is in extension/released/), update to B, and compare the catalogs
-(catalog_snapshot.snapshot) with a fresh install of B. Every released version
-must also reach the current default_version through the upgrade scripts.
-
-While there are no upgrade scripts the parametrized tests have nothing to run;
-the tests of the harness itself (the snapshot sees every change that matters
-and nothing that does not, the path walk) still do. See docs/RELEASING.md.
+extension/build.py builds pg_steward--A--CURRENT.sql for every released version A
+(its frozen script is in extension/released/). For each: install version A,
+update to CURRENT, and compare the catalogs (catalog_snapshot.snapshot) with a
+fresh install of CURRENT; with data in every table of A, the update keeps it.
+Every released version must also reach the current default_version through the
+installed upgrade scripts. See docs/RELEASING.md.
 """
 
 from __future__ import annotations
@@ -23,13 +21,13 @@ import pytest
 from psycopg import sql
 
 from catalog_snapshot import diff, snapshot, strays
-from conftest import ROOT, pg_config
+from conftest import ROOT, extension_build, pg_config
 
 EXTENSION = "pg_steward"
-UPGRADES_DIR = ROOT / "extension" / "upgrades"
 RELEASED_DIR = ROOT / "extension" / "released"
 CONTROL = ROOT / f"{EXTENSION}.control"
 INSTALLED_DIR = Path(pg_config("--sharedir")) / "extension"
+PKGLIBDIR = pg_config("--pkglibdir")
 
 
 # --- File names and the upgrade graph (pure functions) ------------------------------------------------------------
@@ -119,21 +117,35 @@ def _sql_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.glob("*.sql")) if directory.is_dir() else []
 
 
-UPGRADE_FILES = _sql_files(UPGRADES_DIR)
 RELEASED_FILES = _sql_files(RELEASED_DIR)
 RELEASED = sorted(v for v in map(parse_released, RELEASED_FILES) if v)
+# What the build makes: one upgrade script from every released version to the current one.
+UPGRADE_FILES = [f"{EXTENSION}--{v}--{CURRENT}.sql" for v in RELEASED if v != CURRENT]
 
 
-def assert_installed(name: str, source: Path | None) -> None:
-    """Script ``name`` is in the installed extension directory (and, given its source in the tree, identical)."""
+def built_upgrade(name: str) -> bytes:
+    """The text extension/build.py makes for upgrade script ``name``, with this server's pkglibdir."""
+    parsed = parse_upgrade(name)
+    assert parsed, name
+    return extension_build().script(parsed[1], parsed[0], PKGLIBDIR).encode()
+
+
+def released_script(version: str) -> bytes:
+    """A frozen script as the Makefile installs it: its install location filled in."""
+    frozen = (RELEASED_DIR / f"{EXTENSION}--{version}.sql").read_text()
+    return frozen.replace("@PKGLIBDIR@", PKGLIBDIR).encode()
+
+
+def assert_installed(name: str, expected: bytes | Path | None) -> None:
+    """Script ``name`` is in the installed extension directory (and, given what it must hold, identical)."""
     installed = INSTALLED_DIR / name
     assert installed.is_file(), (
         f"{name} is not installed in {INSTALLED_DIR}: the installed pg_steward is stale; run `make install`"
     )
-    if source is not None:
-        assert installed.read_bytes() == source.read_bytes(), (
-            f"{installed} differs from {source.relative_to(ROOT)}: "
-            "the installed pg_steward is stale; run `make install`"
+    if expected is not None:
+        want = expected.read_bytes() if isinstance(expected, Path) else expected
+        assert installed.read_bytes() == want, (
+            f"{installed} differs from what the tree builds: the installed pg_steward is stale; run `make install`"
         )
 
 
@@ -178,7 +190,7 @@ def _assert_same(upgraded: dict, fresh: dict, what: str) -> None:
 @pytest.mark.parametrize("script", UPGRADE_FILES, ids=lambda name: name.removeprefix(f"{EXTENSION}--")[:-4])
 def test_upgrade_gives_what_a_fresh_install_gives(script: str, new_database: Callable[..., str]) -> None:
     parsed = parse_upgrade(script)
-    assert parsed, f"extension/upgrades/{script}: not a {EXTENSION}--OLD--NEW.sql name"
+    assert parsed, f"{script}: not a {EXTENSION}--OLD--NEW.sql name"
     source, target = parsed
     assert source in RELEASED, (
         f"{script} upgrades from {source}, which has no frozen script extension/released/{EXTENSION}--{source}.sql: "
@@ -189,11 +201,10 @@ def test_upgrade_gives_what_a_fresh_install_gives(script: str, new_database: Cal
         f"nor the default_version {CURRENT} of {CONTROL.name}"
     )
     assert_install_is_current()
-    assert_installed(script, UPGRADES_DIR / script)
-    assert_installed(f"{EXTENSION}--{source}.sql", RELEASED_DIR / f"{EXTENSION}--{source}.sql")
+    assert_installed(script, built_upgrade(script))
+    assert_installed(f"{EXTENSION}--{source}.sql", released_script(source))
     # Without its own full script, CREATE EXTENSION ... VERSION target would itself run an upgrade chain.
-    target_source = RELEASED_DIR / f"{EXTENSION}--{target}.sql" if target != CURRENT else None
-    assert_installed(f"{EXTENSION}--{target}.sql", target_source)
+    assert_installed(f"{EXTENSION}--{target}.sql", released_script(target) if target != CURRENT else None)
 
     with _connect(new_database(extension=False)) as conn:
         _create(conn, source)
@@ -211,12 +222,12 @@ def test_upgrade_gives_what_a_fresh_install_gives(script: str, new_database: Cal
 def test_released_version_updates_to_the_default_version(version: str, new_database: Callable[..., str]) -> None:
     """ALTER EXTENSION pg_steward UPDATE (no TO: the default_version) from every release, along PostgreSQL's path."""
     assert_install_is_current()
-    assert_installed(f"{EXTENSION}--{version}.sql", RELEASED_DIR / f"{EXTENSION}--{version}.sql")
+    assert_installed(f"{EXTENSION}--{version}.sql", released_script(version))
     path = update_path(upgrade_edges(UPGRADE_FILES), version, CURRENT)
-    assert path, f"no chain of extension/upgrades/ scripts leads from {version} to {CURRENT}"
+    assert path, f"no chain of built upgrade scripts leads from {version} to {CURRENT}"
     for step_from, step_to in itertools.pairwise(path):
         script = f"{EXTENSION}--{step_from}--{step_to}.sql"
-        assert_installed(script, UPGRADES_DIR / script)
+        assert_installed(script, built_upgrade(script))
     with _connect(new_database(extension=False)) as conn:
         _create(conn, version)
         conn.execute(sql.SQL("ALTER EXTENSION {} UPDATE").format(sql.Identifier(EXTENSION)))
@@ -225,16 +236,72 @@ def test_released_version_updates_to_the_default_version(version: str, new_datab
     _assert_same(upgraded, _fresh_snapshot(new_database, CURRENT), f"{version} updated to {CURRENT}")
 
 
+# Rows for every table of 0.1.0, written as a user of 0.1.0 would have them (plain SQL: the 0.1.0 Python
+# package is not installed here, so its functions cannot run).
+POPULATE_0_1_0 = """
+CREATE TABLE public.events (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE public.events_default PARTITION OF public.events DEFAULT;
+INSERT INTO public.events VALUES (1, '2026-01-05 10:00+00');
+INSERT INTO steward.partition_config (parent, span, premake, retention, time_zone)
+    VALUES ('public.events', '1 month', 2, '1 year', 'Europe/Paris');
+INSERT INTO steward.partition_maintenance_log (parent, action, partition, ok, rows_moved, detail)
+    VALUES ('public.events', 'create', 'public.events_p2026_01', true, 1, 'from 0.1.0');
+INSERT INTO steward.query_performance_log (query_hash, query_text, execution_time_ms, fingerprint, source)
+    VALUES ('h1', 'SELECT 1', 12.5, 'f1', 'manual');
+INSERT INTO steward.query_capture_settings (slow_mean_time_ms) VALUES (250);
+INSERT INTO steward.query_stats_snapshot (captured_at, server_started_at, server_version, entries)
+    VALUES ('2026-11-30 00:00+00', '2026-11-01 00:00+00', 150000, 1);
+INSERT INTO steward.query_stats_snapshot_entry (snapshot_id, captured_at, userid, dbid, toplevel, queryid, calls,
+                                                total_exec_time)
+    SELECT snapshot_id, captured_at, 10, 1, true, 42, 7, 99.5 FROM steward.query_stats_snapshot;
+INSERT INTO steward.health_thresholds (check_name, warning, critical, note) VALUES ('connections', 70, 90, 'ours');
+"""
+
+
+def _table_digests(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    """Row count and a digest of the rows of every table of the extension."""
+    tables = [r[0] for r in conn.execute(
+        "SELECT c.oid::regclass::text FROM pg_depend d JOIN pg_class c ON c.oid = d.objid "
+        "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass "
+        "AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = %s) AND d.deptype = 'e' "
+        "AND c.relkind IN ('r', 'p') ORDER BY 1", [EXTENSION]).fetchall()]
+    return {table: conn.execute(sql.SQL(
+        "SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM {} AS t").format(
+            sql.SQL(table))).fetchone() for table in tables}
+
+
+@pytest.mark.parametrize("version", [v for v in RELEASED if v == "0.1.0"])
+def test_update_keeps_the_data_of_every_table(version: str, new_database: Callable[..., str]) -> None:
+    """0.1.0 with rows in every one of its tables, updated: every row is still there, and 0.2.0 works on them."""
+    assert_install_is_current()
+    with _connect(new_database(extension=False)) as conn:
+        _create(conn, version)
+        conn.execute(POPULATE_0_1_0)
+        before = _table_digests(conn)
+        assert [t for t, (count, _) in before.items() if count == 0] == [], "a table of 0.1.0 is left empty"
+        conn.execute(sql.SQL("ALTER EXTENSION {} UPDATE").format(sql.Identifier(EXTENSION)))
+        assert _installed_version(conn) == CURRENT
+        after = _table_digests(conn)
+        assert {t: after.get(t) for t in before} == before
+        # The current version's functions run on what 0.1.0 left.
+        assert conn.execute("SELECT sql_version, python_version FROM steward.version()").fetchone() == (
+            CURRENT, CURRENT)
+        leaves = conn.execute("SELECT count(*) FROM steward.partitions('public.events') WHERE is_leaf").fetchone()
+        assert leaves[0] >= 1
+        assert conn.execute("SELECT count(*) FROM steward.slow_queries('100 years')").fetchone()[0] == 1
+
+
 def test_every_released_version_reaches_the_default_version() -> None:
     stranded = stranded_versions(RELEASED, UPGRADE_FILES, CURRENT)
     assert stranded == [], (
-        f"no chain of extension/upgrades/ scripts leads from {stranded} to the default_version {CURRENT}"
+        f"no chain of built upgrade scripts leads from {stranded} to the default_version {CURRENT}"
     )
 
 
 def test_upgrade_and_released_file_names() -> None:
-    bad_upgrades = [name for name in UPGRADE_FILES if parse_upgrade(name) is None]
-    assert bad_upgrades == [], f"extension/upgrades/ holds files not named {EXTENSION}--OLD--NEW.sql"
+    assert not (ROOT / "extension" / "upgrades").exists(), (
+        "upgrade scripts are built by extension/build.py, not written: extension/upgrades/ must not exist"
+    )
     bad_released = [name for name in RELEASED_FILES if parse_released(name) is None or parse_upgrade(name)]
     assert bad_released == [], f"extension/released/ holds files not named {EXTENSION}--VERSION.sql"
     # The Makefile builds pg_steward--CURRENT.sql; a frozen copy of it would be installed over it.
@@ -247,9 +314,9 @@ def test_upgrade_and_released_file_names() -> None:
 def test_upgrade_and_released_scripts_are_installed() -> None:
     assert_install_is_current()
     for name in UPGRADE_FILES:
-        assert_installed(name, UPGRADES_DIR / name)
-    for name in RELEASED_FILES:
-        assert_installed(name, RELEASED_DIR / name)
+        assert_installed(name, built_upgrade(name))
+    for version in RELEASED:
+        assert_installed(f"{EXTENSION}--{version}.sql", released_script(version))
 
 
 def test_postgres_finds_the_same_update_paths(new_database: Callable[..., str]) -> None:

@@ -4,4 +4,4 @@ The same code runs inside the server (PL/Python, through ``plpy``) and in the
 ``pg-steward`` command line (through psycopg); see ``db.py`` for the seam.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,6 +1,6 @@
 """In-server runtime: the session's database handle and the SQL entry point.
 
-``steward._load_python()`` (extension/runtime.sql) puts the versioned package
+``steward._load_python()`` (extension/idempotent/runtime.sql) puts the versioned package
 directory at the front of ``sys.path``, checks the version and calls
 ``attach(plpy)`` once per session. Every SQL function then calls
 ``call(function, *args)``, which hands the function the session's database

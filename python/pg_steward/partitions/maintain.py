@@ -17,7 +17,7 @@ from typing import Any
 
 from pg_steward.db import Database
 from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError
-from pg_steward.partitions import catalog
+from pg_steward.partitions import catalog, config
 from pg_steward.partitions.catalog import Parent
 from pg_steward.partitions.config import Config, managed_oids, read_config
 from pg_steward.partitions.create import create_range_partition
@@ -235,3 +235,13 @@ def maintain_step(db: Database, parent_oid: int | None, max_partitions: int | No
         raise StewardError("parent must be given and max_partitions positive", INVALID_PARAMETER_VALUE)
     step = Step(max_partitions or MAX_NEW_PER_RUN, None)
     return [a.row() for a in _locked(db, lambda: _maintain_one(db, parent_oid, step))]
+
+
+def manage(db: Database, parent: str | None, span: str | None, premake: int | None, retention: str | None,
+           retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
+           lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
+           tablespace: str | None, storage_parameters: list[str] | None) -> list[dict[str, Any]]:
+    """``steward.manage(...)``: registers (or re-configures) the table, then maintains it once."""
+    oid = config.manage(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
+                        lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
+    return maintain_partitions(db, oid)

@@ -68,7 +68,7 @@ def schedule(db: Database, job_name: str | None, cron_expression: str | None,
         # Scheduling means running: a job someone paused (cron.alter_job) is resumed, and says so.
         cron_rows(db, site, f"SELECT cron.alter_job({int(jobid)}::bigint, active => true) IS NULL AS done")
         action = "resumed" if action == "unchanged" else action
-    return {"job": job.name, "cron_job": name, "jobid": jobid, "schedule": expression, "command": command,
+    return {"job_name": job.name, "cron_job": name, "jobid": jobid, "schedule": expression, "command": command,
             "cron_database": site.database, "action": action}
 
 

@@ -1,7 +1,7 @@
 -- pg_steward: loading the Python package inside the server, and versions.
 -- Reference: extension/runtime.md
 
-CREATE FUNCTION steward._load_python()
+CREATE OR REPLACE FUNCTION steward._load_python()
 RETURNS void
 LANGUAGE plpython3u
 VOLATILE
@@ -42,7 +42,7 @@ $python$;
 COMMENT ON FUNCTION steward._load_python() IS
   'Internal: loads the pg_steward Python package of this SQL version into the session';
 
-CREATE FUNCTION steward.version(
+CREATE OR REPLACE FUNCTION steward.version(
     OUT sql_version text,
     OUT python_version text,
     OUT package_dir text,
@@ -54,10 +54,7 @@ STABLE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call, versions
-return call(versions)
+@python pg_steward.runtime.versions()
 $python$;
 
 COMMENT ON FUNCTION steward.version() IS

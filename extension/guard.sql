@@ -1,8 +1,5 @@
--- pg_steward: schema and shared objects.
--- Built into pg_steward--@VERSION@.sql by the Makefile, which fills in
--- @VERSION@ and @PKGLIBDIR@ (pg_config --pkglibdir).
-
-\echo Use "CREATE EXTENSION pg_steward CASCADE" to load this file. \quit
+-- pg_steward: checks run first by every install and upgrade script, before anything is created or
+-- replaced. See extension/build.py.
 
 -- Schema "steward" is named in the control file: CREATE EXTENSION creates it
 -- when missing (so it is not an extension member and DROP EXTENSION leaves it,
@@ -20,10 +17,3 @@ BEGIN
     END IF;
 END
 $guard$;
-
-
-COMMENT ON SCHEMA steward IS 'pg_steward: partition lifecycle, slow-query analysis and health reports';
-
--- Every function runs as its caller (SECURITY INVOKER), so using them grants
--- nothing the caller does not already have: anyone may look them up.
-GRANT USAGE ON SCHEMA steward TO PUBLIC;

@@ -1,7 +1,7 @@
 -- pg_steward: bloat, index and health reports.
 -- Reference: extension/reports.md
 
-CREATE FUNCTION steward.table_bloat(
+CREATE OR REPLACE FUNCTION steward.table_bloat(
     exact boolean DEFAULT false,
     relation regclass DEFAULT NULL,
     min_bytes bigint DEFAULT 0,
@@ -26,17 +26,13 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.reports.bloat import table_bloat
-return call(table_bloat, exact, relation, min_bytes, exact_max_bytes)
+@python pg_steward.reports.bloat.table_bloat(exact, relation, min_bytes, exact_max_bytes)
 $python$;
 
 COMMENT ON FUNCTION steward.table_bloat(boolean, regclass, bigint, bigint) IS
   'Wasted space of each table: a statistics-based estimate, or measured by pgstattuple (exact => true); with the fix';
 
-CREATE FUNCTION steward.index_bloat(
+CREATE OR REPLACE FUNCTION steward.index_bloat(
     exact boolean DEFAULT false,
     relation regclass DEFAULT NULL,
     min_bytes bigint DEFAULT 0,
@@ -60,17 +56,13 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.reports.index_bloat import index_bloat
-return call(index_bloat, exact, relation, min_bytes, exact_max_bytes)
+@python pg_steward.reports.index_bloat.index_bloat(exact, relation, min_bytes, exact_max_bytes)
 $python$;
 
 COMMENT ON FUNCTION steward.index_bloat(boolean, regclass, bigint, bigint) IS
   'Wasted space of each B-tree index: a statistics-based estimate, or measured by pgstatindex (exact => true); with the fix';
 
-CREATE FUNCTION steward.index_report()
+CREATE OR REPLACE FUNCTION steward.index_report()
 RETURNS TABLE (
     problem text,
     schema name,
@@ -85,17 +77,13 @@ STABLE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.reports.indexes import index_report
-return call(index_report)
+@python pg_steward.reports.indexes.index_report()
 $python$;
 
 COMMENT ON FUNCTION steward.index_report() IS
   'One row per index problem (invalid, duplicate, redundant, unused, fk_without_index, missing_index) with its size and fix';
 
-CREATE FUNCTION steward.partition_index_usage(parent regclass DEFAULT NULL)
+CREATE OR REPLACE FUNCTION steward.partition_index_usage(parent regclass DEFAULT NULL)
 RETURNS TABLE (
     parent text,
     partition text,
@@ -112,17 +100,13 @@ STABLE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.reports.indexes import partition_index_usage
-return call(partition_index_usage, parent)
+@python pg_steward.reports.indexes.partition_index_usage(parent)
 $python$;
 
 COMMENT ON FUNCTION steward.partition_index_usage(regclass) IS
   'Scans of each leaf partition''s indexes, and their share of the scans of the parent''s index';
 
-CREATE FUNCTION steward.hot_partitions(parent regclass DEFAULT NULL)
+CREATE OR REPLACE FUNCTION steward.hot_partitions(parent regclass DEFAULT NULL)
 RETURNS TABLE (
     parent text,
     partition text,
@@ -142,33 +126,15 @@ STABLE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.reports.indexes import hot_partitions
-return call(hot_partitions, parent)
+@python pg_steward.reports.indexes.hot_partitions(parent)
 $python$;
 
 COMMENT ON FUNCTION steward.hot_partitions(regclass) IS
   'Leaf partitions ranked by scans, with their share of the partitioned table''s scans and writes';
-
--- Overrides of the health checks' default thresholds (the defaults are in
--- extension/reports.md); a row with enabled = false turns a check off.
-CREATE TABLE steward.health_thresholds (
-    check_name text PRIMARY KEY CHECK (check_name OPERATOR(pg_catalog.=) ANY (ARRAY[
-        'vacuum', 'analyze', 'xid_wraparound', 'multixact_wraparound', 'sequences', 'cache_hit_ratio',
-        'connections', 'idle_in_transaction', 'long_running_queries', 'blocked_queries', 'invalid_indexes',
-        'database_size', 'temp_files'])),
-    warning    numeric,
-    critical   numeric,
-    enabled    boolean NOT NULL DEFAULT true,
-    note       text
-);
 COMMENT ON TABLE steward.health_thresholds IS 'Thresholds of steward.health() checks that differ from the defaults';
-SELECT pg_catalog.pg_extension_config_dump('steward.health_thresholds', '');
 GRANT SELECT ON steward.health_thresholds TO PUBLIC;
 
-CREATE FUNCTION steward.health()
+CREATE OR REPLACE FUNCTION steward.health()
 RETURNS TABLE (
     check_name text,
     status text,
@@ -181,11 +147,7 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.reports.health import health
-return call(health)
+@python pg_steward.reports.health.health()
 $python$;
 
 COMMENT ON FUNCTION steward.health() IS

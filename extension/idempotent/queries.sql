@@ -2,7 +2,7 @@
 -- and its capture, and plan analysis.
 -- Reference: extension/queries.md
 
-CREATE FUNCTION steward.query_fingerprint(query text)
+CREATE OR REPLACE FUNCTION steward.query_fingerprint(query text)
 RETURNS text
 LANGUAGE plpython3u
 STABLE
@@ -10,17 +10,13 @@ STRICT
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.fingerprint import query_fingerprint
-return call(query_fingerprint, query)
+@python pg_steward.queries.fingerprint.query_fingerprint(query)
 $python$;
 
 COMMENT ON FUNCTION steward.query_fingerprint(text) IS
   'Parse-tree fingerprint of a statement (same shape, same fingerprint); NULL when it does not parse';
 
-CREATE FUNCTION steward.normalize_query(query text)
+CREATE OR REPLACE FUNCTION steward.normalize_query(query text)
 RETURNS text
 LANGUAGE plpython3u
 STABLE
@@ -28,108 +24,18 @@ STRICT
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.fingerprint import normalize_query
-return call(normalize_query, query)
+@python pg_steward.queries.fingerprint.normalize_query(query)
 $python$;
 
 COMMENT ON FUNCTION steward.normalize_query(text) IS
   'A statement with its constants replaced by $n placeholders; NULL when it does not parse';
-
--- Slow-query log, pg_stat_statements snapshots, capture settings.
-
-CREATE TABLE steward.query_performance_log (
-    log_id            bigserial PRIMARY KEY,
-    query_hash        text NOT NULL,
-    query_text        text NOT NULL,
-    execution_time_ms numeric NOT NULL CHECK (execution_time_ms OPERATOR(pg_catalog.>=) 0),
-    rows_examined     bigint,
-    rows_returned     bigint,
-    execution_date    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    fingerprint       text,
-    normalized_query  text,
-    source            text NOT NULL DEFAULT 'manual'
-                      CHECK (source OPERATOR(pg_catalog.=) ANY (ARRAY['manual', 'pg_stat_statements', 'pg_stat_activity'])),
-    calls             bigint NOT NULL DEFAULT 1 CHECK (calls OPERATOR(pg_catalog.>) 0),
-    mean_time_ms      numeric,
-    max_time_ms       numeric,
-    window_start      timestamptz,
-    queryid           bigint,
-    database_name     text,
-    username          text,
-    toplevel          boolean,
-    pid               integer,
-    shared_blks_hit   bigint,
-    shared_blks_read  bigint,
-    temp_blks_written bigint,
-    -- Statements that parse group by their parse-tree fingerprint, the others by their text.
-    group_key         text GENERATED ALWAYS AS (COALESCE(fingerprint, 'text:' OPERATOR(pg_catalog.||) query_hash)) STORED
-);
-CREATE INDEX query_performance_log_execution_date ON steward.query_performance_log (execution_date);
--- Captures look up a text's fingerprint here before parsing it again.
-CREATE INDEX query_performance_log_query_hash ON steward.query_performance_log (query_hash, log_id);
--- One row per running statement, refreshed by each capture while it runs.
-CREATE UNIQUE INDEX query_performance_log_activity ON steward.query_performance_log (pid, window_start)
-    WHERE source OPERATOR(pg_catalog.=) 'pg_stat_activity';
 COMMENT ON TABLE steward.query_performance_log IS
   'Slow statements: logged by hand (steward.log_slow_query), captured from pg_stat_statements and pg_stat_activity';
-SELECT pg_catalog.pg_extension_config_dump('steward.query_performance_log', '');
-SELECT pg_catalog.pg_extension_config_dump('steward.query_performance_log_log_id_seq', '');
-
-CREATE TABLE steward.query_capture_settings (
-    singleton              boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    slow_mean_time_ms      numeric NOT NULL DEFAULT 100 CHECK (slow_mean_time_ms OPERATOR(pg_catalog.>=) 0),
-    slow_total_time_ms     numeric NOT NULL DEFAULT 1000 CHECK (slow_total_time_ms OPERATOR(pg_catalog.>=) 0),
-    long_running_threshold interval NOT NULL DEFAULT '1 minute'
-                           CHECK (long_running_threshold OPERATOR(pg_catalog.>=) '0'::interval)
-);
 COMMENT ON TABLE steward.query_capture_settings IS
   'Optional single row overriding what counts as slow for steward.capture_query_stats and capture_long_running';
-SELECT pg_catalog.pg_extension_config_dump('steward.query_capture_settings', '');
-
-CREATE TABLE steward.query_stats_snapshot (
-    snapshot_id       bigserial PRIMARY KEY,
-    captured_at       timestamptz NOT NULL,
-    server_started_at timestamptz NOT NULL,
-    stats_reset       timestamptz,
-    dealloc           bigint,
-    server_version    integer NOT NULL,
-    entries           integer,
-    logged            integer
-);
-CREATE INDEX query_stats_snapshot_captured_at ON steward.query_stats_snapshot (captured_at);
 COMMENT ON TABLE steward.query_stats_snapshot IS 'One row per steward.capture_query_stats() run';
-SELECT pg_catalog.pg_extension_config_dump('steward.query_stats_snapshot', '');
-SELECT pg_catalog.pg_extension_config_dump('steward.query_stats_snapshot_snapshot_id_seq', '');
-
-CREATE TABLE steward.query_stats_snapshot_entry (
-    snapshot_id       bigint NOT NULL REFERENCES steward.query_stats_snapshot ON DELETE CASCADE,
-    captured_at       timestamptz NOT NULL,
-    userid            oid NOT NULL,
-    dbid              oid NOT NULL,
-    toplevel          boolean NOT NULL,
-    queryid           bigint NOT NULL,
-    calls             bigint NOT NULL,
-    total_exec_time   float8 NOT NULL,
-    total_plan_time   float8,
-    min_exec_time     float8,
-    max_exec_time     float8,
-    rows              bigint,
-    shared_blks_hit   bigint,
-    shared_blks_read  bigint,
-    temp_blks_read    bigint,
-    temp_blks_written bigint,
-    blk_read_time     float8,
-    stats_since       timestamptz,
-    PRIMARY KEY (snapshot_id, userid, dbid, toplevel, queryid)
-);
 COMMENT ON TABLE steward.query_stats_snapshot_entry IS
   'pg_stat_statements counters of the latest capture, the baseline of the next one';
--- Registered but dumped empty: counters of another server are no baseline for this one
--- (the first capture after a restore is a new baseline).
-SELECT pg_catalog.pg_extension_config_dump('steward.query_stats_snapshot_entry', 'WHERE false');
 
 -- Logged texts carry other roles' statements and their constants: readable by those who may
 -- read pg_stat_activity and pg_stat_statements in full (pg_read_all_stats, included in pg_monitor).
@@ -137,7 +43,7 @@ GRANT SELECT ON steward.query_performance_log, steward.query_stats_snapshot, ste
     TO pg_read_all_stats;
 GRANT SELECT ON steward.query_capture_settings TO PUBLIC;
 
-CREATE FUNCTION steward.log_slow_query(
+CREATE OR REPLACE FUNCTION steward.log_slow_query(
     query text, execution_time_ms numeric, rows_examined bigint DEFAULT NULL, rows_returned bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpython3u
@@ -145,17 +51,13 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.capture import log_slow_query
-return call(log_slow_query, query, execution_time_ms, rows_examined, rows_returned)
+@python pg_steward.queries.capture.log_slow_query(query, execution_time_ms, rows_examined, rows_returned)
 $python$;
 
 COMMENT ON FUNCTION steward.log_slow_query(text, numeric, bigint, bigint) IS
   'Log one slow execution with its fingerprint; returns its log_id';
 
-CREATE FUNCTION steward.capture_query_stats(
+CREATE OR REPLACE FUNCTION steward.capture_query_stats(
     min_mean_time_ms numeric DEFAULT NULL,
     min_total_time_ms numeric DEFAULT NULL,
     OUT snapshot_id bigint,
@@ -176,17 +78,13 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.capture import capture_query_stats
-return call(capture_query_stats, min_mean_time_ms, min_total_time_ms)
+@python pg_steward.queries.capture.capture_query_stats(min_mean_time_ms, min_total_time_ms)
 $python$;
 
 COMMENT ON FUNCTION steward.capture_query_stats(numeric, numeric) IS
   'Snapshot pg_stat_statements (never reset) and log the statements slow since the previous snapshot';
 
-CREATE FUNCTION steward.capture_long_running(threshold interval DEFAULT NULL, all_databases boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION steward.capture_long_running(threshold interval DEFAULT NULL, all_databases boolean DEFAULT false)
 RETURNS TABLE (pid integer, username text, database text, started_at timestamptz, duration interval,
                query text, log_id bigint, new_entry boolean)
 LANGUAGE plpython3u
@@ -194,17 +92,13 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.capture import capture_long_running
-return call(capture_long_running, threshold, all_databases)
+@python pg_steward.queries.capture.capture_long_running(threshold, all_databases)
 $python$;
 
 COMMENT ON FUNCTION steward.capture_long_running(interval, boolean) IS
   'Log statements running longer than threshold (pg_stat_activity); one log row per statement, refreshed';
 
-CREATE FUNCTION steward.slow_queries(
+CREATE OR REPLACE FUNCTION steward.slow_queries(
     since interval DEFAULT '1 day', "limit" integer DEFAULT 20, order_by text DEFAULT 'total_time',
     source text DEFAULT NULL)
 RETURNS TABLE (fingerprint text, query text, calls numeric, total_time_ms numeric, mean_time_ms numeric,
@@ -259,7 +153,7 @@ COMMENT ON FUNCTION steward.slow_queries(interval, integer, text, text) IS
 
 -- Plan analysis: EXPLAIN in a subtransaction that is always rolled back.
 
-CREATE FUNCTION steward.analyze_query_performance(
+CREATE OR REPLACE FUNCTION steward.analyze_query_performance(
     query text, "analyze" boolean DEFAULT true, allow_writes boolean DEFAULT false,
     -- Evaluated where the function is called, before its own SET search_path applies:
     -- the query's table names resolve as the caller would resolve them.
@@ -274,17 +168,13 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.explain import analyze_query_performance
-return call(analyze_query_performance, query, analyze, allow_writes, search_path)
+@python pg_steward.queries.explain.analyze_query_performance(query, analyze, allow_writes, search_path)
 $python$;
 
 COMMENT ON FUNCTION steward.analyze_query_performance(text, boolean, boolean, text) IS
   'EXPLAIN (ANALYZE, BUFFERS) of a query, rolled back: one row per plan node with times, rows, buffers and advice';
 
-CREATE FUNCTION steward.query_advice(
+CREATE OR REPLACE FUNCTION steward.query_advice(
     query text, "analyze" boolean DEFAULT true, allow_writes boolean DEFAULT false,
     -- Evaluated where the function is called, before its own SET search_path applies:
     -- the query's table names resolve as the caller would resolve them.
@@ -295,17 +185,13 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.explain import query_advice
-return call(query_advice, query, analyze, allow_writes, search_path)
+@python pg_steward.queries.explain.query_advice(query, analyze, allow_writes, search_path)
 $python$;
 
 COMMENT ON FUNCTION steward.query_advice(text, boolean, boolean, text) IS
   'What makes a query slow, from its analyzed plan (rolled back), each with the statement that fixes it';
 
-CREATE FUNCTION steward.check_pruning(
+CREATE OR REPLACE FUNCTION steward.check_pruning(
     query text, "analyze" boolean DEFAULT false, allow_writes boolean DEFAULT false,
     -- Evaluated where the function is called, before its own SET search_path applies:
     -- the query's table names resolve as the caller would resolve them.
@@ -317,11 +203,7 @@ VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.queries.explain import check_pruning
-return call(check_pruning, query, analyze, allow_writes, search_path)
+@python pg_steward.queries.explain.check_pruning(query, analyze, allow_writes, search_path)
 $python$;
 
 COMMENT ON FUNCTION steward.check_pruning(text, boolean, boolean, text) IS

@@ -1,7 +1,8 @@
--- pg_steward: partition tree.
+-- pg_steward: the partition tree and the partition lifecycle. Functions that read bounds and intervals
+-- as text fix their text forms (@text_formats, see partitions/values.py).
 -- Reference: extension/partitions.md
 
-CREATE FUNCTION steward.partitions(
+CREATE OR REPLACE FUNCTION steward.partitions(
     parent regclass,
     OUT partition regclass,
     OUT partition_of regclass,
@@ -25,58 +26,13 @@ SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO, YMD'
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.tree import partition_tree
-return call(partition_tree, parent)
+@python pg_steward.partitions.tree.partition_tree(parent)
 $python$;
 
 COMMENT ON FUNCTION steward.partitions(regclass) IS
   'The partition tree of a partitioned table: levels, strategies, bounds, DEFAULT, sizes and row estimates';
-
--- Partition lifecycle. Functions pin DateStyle, TimeZone and IntervalStyle
--- because they read bounds and intervals as text (see partitions/values.py).
-
-CREATE TABLE steward.partition_config (
-    parent             regclass PRIMARY KEY,
-    span               interval,
-    integer_span       bigint CHECK (integer_span OPERATOR(pg_catalog.>) 0),
-    premake            integer NOT NULL DEFAULT 3 CHECK (premake OPERATOR(pg_catalog.>=) 0),
-    retention          interval,
-    retention_mode     text NOT NULL DEFAULT 'drop'
-                       CHECK (retention_mode OPERATOR(pg_catalog.=) ANY (ARRAY['drop', 'detach', 'archive'])),
-    archive_schema     name,
-    time_zone          text NOT NULL DEFAULT 'UTC',
-    lock_timeout       interval NOT NULL DEFAULT '2 seconds',
-    lock_retries       integer NOT NULL DEFAULT 3 CHECK (lock_retries OPERATOR(pg_catalog.>=) 0),
-    tablespace         name,
-    storage_parameters text[] NOT NULL DEFAULT '{}',
-    "analyze"          boolean NOT NULL DEFAULT true,
-    enabled            boolean NOT NULL DEFAULT true,
-    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    -- Operators are qualified: the extension script must not depend on search_path.
-    CHECK ((span IS NULL) OPERATOR(pg_catalog.<>) (integer_span IS NULL)),
-    CHECK (retention_mode OPERATOR(pg_catalog.<>) 'archive' OR archive_schema IS NOT NULL)
-);
 COMMENT ON TABLE steward.partition_config IS 'Partitioned tables maintained by pg_steward (steward.manage / steward.unmanage)';
-SELECT pg_catalog.pg_extension_config_dump('steward.partition_config', '');
-
-CREATE TABLE steward.partition_maintenance_log (
-    id         bigserial PRIMARY KEY,
-    logged_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    parent     text,
-    action     text NOT NULL,
-    partition  text,
-    ok         boolean NOT NULL,
-    rows_moved bigint NOT NULL DEFAULT 0,
-    detail     text,
-    username   text NOT NULL DEFAULT CURRENT_USER
-);
 COMMENT ON TABLE steward.partition_maintenance_log IS 'Every action and failure of pg_steward partition maintenance';
-SELECT pg_catalog.pg_extension_config_dump('steward.partition_maintenance_log', '');
-SELECT pg_catalog.pg_extension_config_dump('steward.partition_maintenance_log_id_seq', '');
 
 GRANT SELECT ON steward.partition_config, steward.partition_maintenance_log TO PUBLIC;
 
@@ -85,7 +41,7 @@ GRANT SELECT ON steward.partition_config, steward.partition_maintenance_log TO P
 -- role granted them (to manage its own tables) could otherwise register, re-configure or unregister
 -- another owner's table, or have partitions archived into a schema (or created in a tablespace) it may
 -- not create in. Checked as the role writing the row, whether through steward.manage or directly.
-CREATE FUNCTION steward._check_partition_config()
+CREATE OR REPLACE FUNCTION steward._check_partition_config()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY INVOKER
@@ -129,60 +85,40 @@ $plpgsql$;
 COMMENT ON FUNCTION steward._check_partition_config() IS
   'Internal: only a table''s owner may write its steward.partition_config row, with a schema and tablespace it may create in';
 
-CREATE TRIGGER partition_config_owner
+CREATE OR REPLACE TRIGGER partition_config_owner
     BEFORE INSERT OR UPDATE OR DELETE ON steward.partition_config
     FOR EACH ROW EXECUTE FUNCTION steward._check_partition_config();
 
-CREATE TYPE steward.maintenance_action AS (
-    parent    regclass,
-    action    text,
-    partition text,
-    ok        boolean,
-    detail    text
-);
-
-CREATE FUNCTION steward.create_partition(
+CREATE OR REPLACE FUNCTION steward.create_partition(
     parent regclass, start text, span text DEFAULT '1 month', time_zone text DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO, YMD'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'iso_8601'
+@text_formats
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.create import create_partition
-return call(create_partition, parent, start, span, time_zone)
+@python pg_steward.partitions.create.create_partition(parent, start, span, time_zone)
 $python$;
 
 COMMENT ON FUNCTION steward.create_partition(regclass, text, text, text) IS
   'The range partition [start, start + span) of parent: existing, or created with the rows of its range moved out of DEFAULT';
 
-CREATE FUNCTION steward.create_monthly_partition(parent regclass, month date, time_zone text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION steward.create_monthly_partition(parent regclass, month date, time_zone text DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO, YMD'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'iso_8601'
+@text_formats
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.create import create_monthly_partition
-return call(create_monthly_partition, parent, month, time_zone)
+@python pg_steward.partitions.create.create_monthly_partition(parent, month, time_zone)
 $python$;
 
 COMMENT ON FUNCTION steward.create_monthly_partition(regclass, date, text) IS
   'The partition of the month containing month: existing, or created with its DEFAULT rows moved into it';
 
-CREATE FUNCTION steward.drop_old_partitions(
+CREATE OR REPLACE FUNCTION steward.drop_old_partitions(
     parent regclass, retention interval, mode text DEFAULT 'drop', archive_schema name DEFAULT NULL,
     dry_run boolean DEFAULT false)
 RETURNS TABLE (partition text, range_from text, range_to text, action text)
@@ -190,41 +126,29 @@ LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO, YMD'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'iso_8601'
+@text_formats
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.retention import drop_old_partitions
-return call(drop_old_partitions, parent, retention, mode, archive_schema, dry_run)
+@python pg_steward.partitions.retention.drop_old_partitions(parent, retention, mode, archive_schema, dry_run)
 $python$;
 
 COMMENT ON FUNCTION steward.drop_old_partitions(regclass, interval, text, name, boolean) IS
   'Drops, detaches or archives the partitions whose whole range is older than now() - retention, by catalog bounds';
 
-CREATE FUNCTION steward.maintain_partitions(parent regclass DEFAULT NULL)
+CREATE OR REPLACE FUNCTION steward.maintain_partitions(parent regclass DEFAULT NULL)
 RETURNS SETOF steward.maintenance_action
 LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO, YMD'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'iso_8601'
+@text_formats
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.maintain import maintain_partitions
-return call(maintain_partitions, parent)
+@python pg_steward.partitions.maintain.maintain_partitions(parent)
 $python$;
 
 COMMENT ON FUNCTION steward.maintain_partitions(regclass) IS
   'Maintains every managed table (or one): premake, gaps, DEFAULT rows, retention, ANALYZE; one row per action';
 
-CREATE FUNCTION steward.manage(
+CREATE OR REPLACE FUNCTION steward.manage(
     parent regclass, span interval DEFAULT '1 month', premake integer DEFAULT 3, retention interval DEFAULT NULL,
     retention_mode text DEFAULT 'drop', archive_schema name DEFAULT NULL, time_zone text DEFAULT 'UTC',
     lock_timeout interval DEFAULT '2 seconds', lock_retries integer DEFAULT 3, integer_span bigint DEFAULT NULL,
@@ -234,96 +158,67 @@ LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO, YMD'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'iso_8601'
+@text_formats
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.config import manage
-from pg_steward.partitions.maintain import maintain_partitions
-oid = call(manage, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
-           lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
-return call(maintain_partitions, oid)
+@python pg_steward.partitions.maintain.manage(parent, span, premake, retention, retention_mode, archive_schema, time_zone, lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
 $python$;
 
 COMMENT ON FUNCTION steward.manage(regclass, interval, integer, interval, text, name, text, interval, integer, bigint, name, text[]) IS
   'Registers (or re-configures) a partitioned table for maintenance and maintains it once';
 
-CREATE FUNCTION steward.unmanage(parent regclass)
+CREATE OR REPLACE FUNCTION steward.unmanage(parent regclass)
 RETURNS boolean
 LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.config import unmanage
-return call(unmanage, parent)
+@python pg_steward.partitions.config.unmanage(parent)
 $python$;
 
 COMMENT ON FUNCTION steward.unmanage(regclass) IS
   'Stops maintaining a table (its partitions stay); true if it was managed';
+
+CREATE OR REPLACE FUNCTION steward._tables_due()
+RETURNS SETOF oid
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.maintain.tables_due()
+$python$;
+
+COMMENT ON FUNCTION steward._tables_due() IS
+  'Internal: the enabled managed tables that maintenance has work for now (run_maintenance skips the others)';
+
+CREATE OR REPLACE FUNCTION steward._maintain_step(parent oid, max_partitions integer)
+RETURNS SETOF steward.maintenance_action
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.maintain.maintain_step(parent, max_partitions)
+$python$;
+
+COMMENT ON FUNCTION steward._maintain_step(oid, integer) IS
+  'Internal: one managed table, at most max_partitions new partitions; a ''more'' row when more are due';
 
 -- A procedure, so that it can COMMIT after each table: locks taken for one
 -- table are not held while the others are maintained. Procedures that COMMIT
 -- cannot carry SET clauses; this one runs only statements that do not depend
 -- on search_path, and each table is maintained by maintain_partitions(),
 -- which pins its own settings.
-CREATE FUNCTION steward._tables_due()
-RETURNS SETOF oid
-LANGUAGE plpython3u
-VOLATILE
-SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO, YMD'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'iso_8601'
-AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.maintain import tables_due
-return call(tables_due)
-$python$;
-
-COMMENT ON FUNCTION steward._tables_due() IS
-  'Internal: the enabled managed tables that maintenance has work for now (run_maintenance skips the others)';
-
-CREATE FUNCTION steward._maintain_step(parent oid, max_partitions integer)
-RETURNS SETOF steward.maintenance_action
-LANGUAGE plpython3u
-VOLATILE
-SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO, YMD'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'iso_8601'
-AS $python$
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.maintain import maintain_step
-return call(maintain_step, parent, max_partitions)
-$python$;
-
-COMMENT ON FUNCTION steward._maintain_step(oid, integer) IS
-  'Internal: one managed table, at most max_partitions new partitions; a ''more'' row when more are due';
-
-CREATE PROCEDURE steward.run_maintenance()
+CREATE OR REPLACE PROCEDURE steward.run_maintenance()
 LANGUAGE plpython3u
 SECURITY INVOKER
 AS $python$
 # No SET clauses (a procedure that commits cannot have them): the package qualifies every name, and the
 # steps it runs are steward functions that pin their own settings.
-if GD.get("pg_steward") != "@VERSION@":
-    plpy.execute("SELECT steward._load_python()")
-from pg_steward.runtime import call
-from pg_steward.partitions.maintain import run_maintenance
-call(run_maintenance, plpy.commit)
+@python pg_steward.partitions.maintain.run_maintenance(plpy.commit)
 $python$;
 
 COMMENT ON PROCEDURE steward.run_maintenance() IS
