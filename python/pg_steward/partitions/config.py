@@ -6,13 +6,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.errors import (
+    INSUFFICIENT_PRIVILEGE,
+    INVALID_PARAMETER_VALUE,
+    INVALID_SCHEMA_NAME,
+    NULL_VALUE_NOT_ALLOWED,
+    StewardError,
+    error_message,
+)
 from pg_steward.partitions import catalog
 from pg_steward.partitions.locking import LockPolicy
 from pg_steward.partitions.spans import INTEGER_KEYS, Span, positive_interval, time_span, zone
 
-INSUFFICIENT_PRIVILEGE = "42501"
-INVALID_SCHEMA_NAME = "3F000"
 MODES = ("drop", "detach", "archive")
 
 
@@ -174,8 +179,7 @@ def _check_storage_parameters(db: Database, parameters: list[str]) -> None:
     except _Probe:
         pass
     except Exception as error:
-        message = getattr(error, "message", None) or (error.args[0] if error.args else str(error))
-        raise StewardError(f"invalid storage_parameters: {message}", INVALID_PARAMETER_VALUE) from None
+        raise StewardError(f"invalid storage_parameters: {error_message(error)}", INVALID_PARAMETER_VALUE) from None
 
 
 def unmanage(db: Database, parent_name: str | None) -> bool:

@@ -35,11 +35,14 @@ from zoneinfo import ZoneInfo
 
 from pg_steward.db import Database
 from pg_steward.errors import (
+    CHECK_VIOLATION,
     DATETIME_OVERFLOW,
     INTERNAL_ERROR,
+    INVALID_OBJECT_DEFINITION,
     INVALID_PARAMETER_VALUE,
     NULL_VALUE_NOT_ALLOWED,
     StewardError,
+    error_sqlstate,
 )
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
@@ -59,8 +62,6 @@ from pg_steward.partitions.values import (
 )
 from pg_steward.sqltext import qualified, quote_ident, quote_literal
 
-INVALID_OBJECT_DEFINITION = "42P17"
-CHECK_VIOLATION = "23514"
 CREATE_LOCK_SPACE = 0x73747764  # "stwd": advisory locks (space, parent oid) of partition changes
 
 
@@ -196,7 +197,7 @@ def create_range_partition(
         made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,
                                                                                options))
     except Exception as error:
-        if getattr(error, "sqlstate", None) != CHECK_VIOLATION:
+        if error_sqlstate(error) != CHECK_VIOLATION:
             raise
         # A row of the range reached DEFAULT by a direct insert after we looked: ATTACH refused. Move it this time.
         made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,

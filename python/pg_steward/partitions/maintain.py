@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError
+from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError, error_message
 from pg_steward.partitions import catalog
 from pg_steward.partitions.catalog import Parent
 from pg_steward.partitions.config import Config, managed_oids, read_config
@@ -138,8 +138,7 @@ def _maintain_one(db: Database, oid: int, step: Step | None = None) -> list[Acti
                 step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
             actions = maintain_table(db, config, step) if config else []
     except Exception as error:  # one table's failure is logged; the others go on
-        message = getattr(error, "message", None) or (error.args[0] if error.args else str(error))
-        actions = [Action(oid, "error", None, False, str(message))]
+        actions = [Action(oid, "error", None, False, error_message(error))]
     for action in actions:
         if action.action != "more":  # not an action taken: the log keeps what was done
             log(db, action)

@@ -9,29 +9,24 @@ never candidates.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.errors import (
+    DUPLICATE_TABLE,
+    INVALID_PARAMETER_VALUE,
+    INVALID_SCHEMA_NAME,
+    NULL_VALUE_NOT_ALLOWED,
+    StewardError,
+)
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded
 from pg_steward.partitions.catalog import Parent, RangePartition
-from pg_steward.partitions.config import INVALID_SCHEMA_NAME, MODES, LockPolicy, read_config
+from pg_steward.partitions.config import MODES, LockPolicy, read_config
 from pg_steward.partitions.spans import UTC, Key, Span, positive_interval, subtract, zone
 from pg_steward.partitions.values import DATE, TIMESTAMPTZ, bound_text, order
 from pg_steward.sqltext import qualified, quote_ident
-
-DUPLICATE_TABLE = "42P07"
-
-
-@dataclass(frozen=True)
-class Retired:
-    partition: str
-    range_from: str
-    range_to: str
-    action: str
 
 
 def now_utc(db: Database) -> dt.datetime:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pg_steward.db import Database, Row
+from pg_steward.errors import error_first_line
 from pg_steward.reports import health_checks as hc
 from pg_steward.sqltext import qualified
 
@@ -286,16 +287,12 @@ def health(db: Database) -> list[Row]:
             with db.subtransaction():
                 value, detail, fix = MEASURES[check](db)
         except Exception as error:  # a check that cannot run is unknown, never the end of the report
-            out.append(_row(check, "unknown", None, threshold, f"could not run: {_first(error)}", None))
+            out.append(_row(check, "unknown", None, threshold, f"could not run: {error_first_line(error)}", None))
             continue
         state = hc.status(value, threshold)
         out.append(_row(check, state, _value_text(check, value, threshold), threshold, detail,
                         fix if state in ("warning", "critical") else None))
     return out
-
-
-def _first(error: Exception) -> str:
-    return str(error.args[0] if error.args else error).splitlines()[0]
 
 
 def _row(check: str, state: str, value: Any, threshold: hc.Threshold, detail: str, fix: str | None) -> Row:
