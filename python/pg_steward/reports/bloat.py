@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import (
     INVALID_PARAMETER_VALUE,
@@ -23,9 +24,8 @@ from pg_steward.reports import bloat_model as model
 from pg_steward.reports.bloat_verdict import Verdict, sample_verdict, stats_verdict, table_fix
 from pg_steward.sqltext import qualified
 
-_SCOPE = """
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
+_SCOPE = f"""
+    {USER_SCHEMA}
     AND ($1::text IS NULL OR c.oid = $1::text::regclass)
 """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import error_first_line
 from pg_steward.reports import health_checks as hc
@@ -18,12 +19,11 @@ from pg_steward.sqltext import qualified
 
 Measure = tuple[float | None, str, str | None]  # value, detail, fix
 
-_USER_TABLES = """
+_USER_TABLES = f"""
 FROM pg_catalog.pg_stat_all_tables AS s
 JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname !~ '^pg_toast'
+WHERE c.relkind IN ('r', 'm') AND {USER_SCHEMA}
 """
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import error_first_line
 from pg_steward.reports import bloat_model as model
@@ -26,9 +27,8 @@ from pg_steward.reports.bloat import (
 from pg_steward.reports.bloat_verdict import Verdict, index_fix, sample_verdict, stats_verdict
 from pg_steward.sqltext import qualified
 
-_SCOPE = """
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
+_SCOPE = f"""
+    {USER_SCHEMA}
     AND ($1::text IS NULL OR i.indrelid = $1::text::regclass OR i.indexrelid = $1::text::regclass)
 """
 

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import WRONG_OBJECT_TYPE, StewardError
 from pg_steward.reports import index_findings as f
 from pg_steward.sqltext import qualified
-
-_USER_SCHEMA = """
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
-"""
-
 
 
 def _not_extension_member(table: str) -> str:
@@ -56,7 +51,7 @@ JOIN pg_catalog.pg_class AS ct ON ct.oid = i.indrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = ct.relnamespace
 JOIN pg_catalog.pg_am AS am ON am.oid = ci.relam
 LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = ci.oid
-WHERE {_USER_SCHEMA} AND {_not_extension_member("ct")}
+WHERE {USER_SCHEMA} AND {_not_extension_member("ct")}
 """
 
 _COLUMN_NAMES_SQL = f"""
@@ -64,7 +59,7 @@ SELECT a.attrelid::bigint AS table_oid, a.attnum::int AS attnum, a.attname::text
 FROM pg_catalog.pg_attribute AS a
 JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm') AND {_USER_SCHEMA}
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA}
 """
 
 _FOREIGN_KEYS_SQL = f"""
@@ -78,7 +73,7 @@ SELECT k.conname::text AS name, k.conrelid::bigint AS table_oid, n.nspname::text
 FROM pg_catalog.pg_constraint AS k
 JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE k.contype = 'f' AND k.conparentid = 0 AND {_USER_SCHEMA} AND {_not_extension_member("c")}
+WHERE k.contype = 'f' AND k.conparentid = 0 AND {USER_SCHEMA} AND {_not_extension_member("c")}
 """
 
 _SEQ_SCAN_SQL = f"""
@@ -87,7 +82,7 @@ SELECT n.nspname::text AS schema, c.relname::text AS table_name, pg_catalog.pg_r
 FROM pg_catalog.pg_stat_all_tables AS s
 JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND {_USER_SCHEMA} AND {_not_extension_member("c")}
+WHERE c.relkind = 'r' AND {USER_SCHEMA} AND {_not_extension_member("c")}
   AND s.n_live_tup >= $1::bigint AND s.seq_scan >= $2::bigint AND s.seq_scan > coalesce(s.idx_scan, 0)
 """
 
