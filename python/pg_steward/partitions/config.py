@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pg_steward.arguments import not_null, one_of, positive_span
 from pg_steward.db import Database
 from pg_steward.errors import (
     INSUFFICIENT_PRIVILEGE,
     INVALID_PARAMETER_VALUE,
     INVALID_SCHEMA_NAME,
-    NULL_VALUE_NOT_ALLOWED,
     StewardError,
     error_message,
 )
 from pg_steward.partitions import catalog
 from pg_steward.partitions.locking import LockPolicy
-from pg_steward.partitions.spans import INTEGER_KEYS, Span, positive_interval, time_span, zone
+from pg_steward.partitions.spans import INTEGER_KEYS, Span, time_span, zone
 
 MODES = ("drop", "detach", "archive")
 
@@ -56,7 +56,7 @@ def _config(row: dict[str, Any], key_type: str | None) -> Config:
     span = Span(width=row["integer_span"]) if row["integer_span"] else time_span(row["span"], key_type or "")
     return Config(
         parent_oid=row["parent_oid"], span=span, premake=row["premake"],
-        retention=positive_interval(row["retention"], "retention") if row["retention"] else None,
+        retention=positive_span(row["retention"], "retention") if row["retention"] else None,
         retention_mode=row["retention_mode"], archive_schema=row["archive_schema"], time_zone=row["time_zone"],
         analyze=row["analyze"],
         options=PartitionOptions(
@@ -106,16 +106,13 @@ def manage(db: Database, parent_name: str | None, span: str | None, premake: int
     _require_owner(db, parent)
     for value, what in ((premake, "premake"), (retention_mode, "retention_mode"), (time_zone, "time_zone"),
                         (lock_timeout, "lock_timeout"), (lock_retries, "lock_retries")):
-        if value is None:
-            raise StewardError(f"{what} must not be NULL", NULL_VALUE_NOT_ALLOWED)
+        not_null(what, value)
     assert premake is not None and lock_retries is not None and time_zone is not None
     if premake < 0:
         raise StewardError(f"premake must be 0 or more, not {premake}", INVALID_PARAMETER_VALUE)
     if lock_retries < 0:
         raise StewardError(f"lock_retries must be 0 or more, not {lock_retries}", INVALID_PARAMETER_VALUE)
-    if retention_mode not in MODES:
-        raise StewardError(f"retention_mode must be one of {', '.join(MODES)}, not {retention_mode!r}",
-                           INVALID_PARAMETER_VALUE)
+    one_of("retention_mode", retention_mode, MODES)
     zone(time_zone)
     if parent.key_type in INTEGER_KEYS:
         if integer_span is None or integer_span <= 0:
@@ -125,12 +122,11 @@ def manage(db: Database, parent_name: str | None, span: str | None, premake: int
             raise StewardError("retention by interval needs a date or timestamp key", INVALID_PARAMETER_VALUE)
         span = None
     else:
-        if span is None:
-            raise StewardError("span must not be NULL", NULL_VALUE_NOT_ALLOWED)
+        not_null("span", span)
         integer_span = None
         time_span(db.query("SELECT ($1::text)::interval::text AS i", span)[0]["i"], parent.key_type or "")
     if retention is not None:
-        positive_interval(db.query("SELECT ($1::text)::interval::text AS i", retention)[0]["i"], "retention")
+        positive_span(db.query("SELECT ($1::text)::interval::text AS i", retention)[0]["i"], "retention")
     if retention_mode == "archive":
         if archive_schema is None:
             raise StewardError("retention_mode archive needs archive_schema", INVALID_PARAMETER_VALUE)

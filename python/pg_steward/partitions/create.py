@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from pg_steward.arguments import not_null
 from pg_steward.db import Database
 from pg_steward.errors import (
     CHECK_VIOLATION,
@@ -40,7 +41,6 @@ from pg_steward.errors import (
     INTERNAL_ERROR,
     INVALID_OBJECT_DEFINITION,
     INVALID_PARAMETER_VALUE,
-    NULL_VALUE_NOT_ALLOWED,
     StewardError,
     error_sqlstate,
 )
@@ -311,9 +311,8 @@ def calendar_value(day: dt.date, key_type: str, tz: ZoneInfo) -> Key:
 def create_partition(db: Database, parent_name: str | None, start: str | None, span: str | None,
                      time_zone: str | None) -> int:
     """``steward.create_partition(parent, start, span, time_zone)``: the partition ``[start, start + span)``."""
-    for value, what in ((start, "start"), (span, "span")):
-        if value is None:
-            raise StewardError(f"{what} must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    not_null("start", start)
+    not_null("span", span)
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
     assert start is not None and span is not None
@@ -329,8 +328,7 @@ def create_partition(db: Database, parent_name: str | None, start: str | None, s
 def create_monthly_partition(db: Database, parent_name: str | None, month: str | None,
                              time_zone: str | None) -> int:
     """``steward.create_monthly_partition(parent, month)``: the partition of the month containing ``month``."""
-    if month is None:
-        raise StewardError("month must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    not_null("month", month)
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent, time_only=True)
     assert parent.key_type is not None

@@ -12,19 +12,19 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pg_steward.arguments import not_null, one_of, positive_span
 from pg_steward.db import Database
 from pg_steward.errors import (
     DUPLICATE_TABLE,
     INVALID_PARAMETER_VALUE,
     INVALID_SCHEMA_NAME,
-    NULL_VALUE_NOT_ALLOWED,
     StewardError,
 )
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded
 from pg_steward.partitions.catalog import Parent, RangePartition
 from pg_steward.partitions.config import MODES, LockPolicy, read_config
-from pg_steward.partitions.spans import UTC, Key, Span, positive_interval, subtract, zone
+from pg_steward.partitions.spans import UTC, Key, Span, subtract, zone
 from pg_steward.partitions.values import DATE, TIMESTAMPTZ, bound_text, order
 from pg_steward.sqltext import qualified, quote_ident
 
@@ -68,8 +68,7 @@ def retire(db: Database, parent: Parent, part: RangePartition, mode: str, archiv
 
 
 def check_mode(db: Database, mode: str | None, archive_schema: str | None, parts: list[RangePartition]) -> None:
-    if mode not in MODES:
-        raise StewardError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", INVALID_PARAMETER_VALUE)
+    one_of("mode", mode, MODES)
     if mode != "archive":
         return
     if archive_schema is None:
@@ -91,11 +90,11 @@ def cutoff_for(db: Database, parent: Parent, retention: Span, tz: ZoneInfo) -> K
 def drop_old_partitions(db: Database, parent_name: str | None, retention: str | None, mode: str | None,
                         archive_schema: str | None, dry_run: bool | None) -> list[dict[str, Any]]:
     """``steward.drop_old_partitions(...)``: one row per partition retired (or that would be, in a dry run)."""
-    if retention is None:
-        raise StewardError("retention must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    not_null("retention", retention)
+    assert retention is not None
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent, time_only=True)
-    span = positive_interval(retention, "retention")
+    span = positive_span(retention, "retention")
     config = read_config(db, parent.oid)
     tz = zone(config.time_zone if config else "UTC")
     lock = config.options.lock if config else LockPolicy()

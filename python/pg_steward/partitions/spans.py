@@ -80,13 +80,6 @@ def time_span(interval: str, key_type: str) -> Span:
     return span
 
 
-def positive_interval(interval: str, what: str) -> Span:
-    span = parse_interval(interval)
-    if span.months < 0 or span.days < 0 or span.micros < 0 or span == Span():
-        raise StewardError(f"{what} must be a positive interval, not {interval}", INVALID_PARAMETER_VALUE)
-    return span
-
-
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
