@@ -241,11 +241,9 @@ AS $python$
 if GD.get("pg_steward") != "@VERSION@":
     plpy.execute("SELECT steward._load_python()")
 from pg_steward.runtime import call
-from pg_steward.partitions.config import manage
-from pg_steward.partitions.maintain import maintain_partitions
-oid = call(manage, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
-           lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
-return call(maintain_partitions, oid)
+from pg_steward.partitions.maintain import manage
+return call(manage, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
+            lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
 $python$;
 
 COMMENT ON FUNCTION steward.manage(regclass, interval, integer, interval, text, name, text, interval, integer, bigint, name, text[]) IS

@@ -115,7 +115,7 @@ AS $python$
 if GD.get("pg_steward") != "@VERSION@":
     plpy.execute("SELECT steward._load_python()")
 from pg_steward.runtime import call
-from pg_steward.reports.indexes import partition_index_usage
+from pg_steward.reports.partitions import partition_index_usage
 return call(partition_index_usage, parent)
 $python$;
 
@@ -145,7 +145,7 @@ AS $python$
 if GD.get("pg_steward") != "@VERSION@":
     plpy.execute("SELECT steward._load_python()")
 from pg_steward.runtime import call
-from pg_steward.reports.indexes import hot_partitions
+from pg_steward.reports.partitions import hot_partitions
 return call(hot_partitions, parent)
 $python$;
 

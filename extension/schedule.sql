@@ -16,9 +16,7 @@ if GD.get("pg_steward") != "@VERSION@":
     plpy.execute("SELECT steward._load_python()")
 from pg_steward.runtime import call
 from pg_steward.schedule.scheduling import schedule
-row = call(schedule, job, cron_expression, older_than)
-row["job_name"] = row.pop("job")
-return row
+return call(schedule, job, cron_expression, older_than)
 $python$;
 
 COMMENT ON FUNCTION steward.schedule(text, text, interval) IS

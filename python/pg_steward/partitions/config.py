@@ -1,8 +1,7 @@
-"""The registry of managed tables, ``steward.partition_config``: manage, unmanage, read."""
+"""The registry of managed tables, ``steward.partition_config``: register, unmanage, read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pg_steward.arguments import not_null, one_of, positive_span
@@ -15,32 +14,10 @@ from pg_steward.errors import (
     error_message,
 )
 from pg_steward.partitions import catalog
-from pg_steward.partitions.locking import LockPolicy
+from pg_steward.partitions.model import Config, LockPolicy, PartitionOptions, storage_clause
 from pg_steward.partitions.spans import INTEGER_KEYS, Span, time_span, zone
 
 MODES = ("drop", "detach", "archive")
-
-
-@dataclass(frozen=True)
-class PartitionOptions:
-    """What PostgreSQL does not carry from a parent to a new partition, from the configuration."""
-
-    tablespace: str | None = None
-    storage_parameters: tuple[str, ...] = ()
-    lock: LockPolicy = field(default_factory=LockPolicy)
-
-
-@dataclass(frozen=True)
-class Config:
-    parent_oid: int
-    span: Span
-    premake: int
-    retention: Span | None
-    retention_mode: str
-    archive_schema: str | None
-    time_zone: str
-    analyze: bool
-    options: PartitionOptions
 
 
 _CONFIG_SQL = """
@@ -96,10 +73,10 @@ def _require_owner(db: Database, parent: catalog.Parent) -> None:
         raise StewardError(f"must be owner of table {parent.label} to manage its partitions", INSUFFICIENT_PRIVILEGE)
 
 
-def manage(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
-           retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
-           lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
-           tablespace: str | None, storage_parameters: list[str] | None) -> int:
+def register(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
+             retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
+             lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
+             tablespace: str | None, storage_parameters: list[str] | None) -> int:
     """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid."""
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
@@ -165,8 +142,6 @@ class _Probe(Exception):
 
 def _check_storage_parameters(db: Database, parameters: list[str]) -> None:
     """Let PostgreSQL judge the parameters on a throwaway table, rolled back."""
-    from pg_steward.partitions.create import storage_clause
-
     clause = storage_clause(tuple(parameters))
     try:
         with db.subtransaction():

@@ -29,7 +29,6 @@ newest sibling.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -46,9 +45,9 @@ from pg_steward.errors import (
 )
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
-from pg_steward.partitions.catalog import Parent, RangePartition
-from pg_steward.partitions.config import PartitionOptions, read_config
+from pg_steward.partitions.config import read_config
 from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.model import Parent, PartitionOptions, RangePartition, storage_clause
 from pg_steward.partitions.naming import partition_name, suffix
 from pg_steward.partitions.spans import INTEGER_KEYS, UTC, Key, Span, advance, floor, time_span, zone
 from pg_steward.partitions.values import (
@@ -78,20 +77,6 @@ class Created:
     @property
     def label(self) -> str:
         return f"{self.schema}.{self.name}"
-
-
-_OPTION = re.compile(r"([a-z_][a-z0-9_.]*)=(.+)")
-
-
-def storage_clause(parameters: tuple[str, ...]) -> str:
-    """``WITH (name = 'value', ...)`` from ``name=value`` items, each name checked and each value quoted."""
-    items = []
-    for item in parameters:
-        match = _OPTION.fullmatch(item.strip())
-        if not match:
-            raise StewardError(f"storage parameter {item!r} is not of the form name=value", INVALID_PARAMETER_VALUE)
-        items.append(f"{match[1]} = {quote_literal(match[2])}")
-    return f" WITH ({', '.join(items)})" if items else ""
 
 
 def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:

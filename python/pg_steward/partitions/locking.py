@@ -9,20 +9,13 @@ after a pause, a few times, before the failure is reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from pg_steward.db import Database
 from pg_steward.errors import LOCK_NOT_AVAILABLE, StewardError, error_sqlstate
+from pg_steward.partitions.model import LockPolicy
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LockPolicy:
-    timeout_ms: int = 2000
-    retries: int = 3
-    pause_ms: int = 500
 
 
 def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callable[[], T]) -> T:

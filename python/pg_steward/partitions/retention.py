@@ -8,9 +8,7 @@ never candidates.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pg_steward.arguments import not_null, one_of, positive_span
 from pg_steward.db import Database
@@ -22,24 +20,12 @@ from pg_steward.errors import (
 )
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded
-from pg_steward.partitions.catalog import Parent, RangePartition
-from pg_steward.partitions.config import MODES, LockPolicy, read_config
-from pg_steward.partitions.spans import UTC, Key, Span, subtract, zone
-from pg_steward.partitions.values import DATE, TIMESTAMPTZ, bound_text, order
+from pg_steward.partitions.clock import cutoff_for
+from pg_steward.partitions.config import MODES, read_config
+from pg_steward.partitions.model import LockPolicy, Parent, RangePartition
+from pg_steward.partitions.spans import Key, zone
+from pg_steward.partitions.values import bound_text, order
 from pg_steward.sqltext import qualified, quote_ident
-
-
-def now_utc(db: Database) -> dt.datetime:
-    text = db.query("SELECT to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t")[0]["t"]
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def now_as_key(now: dt.datetime, key_type: str, tz: ZoneInfo) -> Key:
-    """The current moment as a value of a time key: a date or wall-clock time in ``tz``, or an instant."""
-    if key_type == TIMESTAMPTZ:
-        return now
-    local = now.astimezone(tz).replace(tzinfo=None)
-    return local.date() if key_type == DATE else local
 
 
 def expired(partitions: list[RangePartition], cutoff: Key) -> list[RangePartition]:
@@ -80,11 +66,6 @@ def check_mode(db: Database, mode: str | None, archive_schema: str | None, parts
         if catalog.relation_exists(db, archive_schema, part.name):
             raise StewardError(f"{qualified(archive_schema, part.name)} already exists", DUPLICATE_TABLE,
                                detail="Nothing was archived.")
-
-
-def cutoff_for(db: Database, parent: Parent, retention: Span, tz: ZoneInfo) -> Key:
-    assert parent.key_type is not None
-    return subtract(now_as_key(now_utc(db), parent.key_type, tz), retention, tz)
 
 
 def drop_old_partitions(db: Database, parent_name: str | None, retention: str | None, mode: str | None,

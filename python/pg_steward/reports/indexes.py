@@ -1,4 +1,4 @@
-"""steward.index_report, steward.partition_index_usage, steward.hot_partitions: catalog and statistics reads.
+"""steward.index_report: catalog and statistics reads (partitions' use: reports/partitions.py).
 
 The findings themselves are decided in reports/index_findings.py. Index usage
 counters (pg_stat_all_indexes) and table counters (pg_stat_all_tables) are shown
@@ -8,11 +8,9 @@ reports work the same for a member of pg_monitor as for a superuser.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
-from pg_steward.errors import WRONG_OBJECT_TYPE, StewardError
+from pg_steward.partitions.tree import partition_walk
 from pg_steward.reports import index_findings as f
 from pg_steward.sqltext import qualified
 
@@ -38,10 +36,10 @@ SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS tab
        EXISTS (SELECT FROM pg_catalog.pg_inherits AS h WHERE h.inhrelid = ci.oid) AS child,
        CASE WHEN ci.relkind = 'I'
             THEN (SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0)
-                  FROM pg_catalog.pg_partition_tree(ci.oid) AS t)
+                  FROM {partition_walk("ci.oid")} AS t)
             ELSE pg_catalog.pg_relation_size(ci.oid) END::bigint AS size_bytes,
        CASE WHEN ci.relkind = 'I'
-            THEN (SELECT sum(s2.idx_scan) FROM pg_catalog.pg_partition_tree(ci.oid) AS t
+            THEN (SELECT sum(s2.idx_scan) FROM {partition_walk("ci.oid")} AS t
                   JOIN pg_catalog.pg_stat_all_indexes AS s2 ON s2.indexrelid = t.relid)
             ELSE s.idx_scan END::bigint AS scans,
        pg_catalog.pg_get_indexdef(ci.oid) AS definition
@@ -68,7 +66,7 @@ SELECT k.conname::text AS name, k.conrelid::bigint AS table_oid, n.nspname::text
        k.confrelid::regclass::text AS referenced, k.conkey::int[] AS columns,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0)
-                  FROM pg_catalog.pg_partition_tree(c.oid) AS t)
+                  FROM {partition_walk("c.oid")} AS t)
             ELSE pg_catalog.pg_relation_size(c.oid) END::bigint AS size_bytes
 FROM pg_catalog.pg_constraint AS k
 JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid
@@ -166,81 +164,3 @@ def index_report(db: Database) -> list[Row]:
     rank = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda r: (rank[r["severity"]], r["problem"], -r["size_bytes"], r["schema"], r["table"],
                                       r["index"] or ""))
-
-
-_PARTITIONED_SQL = """
-SELECT c.oid::bigint AS oid FROM pg_catalog.pg_class AS c
-WHERE c.relkind = 'p' AND NOT c.relispartition AND ($1::text IS NULL OR c.oid = $1::text::regclass)
-"""
-
-
-def _roots(db: Database, parent: Any) -> list[int]:
-    name = str(parent) if parent is not None else None
-    if name is not None:
-        kind = db.query("SELECT c.relkind::text AS k FROM pg_catalog.pg_class AS c WHERE c.oid = $1::text::regclass",
-                        name)
-        if kind[0]["k"] != "p":
-            raise StewardError(f"{name} is not a partitioned table", WRONG_OBJECT_TYPE)
-        return [int(r["oid"]) for r in db.query("SELECT $1::text::regclass::oid::bigint AS oid", name)]
-    return [int(r["oid"]) for r in db.query(_PARTITIONED_SQL, None)]
-
-
-_USAGE_SQL = """
-SELECT $1::bigint::oid::regclass::text AS parent, t.relid::regclass::text AS partition,
-       i.indexrelid::regclass::text AS index, h.inhparent::regclass::text AS parent_index,
-       coalesce(s.idx_scan, 0) AS idx_scan, coalesce(s.idx_tup_read, 0) AS idx_tup_read,
-       coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch, pg_catalog.pg_relation_size(i.indexrelid) AS size_bytes
-FROM pg_catalog.pg_partition_tree($1::bigint::oid::regclass) AS t
-JOIN pg_catalog.pg_index AS i ON i.indrelid = t.relid
-LEFT JOIN pg_catalog.pg_inherits AS h ON h.inhrelid = i.indexrelid
-LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = i.indexrelid
-WHERE t.isleaf
-ORDER BY t.level, t.relid::regclass::text, i.indexrelid::regclass::text
-"""
-
-
-def partition_index_usage(db: Database, parent: Any) -> list[Row]:
-    """Rows of steward.partition_index_usage: each leaf partition's indexes, with their share of the scans."""
-    out = []
-    for root in _roots(db, parent):
-        rows = db.query(_USAGE_SQL, root)
-        totals: dict[str | None, int] = {}
-        for r in rows:
-            totals[r["parent_index"]] = totals.get(r["parent_index"], 0) + int(r["idx_scan"])
-        for r in rows:
-            total = totals[r["parent_index"]]
-            share = round(100.0 * int(r["idx_scan"]) / total, 1) if total else None
-            out.append(dict(r, scan_share_percent=share, unused=int(r["idx_scan"]) == 0))
-    return out
-
-
-_HOT_SQL = """
-SELECT $1::bigint::oid::regclass::text AS parent, t.relid::regclass::text AS partition,
-       coalesce(s.seq_scan, 0) AS seq_scan, coalesce(s.idx_scan, 0) AS idx_scan,
-       coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) AS tuples_read,
-       coalesce(s.n_tup_ins, 0) + coalesce(s.n_tup_upd, 0) + coalesce(s.n_tup_del, 0) AS modifications,
-       coalesce(s.n_live_tup, 0) AS live_tuples, pg_catalog.pg_total_relation_size(t.relid) AS size_bytes
-FROM pg_catalog.pg_partition_tree($1::bigint::oid::regclass) AS t
-LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = t.relid
-WHERE t.isleaf
-"""
-
-
-def hot_partitions(db: Database, parent: Any) -> list[Row]:
-    """Rows of steward.hot_partitions: leaf partitions by scans, with their share of the table's activity."""
-    out = []
-    for root in _roots(db, parent):
-        rows = db.query(_HOT_SQL, root)
-        total_scans = sum(int(r["seq_scan"]) + int(r["idx_scan"]) for r in rows)
-        total_mods = sum(int(r["modifications"]) for r in rows)
-        ranked = sorted(rows, key=lambda r: (-(int(r["seq_scan"]) + int(r["idx_scan"])), -int(r["modifications"]),
-                                             r["partition"]))
-        for rank, r in enumerate(ranked, start=1):
-            scans = int(r["seq_scan"]) + int(r["idx_scan"])
-            out.append(dict(
-                r, rank=rank, total_scans=scans,
-                index_usage_percent=round(100.0 * int(r["idx_scan"]) / scans, 1) if scans else None,
-                scan_share_percent=round(100.0 * scans / total_scans, 1) if total_scans else None,
-                modification_share_percent=round(100.0 * int(r["modifications"]) / total_mods, 1)
-                if total_mods else None))
-    return out

@@ -38,10 +38,16 @@ def _schedule_sql(site: CronSite, name: str, expression: str, command: str) -> s
     return f"SELECT cron.schedule_in_database({args}, {quote_literal(site.here)}) AS jobid"
 
 
-def schedule(db: Database, job_name: str | None, cron_expression: str | None,
+def schedule(db: Database, job: str | None, cron_expression: str | None,
              older_than: str | None) -> dict[str, Any]:
-    """``steward.schedule(job, cron_expression, older_than)``: create or update one job, by name."""
-    job = jobs.job(job_name)
+    """``steward.schedule(job, cron_expression, older_than)``: create or update one job, by name.
+
+    The keys are the function's OUT columns.
+    """
+    return _schedule(db, jobs.job(job), cron_expression, older_than)
+
+
+def _schedule(db: Database, job: jobs.Job, cron_expression: str | None, older_than: str | None) -> dict[str, Any]:
     expression = jobs.check_schedule(cron_expression if cron_expression is not None else job.default_schedule)
     command = jobs.command(job, positive_interval(db, older_than, "older_than"))
     _require_function(db, job)
@@ -59,7 +65,7 @@ def schedule(db: Database, job_name: str | None, cron_expression: str | None,
         # Scheduling means running: a job someone paused (cron.alter_job) is resumed, and says so.
         cron_rows(db, site, f"SELECT cron.alter_job({int(jobid)}::bigint, active => true) IS NULL AS done")
         action = "resumed" if action == "unchanged" else action
-    return {"job": job.name, "cron_job": name, "jobid": jobid, "schedule": expression, "command": command,
+    return {"job_name": job.name, "cron_job": name, "jobid": jobid, "schedule": expression, "command": command,
             "cron_database": site.database, "action": action}
 
 
