@@ -95,7 +95,7 @@ def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bou
     return None
 
 
-def _range_sql(parent: Parent, start: Key, end: Key) -> str:
+def _range_sql(start: Key, end: Key) -> str:
     return (f"FOR VALUES FROM ({quote_literal(to_literal_text(start))}) "
             f"TO ({quote_literal(to_literal_text(end))})")
 
@@ -114,7 +114,7 @@ def _choose_name(db: Database, parent: Parent, start: Key, span: Span | None, tz
                           f"{parent.oid}:{to_literal_text(start)}")
 
 
-def _template(db: Database, partitions: list[RangePartition]) -> RangePartition | None:
+def _template(partitions: list[RangePartition]) -> RangePartition | None:
     """The newest partitioned sibling, whose layout a new partition copies."""
     partitioned = [p for p in partitions if p.is_partitioned]
     return max(partitioned, key=lambda p: (p.start is not None, p.oid)) if partitioned else None
@@ -217,7 +217,7 @@ def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Spa
         return Created(found.oid, found.schema, found.name, start, end, created=False)
     name = _choose_name(db, parent, start, span, tz)
     new_sql = qualified(parent.schema, name)
-    template = _template(db, partitions)
+    template = _template(partitions)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
     partition_by = ""
@@ -233,7 +233,7 @@ def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Spa
     db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
     stranded = force_move or _default_rows(db, parent, start, end)
     moved = _move_default_rows(db, parent, new_sql, start, end) if stranded else 0
-    db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(parent, start, end)}")
+    db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(start, end)}")
     db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
     if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
         db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")

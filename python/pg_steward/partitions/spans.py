@@ -33,15 +33,6 @@ class Span:
     micros: int = 0
     width: int = 0  # integer keys
 
-    def describe(self) -> str:
-        if self.width:
-            return f"{self.width} values"
-        if self.months:
-            return f"{self.months} month(s)"
-        if self.days:
-            return f"{self.days} day(s)"
-        return f"{self.micros / 1_000_000:g} second(s)"
-
 
 _ISO_INTERVAL = re.compile(
     r"P(?:(?P<years>-?\d+)Y)?(?:(?P<months>-?\d+)M)?(?:(?P<weeks>-?\d+)W)?(?:(?P<days>-?\d+)D)?"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.partitions.tree import partition_walk
-from pg_steward.reports import index_findings as f
+from pg_steward.reports import index_findings
 from pg_steward.sqltext import qualified
 
 
@@ -96,8 +96,8 @@ def _ints(values: list[str] | None) -> tuple[int, ...]:
     return tuple(int(v) for v in values or [] if v != "")
 
 
-def _index_info(r: Row) -> f.IndexInfo:
-    return f.IndexInfo(
+def _index_info(r: Row) -> index_findings.IndexInfo:
+    return index_findings.IndexInfo(
         oid=r["oid"], schema=r["schema"], table=r["table_name"], table_oid=r["table_oid"], name=r["name"],
         method=r["method"], columns=_ints(r["columns"]), key_count=r["key_count"],
         opclasses=tuple(r["opclasses"] or []), collations=tuple(r["collations"] or []),
@@ -107,17 +107,17 @@ def _index_info(r: Row) -> f.IndexInfo:
         scans=r["scans"])
 
 
-def _finding_row(finding: f.Finding) -> Row:
+def _finding_row(finding: index_findings.Finding) -> Row:
     i = finding.index
     return {"problem": finding.problem, "schema": i.schema, "table": i.table, "index": i.name,
             "size_bytes": i.size_bytes, "detail": finding.detail, "fix": finding.fix, "severity": finding.severity}
 
 
-def _fk_findings(db: Database, indexes: list[f.IndexInfo], names: dict[tuple[int, int], str]) -> list[Row]:
+def _fk_findings(db: Database, indexes: list[index_findings.IndexInfo], names: dict[tuple[int, int], str]) -> list[Row]:
     out = []
     for fk in db.query(_FOREIGN_KEYS_SQL):
         columns = tuple(fk["columns"])
-        if any(f.covers_foreign_key(i, columns) for i in indexes if i.table_oid == fk["table_oid"]):
+        if any(index_findings.covers_foreign_key(i, columns) for i in indexes if i.table_oid == fk["table_oid"]):
             continue
         column_names = [names[(fk["table_oid"], c)] for c in columns]
         out.append({
@@ -125,7 +125,8 @@ def _fk_findings(db: Database, indexes: list[f.IndexInfo], names: dict[tuple[int
             "size_bytes": int(fk["size_bytes"]),
             "detail": f"foreign key {fk['name']} ({', '.join(column_names)}) references {fk['referenced']}: "
                       f"each DELETE or key UPDATE there scans this table, and the lock waits with it",
-            "fix": f.create_index_statement(fk["schema"], fk["table_name"], column_names, fk["partitioned"]),
+            "fix": index_findings.create_index_statement(fk["schema"], fk["table_name"], column_names,
+                                                         fk["partitioned"]),
             "severity": "warning"})
     return out
 
@@ -155,11 +156,11 @@ def index_report(db: Database) -> list[Row]:
     reset = db.query(_STATS_RESET_SQL)
     since = f"since the statistics were reset at {reset[0]['stats_reset']}" if reset and reset[0]["stats_reset"] \
         else "since the statistics began (never reset)"
-    dups = f.duplicates(indexes)
+    dups = index_findings.duplicates(indexes)
     duplicated = {d.index.oid for d in dups}
     # An index already reported as a duplicate is not reported again as redundant.
-    redundant = [r for r in f.redundant(indexes, names) if r.index.oid not in duplicated]
-    findings = f.invalid(indexes, definitions) + dups + redundant + f.unused(indexes, since)
+    redundant = [r for r in index_findings.redundant(indexes, names) if r.index.oid not in duplicated]
+    findings = index_findings.invalid(indexes, definitions) + dups + redundant + index_findings.unused(indexes, since)
     out = [_finding_row(x) for x in findings] + _fk_findings(db, indexes, names) + _missing_index_findings(db)
     rank = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda r: (rank[r["severity"]], r["problem"], -r["size_bytes"], r["schema"], r["table"],
