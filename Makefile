@@ -92,8 +92,12 @@ dist:
 demo: deps all install
 	$(VENV)/bin/pg-steward demo
 
+# Python functions only the SQL calls are read from extension/*.sql (scripts/sql-entry-points), and what
+# else vulture cannot see used is in python/vulture_allowlist.py.
 lint: all
 	$(VENV)/bin/ruff check .
+	scripts/sql-entry-points > $(LINT_VENV)/sql_entry_points.py
+	$(LINT_VENV)/bin/vulture python/pg_steward bench python/vulture_allowlist.py $(LINT_VENV)/sql_entry_points.py
 	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u --proc-without-search-path "steward.run_maintenance()" $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 
 test: deps all install lint
