@@ -42,7 +42,8 @@ SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS tab
             THEN (SELECT sum(s2.idx_scan) FROM {partition_walk("ci.oid")} AS t
                   JOIN pg_catalog.pg_stat_all_indexes AS s2 ON s2.indexrelid = t.relid)
             ELSE s.idx_scan END::bigint AS scans,
-       pg_catalog.pg_get_indexdef(ci.oid) AS definition
+       -- pg_get_indexdef() waits behind a lock on the table: read only where a finding needs it.
+       CASE WHEN NOT i.indisvalid THEN pg_catalog.pg_get_indexdef(ci.oid) END AS definition
 FROM pg_catalog.pg_index AS i
 JOIN pg_catalog.pg_class AS ci ON ci.oid = i.indexrelid
 JOIN pg_catalog.pg_class AS ct ON ct.oid = i.indrelid
