@@ -87,8 +87,12 @@ dist:
 demo: deps all install
 	$(VENV)/bin/pg-steward demo
 
+# Python functions only the SQL calls are read from extension/*.sql (scripts/sql-entry-points), and what
+# else vulture cannot see used is in python/vulture_allowlist.py.
 lint: all
 	$(VENV)/bin/ruff check .
+	scripts/sql-entry-points > $(LINT_VENV)/sql_entry_points.py
+	$(LINT_VENV)/bin/vulture python/pg_steward bench python/vulture_allowlist.py $(LINT_VENV)/sql_entry_points.py
 	# PS002/PS015 (CREATE OR REPLACE of a function or view) are safe here: every object goes into schema
 	# steward, which the guard (extension/guard.sql) requires to be owned by a superuser, and PostgreSQL
 	# refuses an extension script's CREATE OR REPLACE of an object that is not the extension's own

@@ -100,7 +100,7 @@ STABLE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-@python pg_steward.reports.indexes.partition_index_usage(parent)
+@python pg_steward.reports.partitions.partition_index_usage(parent)
 $python$;
 
 COMMENT ON FUNCTION steward.partition_index_usage(regclass) IS
@@ -126,7 +126,7 @@ STABLE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-@python pg_steward.reports.indexes.hot_partitions(parent)
+@python pg_steward.reports.partitions.hot_partitions(parent)
 $python$;
 
 COMMENT ON FUNCTION steward.hot_partitions(regclass) IS

@@ -93,10 +93,6 @@ class LocalServer:
         return int(self._pg.settings["port"])
 
     @property
-    def postmaster_pid(self) -> int:
-        return self._pg.server_pid
-
-    @property
     def log_path(self) -> Path:
         return Path(self._pg.base_dir) / f"{self._pg.name}.log"
 

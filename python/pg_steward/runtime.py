@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pg_steward.db import Database, PlpyDatabase
-from pg_steward.errors import INTERNAL_ERROR, StewardError
+from pg_steward.errors import INTERNAL_ERROR, StewardError, error_message, error_sqlstate
 
 T = TypeVar("T")
 
@@ -32,10 +32,6 @@ def attach(plpy: Any) -> None:
     # plpy.Error subclass named like this reads "pg_steward: message" and
     # keeps the sqlstate, detail and hint attributes PL/Python looks for.
     _SQLError = type("pg_steward", (plpy.Error,), {"__module__": "builtins"})
-
-
-def in_server() -> bool:
-    return "plpy" in sys.modules
 
 
 def database() -> Database:
@@ -68,8 +64,8 @@ def call(function: Callable[..., T], *args: object) -> T:
     except StewardError as error:
         raise sql_error(error.message, error.sqlstate, error.detail, error.hint) from None
     except _plpy.SPIError as error:
-        message = str(error.args[0]) if error.args else "error in a statement run by pg_steward"
-        raise sql_error(message, getattr(error, "sqlstate", None), getattr(error, "detail", None),
+        message = error_message(error, "error in a statement run by pg_steward")
+        raise sql_error(message, error_sqlstate(error), getattr(error, "detail", None),
                         getattr(error, "hint", None)) from None
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pg_steward.partitions.catalog import RangePartition
-from pg_steward.partitions.config import Config, PartitionOptions
+from pg_steward.partitions.model import Config, PartitionOptions, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, uncovered, wanted_ranges
 from pg_steward.partitions.spans import Span
 from pg_steward.partitions.values import Unbounded

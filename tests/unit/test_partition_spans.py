@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pg_steward.arguments import positive_span
 from pg_steward.errors import StewardError
 from pg_steward.partitions.spans import (
     UTC,
@@ -15,7 +16,6 @@ from pg_steward.partitions.spans import (
     advance,
     floor,
     parse_interval,
-    positive_interval,
     slots,
     subtract,
     time_span,
@@ -57,8 +57,8 @@ def test_spans_that_cannot_partition(interval: str, key: str) -> None:
 def test_negative_or_zero_retention_is_refused() -> None:
     for text in ("P-1M", "PT0S", "P1MT-1H"):
         with pytest.raises(StewardError):
-            positive_interval(text, "retention")
-    assert positive_interval("P2Y", "retention") == Span(months=24)
+            positive_span(text, "retention")
+    assert positive_span("P2Y", "retention") == Span(months=24)
 
 
 def test_month_quarter_year_alignment_for_dates() -> None:

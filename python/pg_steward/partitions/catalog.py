@@ -2,65 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pg_steward.arguments import not_null
 from pg_steward.db import Database
 from pg_steward.errors import (
     FEATURE_NOT_SUPPORTED,
-    NULL_VALUE_NOT_ALLOWED,
     UNDEFINED_TABLE,
     WRONG_OBJECT_TYPE,
     StewardError,
 )
 from pg_steward.partitions.bounds import parse_bound
+from pg_steward.partitions.model import Parent, RangePartition
 from pg_steward.partitions.spans import INTEGER_KEYS, TIME_KEYS
-from pg_steward.partitions.values import Bound, from_text
-from pg_steward.sqltext import qualified, quote_ident
+from pg_steward.partitions.values import from_text
 
 STRATEGIES = {"r": "range", "l": "list", "h": "hash"}
-
-
-@dataclass(frozen=True)
-class Parent:
-    oid: int
-    schema: str
-    name: str
-    owner: str
-    strategy: str
-    key_column: str | None  # None for multi-column or expression keys
-    key_type: str | None
-    default_oid: int | None
-
-    @property
-    def sql(self) -> str:
-        return qualified(self.schema, self.name)
-
-    @property
-    def label(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    @property
-    def key_sql(self) -> str:
-        assert self.key_column is not None
-        return quote_ident(self.key_column)
-
-    @property
-    def is_time(self) -> bool:
-        return self.key_type in TIME_KEYS
-
-
-@dataclass(frozen=True)
-class RangePartition:
-    oid: int
-    schema: str
-    name: str
-    start: Bound
-    end: Bound
-    is_partitioned: bool
-
-    @property
-    def sql(self) -> str:
-        return qualified(self.schema, self.name)
 
 
 _PARENT_SQL = """
@@ -87,16 +42,32 @@ WHERE i.inhparent = $1::bigint::oid
 
 def read_parent(db: Database, parent: str | int | None) -> Parent:
     """The partitioned table named by a regclass text, or by its oid."""
-    if parent is None:
-        raise StewardError("parent must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    not_null("parent", parent)
     where = "WHERE c.oid = $1::bigint::oid" if isinstance(parent, int) else "WHERE c.oid = $1::regclass"
     rows = db.query(_PARENT_SQL + where, parent)
     if not rows:
         raise StewardError(f"relation with oid {parent} does not exist", UNDEFINED_TABLE)
-    row = rows[0]
+    _require_partitioned(rows[0])
+    return _parent(rows[0])
+
+
+def _require_partitioned(row: dict, hint: str | None = None) -> None:
     if row["relkind"] != "p":
-        raise StewardError(f"{row['schema']}.{row['name']} is not a partitioned table", WRONG_OBJECT_TYPE)
-    return _parent(row)
+        raise StewardError(f"{row['schema']}.{row['name']} is not a partitioned table", WRONG_OBJECT_TYPE, hint=hint)
+
+
+def partitioned_oid(db: Database, relation: str | None, hint: str | None = None) -> int:
+    """The oid of the partitioned table (or sub-partitioned partition) a regclass text names; the one error if not.
+
+    A name that resolves to nothing fails in the regclass cast (42P01), as PostgreSQL says it.
+    """
+    not_null("parent", relation)
+    row = db.query("SELECT c.oid::bigint AS oid, c.relkind::text AS relkind, n.nspname::text AS schema, "
+                   "c.relname::text AS name FROM pg_catalog.pg_class AS c "
+                   "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = $1::text::regclass",
+                   str(relation))[0]
+    _require_partitioned(row, hint)
+    return int(row["oid"])
 
 
 def _parent(row: dict) -> Parent:

@@ -1,41 +1,23 @@
-"""The registry of managed tables, ``steward.partition_config``: manage, unmanage, read."""
+"""The registry of managed tables, ``steward.partition_config``: register, unmanage, read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from pg_steward.arguments import not_null, one_of, positive_span
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.errors import (
+    INSUFFICIENT_PRIVILEGE,
+    INVALID_PARAMETER_VALUE,
+    INVALID_SCHEMA_NAME,
+    StewardError,
+    error_message,
+)
 from pg_steward.partitions import catalog
-from pg_steward.partitions.locking import LockPolicy
-from pg_steward.partitions.spans import INTEGER_KEYS, Span, positive_interval, time_span, zone
+from pg_steward.partitions.model import Config, LockPolicy, PartitionOptions, storage_clause
+from pg_steward.partitions.spans import INTEGER_KEYS, Span, time_span, zone
 
-INSUFFICIENT_PRIVILEGE = "42501"
-INVALID_SCHEMA_NAME = "3F000"
 MODES = ("drop", "detach", "archive")
-
-
-@dataclass(frozen=True)
-class PartitionOptions:
-    """What PostgreSQL does not carry from a parent to a new partition, from the configuration."""
-
-    tablespace: str | None = None
-    storage_parameters: tuple[str, ...] = ()
-    lock: LockPolicy = field(default_factory=LockPolicy)
-
-
-@dataclass(frozen=True)
-class Config:
-    parent_oid: int
-    span: Span
-    premake: int
-    retention: Span | None
-    retention_mode: str
-    archive_schema: str | None
-    time_zone: str
-    analyze: bool
-    options: PartitionOptions
 
 
 _CONFIG_SQL = """
@@ -51,7 +33,7 @@ def _config(row: dict[str, Any], key_type: str | None) -> Config:
     span = Span(width=row["integer_span"]) if row["integer_span"] else time_span(row["span"], key_type or "")
     return Config(
         parent_oid=row["parent_oid"], span=span, premake=row["premake"],
-        retention=positive_interval(row["retention"], "retention") if row["retention"] else None,
+        retention=positive_span(row["retention"], "retention") if row["retention"] else None,
         retention_mode=row["retention_mode"], archive_schema=row["archive_schema"], time_zone=row["time_zone"],
         analyze=row["analyze"],
         options=PartitionOptions(
@@ -91,26 +73,23 @@ def _require_owner(db: Database, parent: catalog.Parent) -> None:
         raise StewardError(f"must be owner of table {parent.label} to manage its partitions", INSUFFICIENT_PRIVILEGE)
 
 
-def manage(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
-           retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
-           lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
-           tablespace: str | None, storage_parameters: list[str] | None) -> int:
+def register(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
+             retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
+             lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
+             tablespace: str | None, storage_parameters: list[str] | None) -> int:
     """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid."""
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
     _require_owner(db, parent)
     for value, what in ((premake, "premake"), (retention_mode, "retention_mode"), (time_zone, "time_zone"),
                         (lock_timeout, "lock_timeout"), (lock_retries, "lock_retries")):
-        if value is None:
-            raise StewardError(f"{what} must not be NULL", NULL_VALUE_NOT_ALLOWED)
+        not_null(what, value)
     assert premake is not None and lock_retries is not None and time_zone is not None
     if premake < 0:
         raise StewardError(f"premake must be 0 or more, not {premake}", INVALID_PARAMETER_VALUE)
     if lock_retries < 0:
         raise StewardError(f"lock_retries must be 0 or more, not {lock_retries}", INVALID_PARAMETER_VALUE)
-    if retention_mode not in MODES:
-        raise StewardError(f"retention_mode must be one of {', '.join(MODES)}, not {retention_mode!r}",
-                           INVALID_PARAMETER_VALUE)
+    one_of("retention_mode", retention_mode, MODES)
     zone(time_zone)
     if parent.key_type in INTEGER_KEYS:
         if integer_span is None or integer_span <= 0:
@@ -120,12 +99,11 @@ def manage(db: Database, parent_name: str | None, span: str | None, premake: int
             raise StewardError("retention by interval needs a date or timestamp key", INVALID_PARAMETER_VALUE)
         span = None
     else:
-        if span is None:
-            raise StewardError("span must not be NULL", NULL_VALUE_NOT_ALLOWED)
+        not_null("span", span)
         integer_span = None
         time_span(db.query("SELECT ($1::text)::interval::text AS i", span)[0]["i"], parent.key_type or "")
     if retention is not None:
-        positive_interval(db.query("SELECT ($1::text)::interval::text AS i", retention)[0]["i"], "retention")
+        positive_span(db.query("SELECT ($1::text)::interval::text AS i", retention)[0]["i"], "retention")
     if retention_mode == "archive":
         if archive_schema is None:
             raise StewardError("retention_mode archive needs archive_schema", INVALID_PARAMETER_VALUE)
@@ -164,8 +142,6 @@ class _Probe(Exception):
 
 def _check_storage_parameters(db: Database, parameters: list[str]) -> None:
     """Let PostgreSQL judge the parameters on a throwaway table, rolled back."""
-    from pg_steward.partitions.create import storage_clause
-
     clause = storage_clause(tuple(parameters))
     try:
         with db.subtransaction():
@@ -174,8 +150,7 @@ def _check_storage_parameters(db: Database, parameters: list[str]) -> None:
     except _Probe:
         pass
     except Exception as error:
-        message = getattr(error, "message", None) or (error.args[0] if error.args else str(error))
-        raise StewardError(f"invalid storage_parameters: {message}", INVALID_PARAMETER_VALUE) from None
+        raise StewardError(f"invalid storage_parameters: {error_message(error)}", INVALID_PARAMETER_VALUE) from None
 
 
 def unmanage(db: Database, parent_name: str | None) -> bool:

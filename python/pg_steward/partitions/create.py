@@ -29,23 +29,25 @@ newest sibling.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from pg_steward.arguments import not_null
 from pg_steward.db import Database
 from pg_steward.errors import (
+    CHECK_VIOLATION,
     DATETIME_OVERFLOW,
     INTERNAL_ERROR,
+    INVALID_OBJECT_DEFINITION,
     INVALID_PARAMETER_VALUE,
-    NULL_VALUE_NOT_ALLOWED,
     StewardError,
+    error_sqlstate,
 )
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
-from pg_steward.partitions.catalog import Parent, RangePartition
-from pg_steward.partitions.config import PartitionOptions, read_config
+from pg_steward.partitions.config import read_config
 from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.model import Parent, PartitionOptions, RangePartition, storage_clause
 from pg_steward.partitions.naming import partition_name, suffix
 from pg_steward.partitions.spans import INTEGER_KEYS, UTC, Key, Span, advance, floor, time_span, zone
 from pg_steward.partitions.values import (
@@ -59,8 +61,6 @@ from pg_steward.partitions.values import (
 )
 from pg_steward.sqltext import qualified, quote_ident, quote_literal
 
-INVALID_OBJECT_DEFINITION = "42P17"
-CHECK_VIOLATION = "23514"
 CREATE_LOCK_SPACE = 0x73747764  # "stwd": advisory locks (space, parent oid) of partition changes
 
 
@@ -79,20 +79,6 @@ class Created:
         return f"{self.schema}.{self.name}"
 
 
-_OPTION = re.compile(r"([a-z_][a-z0-9_.]*)=(.+)")
-
-
-def storage_clause(parameters: tuple[str, ...]) -> str:
-    """``WITH (name = 'value', ...)`` from ``name=value`` items, each name checked and each value quoted."""
-    items = []
-    for item in parameters:
-        match = _OPTION.fullmatch(item.strip())
-        if not match:
-            raise StewardError(f"storage parameter {item!r} is not of the form name=value", INVALID_PARAMETER_VALUE)
-        items.append(f"{match[1]} = {quote_literal(match[2])}")
-    return f" WITH ({', '.join(items)})" if items else ""
-
-
 def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:
     """The partition with exactly these bounds, or None; an error if another one overlaps them."""
     for part in partitions:
@@ -109,7 +95,7 @@ def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bou
     return None
 
 
-def _range_sql(parent: Parent, start: Key, end: Key) -> str:
+def _range_sql(start: Key, end: Key) -> str:
     return (f"FOR VALUES FROM ({quote_literal(to_literal_text(start))}) "
             f"TO ({quote_literal(to_literal_text(end))})")
 
@@ -128,7 +114,7 @@ def _choose_name(db: Database, parent: Parent, start: Key, span: Span | None, tz
                           f"{parent.oid}:{to_literal_text(start)}")
 
 
-def _template(db: Database, partitions: list[RangePartition]) -> RangePartition | None:
+def _template(partitions: list[RangePartition]) -> RangePartition | None:
     """The newest partitioned sibling, whose layout a new partition copies."""
     partitioned = [p for p in partitions if p.is_partitioned]
     return max(partitioned, key=lambda p: (p.start is not None, p.oid)) if partitioned else None
@@ -196,7 +182,7 @@ def create_range_partition(
         made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,
                                                                                options))
     except Exception as error:
-        if getattr(error, "sqlstate", None) != CHECK_VIOLATION:
+        if error_sqlstate(error) != CHECK_VIOLATION:
             raise
         # A row of the range reached DEFAULT by a direct insert after we looked: ATTACH refused. Move it this time.
         made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,
@@ -231,7 +217,7 @@ def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Spa
         return Created(found.oid, found.schema, found.name, start, end, created=False)
     name = _choose_name(db, parent, start, span, tz)
     new_sql = qualified(parent.schema, name)
-    template = _template(db, partitions)
+    template = _template(partitions)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
     partition_by = ""
@@ -247,7 +233,7 @@ def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Spa
     db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
     stranded = force_move or _default_rows(db, parent, start, end)
     moved = _move_default_rows(db, parent, new_sql, start, end) if stranded else 0
-    db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(parent, start, end)}")
+    db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(start, end)}")
     db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
     if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
         db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
@@ -310,9 +296,8 @@ def calendar_value(day: dt.date, key_type: str, tz: ZoneInfo) -> Key:
 def create_partition(db: Database, parent_name: str | None, start: str | None, span: str | None,
                      time_zone: str | None) -> int:
     """``steward.create_partition(parent, start, span, time_zone)``: the partition ``[start, start + span)``."""
-    for value, what in ((start, "start"), (span, "span")):
-        if value is None:
-            raise StewardError(f"{what} must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    not_null("start", start)
+    not_null("span", span)
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
     assert start is not None and span is not None
@@ -328,8 +313,7 @@ def create_partition(db: Database, parent_name: str | None, start: str | None, s
 def create_monthly_partition(db: Database, parent_name: str | None, month: str | None,
                              time_zone: str | None) -> int:
     """``steward.create_monthly_partition(parent, month)``: the partition of the month containing ``month``."""
-    if month is None:
-        raise StewardError("month must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    not_null("month", month)
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent, time_only=True)
     assert parent.key_type is not None

@@ -9,25 +9,13 @@ after a pause, a few times, before the failure is reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from pg_steward.db import Database
-from pg_steward.errors import StewardError
+from pg_steward.errors import LOCK_NOT_AVAILABLE, StewardError, error_sqlstate
+from pg_steward.partitions.model import LockPolicy
 
 T = TypeVar("T")
-LOCK_NOT_AVAILABLE = "55P03"
-
-
-@dataclass(frozen=True)
-class LockPolicy:
-    timeout_ms: int = 2000
-    retries: int = 3
-    pause_ms: int = 500
-
-
-def _sqlstate(error: BaseException) -> str | None:
-    return getattr(error, "sqlstate", None)
 
 
 def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callable[[], T]) -> T:
@@ -40,7 +28,7 @@ def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callabl
                     db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", f"{policy.timeout_ms}ms")
                     return step()
             except Exception as error:
-                if _sqlstate(error) != LOCK_NOT_AVAILABLE:
+                if error_sqlstate(error) != LOCK_NOT_AVAILABLE:
                     raise
                 if attempt == policy.retries:
                     raise StewardError(

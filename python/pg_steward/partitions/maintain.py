@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError
-from pg_steward.partitions import catalog, config
-from pg_steward.partitions.catalog import Parent
-from pg_steward.partitions.config import Config, managed_oids, read_config
+from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError, error_message
+from pg_steward.partitions import catalog
+from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
+from pg_steward.partitions.config import managed_oids, read_config, register
 from pg_steward.partitions.create import create_range_partition
 from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.model import Config, Parent
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges
-from pg_steward.partitions.retention import cutoff_for, expired, now_as_key, now_utc, retire
+from pg_steward.partitions.retention import expired, retire
 from pg_steward.partitions.spans import Key, advance, floor, zone
 from pg_steward.partitions.survey import idle_tables
 from pg_steward.partitions.values import bound_text, from_text, order
@@ -138,8 +139,7 @@ def _maintain_one(db: Database, oid: int, step: Step | None = None) -> list[Acti
                 step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
             actions = maintain_table(db, config, step) if config else []
     except Exception as error:  # one table's failure is logged; the others go on
-        message = getattr(error, "message", None) or (error.args[0] if error.args else str(error))
-        actions = [Action(oid, "error", None, False, str(message))]
+        actions = [Action(oid, "error", None, False, error_message(error))]
     for action in actions:
         if action.action != "more":  # not an action taken: the log keeps what was done
             log(db, action)
@@ -176,6 +176,16 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
         return _maintain_one(db, parent_oid)
 
     return [a.row() for a in _locked(db, work)]
+
+
+def manage(db: Database, parent: str | None, span: str | None, premake: int | None, retention: str | None,
+           retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
+           lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
+           tablespace: str | None, storage_parameters: list[str] | None) -> list[dict[str, Any]]:
+    """``steward.manage(...)``: register the table (``config.register``), then maintain it once; its actions."""
+    oid = register(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
+                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
+    return maintain_partitions(db, oid)
 
 
 MAX_STEPS_PER_TABLE = 1000  # a table's backlog is worked off in at most this many transactions per run
@@ -235,13 +245,3 @@ def maintain_step(db: Database, parent_oid: int | None, max_partitions: int | No
         raise StewardError("parent must be given and max_partitions positive", INVALID_PARAMETER_VALUE)
     step = Step(max_partitions or MAX_NEW_PER_RUN, None)
     return [a.row() for a in _locked(db, lambda: _maintain_one(db, parent_oid, step))]
-
-
-def manage(db: Database, parent: str | None, span: str | None, premake: int | None, retention: str | None,
-           retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
-           lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
-           tablespace: str | None, storage_parameters: list[str] | None) -> list[dict[str, Any]]:
-    """``steward.manage(...)``: registers (or re-configures) the table, then maintains it once."""
-    oid = config.manage(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
-                        lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
-    return maintain_partitions(db, oid)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pg_steward.partitions.catalog import RangePartition
-from pg_steward.partitions.config import Config
+from pg_steward.partitions.model import Config, RangePartition
 from pg_steward.partitions.spans import Key, advance, floor, zone
 from pg_steward.partitions.values import Bound, order
 

@@ -8,43 +8,24 @@ never candidates.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from pg_steward.arguments import not_null, one_of, positive_span
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.errors import (
+    DUPLICATE_TABLE,
+    INVALID_PARAMETER_VALUE,
+    INVALID_SCHEMA_NAME,
+    StewardError,
+)
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded
-from pg_steward.partitions.catalog import Parent, RangePartition
-from pg_steward.partitions.config import INVALID_SCHEMA_NAME, MODES, LockPolicy, read_config
-from pg_steward.partitions.spans import UTC, Key, Span, positive_interval, subtract, zone
-from pg_steward.partitions.values import DATE, TIMESTAMPTZ, bound_text, order
+from pg_steward.partitions.clock import cutoff_for
+from pg_steward.partitions.config import MODES, read_config
+from pg_steward.partitions.model import LockPolicy, Parent, RangePartition
+from pg_steward.partitions.spans import Key, zone
+from pg_steward.partitions.values import bound_text, order
 from pg_steward.sqltext import qualified, quote_ident
-
-DUPLICATE_TABLE = "42P07"
-
-
-@dataclass(frozen=True)
-class Retired:
-    partition: str
-    range_from: str
-    range_to: str
-    action: str
-
-
-def now_utc(db: Database) -> dt.datetime:
-    text = db.query("SELECT to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t")[0]["t"]
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def now_as_key(now: dt.datetime, key_type: str, tz: ZoneInfo) -> Key:
-    """The current moment as a value of a time key: a date or wall-clock time in ``tz``, or an instant."""
-    if key_type == TIMESTAMPTZ:
-        return now
-    local = now.astimezone(tz).replace(tzinfo=None)
-    return local.date() if key_type == DATE else local
 
 
 def expired(partitions: list[RangePartition], cutoff: Key) -> list[RangePartition]:
@@ -73,8 +54,7 @@ def retire(db: Database, parent: Parent, part: RangePartition, mode: str, archiv
 
 
 def check_mode(db: Database, mode: str | None, archive_schema: str | None, parts: list[RangePartition]) -> None:
-    if mode not in MODES:
-        raise StewardError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", INVALID_PARAMETER_VALUE)
+    one_of("mode", mode, MODES)
     if mode != "archive":
         return
     if archive_schema is None:
@@ -88,19 +68,14 @@ def check_mode(db: Database, mode: str | None, archive_schema: str | None, parts
                                detail="Nothing was archived.")
 
 
-def cutoff_for(db: Database, parent: Parent, retention: Span, tz: ZoneInfo) -> Key:
-    assert parent.key_type is not None
-    return subtract(now_as_key(now_utc(db), parent.key_type, tz), retention, tz)
-
-
 def drop_old_partitions(db: Database, parent_name: str | None, retention: str | None, mode: str | None,
                         archive_schema: str | None, dry_run: bool | None) -> list[dict[str, Any]]:
     """``steward.drop_old_partitions(...)``: one row per partition retired (or that would be, in a dry run)."""
-    if retention is None:
-        raise StewardError("retention must not be NULL", NULL_VALUE_NOT_ALLOWED)
+    not_null("retention", retention)
+    assert retention is not None
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent, time_only=True)
-    span = positive_interval(retention, "retention")
+    span = positive_span(retention, "retention")
     config = read_config(db, parent.oid)
     tz = zone(config.time_zone if config else "UTC")
     lock = config.options.lock if config else LockPolicy()

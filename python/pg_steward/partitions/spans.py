@@ -33,15 +33,6 @@ class Span:
     micros: int = 0
     width: int = 0  # integer keys
 
-    def describe(self) -> str:
-        if self.width:
-            return f"{self.width} values"
-        if self.months:
-            return f"{self.months} month(s)"
-        if self.days:
-            return f"{self.days} day(s)"
-        return f"{self.micros / 1_000_000:g} second(s)"
-
 
 _ISO_INTERVAL = re.compile(
     r"P(?:(?P<years>-?\d+)Y)?(?:(?P<months>-?\d+)M)?(?:(?P<weeks>-?\d+)W)?(?:(?P<days>-?\d+)D)?"
@@ -77,13 +68,6 @@ def time_span(interval: str, key_type: str) -> Span:
             INVALID_PARAMETER_VALUE,
             hint="Spans below a day must divide a day evenly and need a timestamp key.",
         )
-    return span
-
-
-def positive_interval(interval: str, what: str) -> Span:
-    span = parse_interval(interval)
-    if span.months < 0 or span.days < 0 or span.micros < 0 or span == Span():
-        raise StewardError(f"{what} must be a positive interval, not {interval}", INVALID_PARAMETER_VALUE)
     return span
 
 

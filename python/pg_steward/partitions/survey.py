@@ -17,11 +17,12 @@ from __future__ import annotations
 from pg_steward.db import Database
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import parse_bound
-from pg_steward.partitions.catalog import Parent, RangePartition
-from pg_steward.partitions.config import Config, read_configs
-from pg_steward.partitions.locking import LockPolicy, with_lock_retries
+from pg_steward.partitions.clock import now_as_key, now_utc
+from pg_steward.partitions.config import read_configs
+from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.model import Config, LockPolicy, Parent, RangePartition
 from pg_steward.partitions.plan import wanted_ranges
-from pg_steward.partitions.retention import expired, now_as_key, now_utc
+from pg_steward.partitions.retention import expired
 from pg_steward.partitions.spans import subtract, zone
 from pg_steward.partitions.values import from_text
 from pg_steward.sqltext import qualified

@@ -11,33 +11,54 @@ from collections import defaultdict
 from typing import Any
 
 from pg_steward.db import Database, Row
-from pg_steward.errors import NULL_VALUE_NOT_ALLOWED, WRONG_OBJECT_TYPE, StewardError
 from pg_steward.partitions.bounds import parse_bound, sort_key, value_text, values_text
+from pg_steward.partitions.catalog import partitioned_oid
 
 STRATEGIES = {"r": "range", "l": "list", "h": "hash"}
 
-_ROOT_SQL = """
-SELECT c.oid::bigint AS oid, c.relkind::text AS relkind, c.oid::regclass::text AS name
-FROM pg_catalog.pg_class c
-WHERE c.oid = $1::regclass
+def partition_walk(root: str) -> str:
+    """The partition tree below ``root`` (an SQL expression of an oid), as a table without taking a lock.
+
+    Columns ``relid``, ``parentrelid``, ``level`` and ``isleaf``, as
+    ``pg_partition_tree()`` has them; but that function locks every partition
+    (ACCESS SHARE) and so waits behind a session holding ACCESS EXCLUSIVE on
+    any one of them. This walks ``pg_inherits``, which holds partitioned
+    indexes' children as well. ``root`` may refer to the outer query.
+    """
+    return f"""(
+    WITH RECURSIVE walk AS (
+        SELECT ({root})::pg_catalog.oid AS relid, NULL::pg_catalog.oid AS parentrelid, 0 AS level
+        UNION ALL
+        SELECT i.inhrelid, i.inhparent, walk.level + 1
+        FROM pg_catalog.pg_inherits AS i JOIN walk ON i.inhparent = walk.relid
+    )
+    SELECT walk.relid, walk.parentrelid, walk.level, k.relkind NOT IN ('p', 'I') AS isleaf
+    FROM walk JOIN pg_catalog.pg_class AS k ON k.oid = walk.relid
+)"""
+
+
+# Relations another session holds or waits for in ACCESS EXCLUSIVE mode (a long ALTER, a TRUNCATE):
+# pg_relation_size() would queue behind them.
+BUSY_SQL = """
+SELECT l.relation FROM pg_catalog.pg_locks AS l
+WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_catalog.pg_backend_pid()
+  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = pg_catalog.current_database())
 """
 
-# The tree comes from pg_inherits, not pg_partition_tree(), which locks every partition, and sizes are not
-# read for a relation that another session holds or waits for in ACCESS EXCLUSIVE mode (a long ALTER, a
-# TRUNCATE): pg_relation_size() would queue behind it. Such a leaf's total_bytes is unknown (NULL), its heap
-# size comes from relpages. Everything else read here takes no lock.
-_TREE_SQL = """
-WITH RECURSIVE tree AS (
-    SELECT $1::regclass::oid AS relid, NULL::oid AS parentrelid, 0 AS level
-    UNION ALL
-    SELECT i.inhrelid, i.inhparent, tree.level + 1
-    FROM pg_catalog.pg_inherits AS i JOIN tree ON i.inhparent = tree.relid
-), busy AS (
-    SELECT l.relation FROM pg_catalog.pg_locks AS l
-    WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_catalog.pg_backend_pid()
-      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
-                        WHERE d.datname = pg_catalog.current_database())
-)
+
+def measurable(table: str, busy: str = "busy") -> str:
+    """Whether the sizes of ``table`` (a pg_class alias) can be read now: a plain table none of whose heap,
+    TOAST or indexes is in ``busy`` (a CTE over ``BUSY_SQL``)."""
+    return (f"({table}.relkind = 'r' AND NOT EXISTS ("
+            f"SELECT FROM {busy} WHERE {busy}.relation = {table}.oid OR {busy}.relation = {table}.reltoastrelid "
+            f"OR {busy}.relation IN (SELECT x.indexrelid FROM pg_catalog.pg_index AS x "
+            f"WHERE x.indrelid = {table}.oid)))")
+
+
+# The tree comes from partition_walk(), and sizes are not read for a relation that is busy: such a leaf's
+# total_bytes is unknown (NULL), its heap size comes from relpages. Everything else read here takes no lock.
+_TREE_SQL = f"""
+WITH tree AS (SELECT * FROM {partition_walk("$1::regclass")} AS w), busy AS ({BUSY_SQL})
 SELECT tree.relid::bigint AS oid,
        tree.parentrelid::bigint AS parent_oid,
        tree.level,
@@ -53,12 +74,7 @@ SELECT tree.relid::bigint AS oid,
        c.relpages
 FROM tree
 JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
-CROSS JOIN LATERAL (
-    SELECT c.relkind = 'r' AND NOT EXISTS (
-               SELECT FROM busy WHERE busy.relation = c.oid OR busy.relation = c.reltoastrelid
-                   OR busy.relation IN (SELECT x.indexrelid FROM pg_catalog.pg_index AS x WHERE x.indrelid = c.oid)
-           ) AS readable
-) AS sized
+CROSS JOIN LATERAL (SELECT {measurable("c")} AS readable) AS sized
 LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid = tree.parentrelid
 """
 
@@ -147,13 +163,5 @@ def build_tree(rows: list[Row]) -> list[dict[str, Any]]:
 
 def partition_tree(db: Database, parent: str | None) -> list[dict[str, Any]]:
     """Rows of ``steward.partitions(parent)``."""
-    if parent is None:
-        raise StewardError("parent must not be NULL", NULL_VALUE_NOT_ALLOWED)
-    root = db.query(_ROOT_SQL, parent)[0]
-    if root["relkind"] != "p":
-        raise StewardError(
-            f"{root['name']} is not a partitioned table",
-            WRONG_OBJECT_TYPE,
-            hint="Pass the partitioned (parent) table, or a sub-partitioned partition.",
-        )
+    partitioned_oid(db, parent, hint="Pass the partitioned (parent) table, or a sub-partitioned partition.")
     return build_tree(db.query(_TREE_SQL, parent))

@@ -121,7 +121,8 @@ def _snapshot_sql(db: Database, schema: str) -> str:
         "OR c.total_exec_time <> p.total_exec_time OR c.stats_since IS DISTINCT FROM p.stats_since)")
 
 
-def _info(db: Database, schema: str) -> Row:
+def _insert_snapshot_head(db: Database, schema: str) -> Row:
+    """Insert this capture's row of steward.query_stats_snapshot (time, server start, reset) and return it."""
     has_info = db.query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok",
                         f"{schema}.pg_stat_statements_info")[0]["ok"]
     info = (f"(SELECT i.stats_reset FROM {schema}.pg_stat_statements_info i)" if has_info
@@ -173,12 +174,12 @@ def _known_shapes(db: Database, hashes: list[str]) -> dict[str, tuple[str | None
 
 def _log_deltas(db: Database, schema: str, deltas: list[statstatements.Delta], window_start: object,
                 captured_at: object) -> int:
-    texts = _texts(db, schema, [d.key[3] for d in deltas]) if deltas else {}
-    logged = [d for d in deltas if d.key[3] in texts]
+    texts = _texts(db, schema, [d.key.queryid for d in deltas]) if deltas else {}
+    logged = [d for d in deltas if d.key.queryid in texts]
     if not logged:
         return 0
-    known = _known_shapes(db, [text_hash(texts[d.key[3]]) for d in logged])
-    shapes = [known.get(text_hash(texts[d.key[3]])) or shape(texts[d.key[3]]) for d in logged]
+    known = _known_shapes(db, [text_hash(texts[d.key.queryid]) for d in logged])
+    shapes = [known.get(text_hash(texts[d.key.queryid])) or shape(texts[d.key.queryid]) for d in logged]
     db.execute(
         "INSERT INTO steward.query_performance_log (query_hash, query_text, execution_time_ms, rows_returned, "
         "execution_date, fingerprint, normalized_query, source, calls, mean_time_ms, max_time_ms, window_start, "
@@ -189,11 +190,11 @@ def _log_deltas(db: Database, schema: str, deltas: list[statstatements.Delta], w
         "FROM unnest($1::text[], $2::text[], $3::float8[], $4::bigint[], $7::text[], $8::text[], "
         "$9::bigint[], $10::float8[], $11::bigint[], $12::bigint[], $13::boolean[], $14::bigint[], $15::bigint[], "
         "$16::bigint[]) AS v(h, q, ms, r, fp, nq, calls, mx, qid, uid, top, hit, rd, tw)",
-        [text_hash(texts[d.key[3]]) for d in logged], [texts[d.key[3]] for d in logged],
+        [text_hash(texts[d.key.queryid]) for d in logged], [texts[d.key.queryid] for d in logged],
         [d.exec_ms for d in logged], [d.rows for d in logged], captured_at, window_start,
         [s[0] for s in shapes], [s[1] for s in shapes], [d.calls for d in logged],
-        [d.max_exec_ms for d in logged], [d.key[3] for d in logged], [d.key[0] for d in logged],
-        [d.key[2] for d in logged], [d.shared_blks_hit for d in logged], [d.shared_blks_read for d in logged],
+        [d.max_exec_ms for d in logged], [d.key.queryid for d in logged], [d.key.userid for d in logged],
+        [d.key.toplevel for d in logged], [d.shared_blks_hit for d in logged], [d.shared_blks_read for d in logged],
         [d.temp_blks_written for d in logged])
     return len(logged)
 
@@ -220,7 +221,7 @@ def capture_query_stats(db: Database, min_mean_time_ms: Decimal | None = None,
     total = _threshold(min_total_time_ms, config["slow_total_time_ms"], "min_total_time_ms")
     schema = pgss_schema(db)
     db.execute("SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)", _CAPTURE_LOCK)
-    head = _info(db, schema)
+    head = _insert_snapshot_head(db, schema)
     previous = _previous(db, head["snapshot_id"])
     baseline = previous is None or not previous["intact"]
     full_reset = bool(previous and previous["stats_reset"] != head["stats_reset"])

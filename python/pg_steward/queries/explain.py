@@ -14,6 +14,7 @@ from typing import Any
 
 from pg_steward.db import Database, Row
 from pg_steward.errors import NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.partitions.tree import partition_walk
 from pg_steward.queries.advice import Advice, advise
 from pg_steward.queries.facts import Facts, RelationFacts, RootFacts
 from pg_steward.queries.plan import Plan, detail, parse_plan
@@ -72,9 +73,11 @@ JOIN pg_catalog.pg_namespace n ON n.nspname = r.nspname
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relname
 """
 
-_ROOTS = """
+# Partitions are counted by partition_walk(), which takes no lock (pg_partition_tree() would wait behind a
+# partition held in ACCESS EXCLUSIVE mode); pg_partition_root() and pg_get_partkeydef() take none either.
+_ROOTS = f"""
 SELECT q AS quoted,
-       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(q)) t
+       (SELECT pg_catalog.count(*) FROM {partition_walk("pg_catalog.to_regclass(q)")} AS t
         WHERE t.isleaf)::integer AS leaves,
        pg_catalog.pg_get_partkeydef(pg_catalog.to_regclass(q)) AS key
 FROM pg_catalog.unnest($1::text[]) AS q

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pg_steward import pglast_loader
-from pg_steward.errors import FEATURE_NOT_SUPPORTED, StewardError
+from pg_steward.errors import FEATURE_NOT_SUPPORTED, STATEMENT_TOO_COMPLEX, SYNTAX_ERROR, StewardError
 
-SYNTAX_ERROR = "42601"
-STATEMENT_TOO_COMPLEX = "54001"
 # Statements that change data wherever they appear in a tree.
 _WRITES = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
 # What EXPLAIN accepts besides SELECT / VALUES and the writes above.

@@ -19,6 +19,7 @@ went on; its delta is then too small, never negative.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Snapshot column -> pg_stat_statements column, per PostgreSQL version. Only
 # names that changed are listed; the others are the same in 14 to 17.
@@ -67,7 +68,13 @@ def select_list(server_version: int, available: set[str]) -> list[tuple[str, str
     return pairs
 
 
-Key = tuple[int, int, bool, int]  # userid, dbid, toplevel, queryid
+class Key(NamedTuple):
+    """What identifies an entry of pg_stat_statements."""
+
+    userid: int
+    dbid: int
+    toplevel: bool
+    queryid: int
 
 
 @dataclass
@@ -84,7 +91,7 @@ class Delta:
 
 
 def key(entry: dict) -> Key:
-    return (entry["userid"], entry["dbid"], bool(entry["toplevel"]), entry["queryid"])
+    return Key(entry["userid"], entry["dbid"], bool(entry["toplevel"]), entry["queryid"])
 
 
 def started_again(before: dict, now: dict) -> bool:

@@ -12,15 +12,20 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
-from pg_steward.errors import INVALID_PARAMETER_VALUE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.errors import (
+    INVALID_PARAMETER_VALUE,
+    OBJECT_NOT_IN_PREREQUISITE_STATE,
+    StewardError,
+    error_first_line,
+)
 from pg_steward.reports import bloat_model as model
 from pg_steward.reports.bloat_verdict import Verdict, sample_verdict, stats_verdict, table_fix
 from pg_steward.sqltext import qualified
 
-_SCOPE = """
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
+_SCOPE = f"""
+    {USER_SCHEMA}
     AND ($1::text IS NULL OR c.oid = $1::text::regclass)
 """
 
@@ -163,7 +168,7 @@ def _exact_table(db: Database, schema: str, row: Row, block_size: int, max_bytes
         method, stat = _exact_heap(db, schema, row["oid"], int(row["size_bytes"]), max_bytes)
     except Exception as error:  # one unreadable relation must not hide the others
         return [_result(row, relation, "table", None, "pgstattuple",
-                        Verdict(False, False, f"pgstattuple failed: {first_line(error)}"), None)]
+                        Verdict(False, False, f"pgstattuple failed: {error_first_line(error)}"), None)]
     expected = _exact_expected(stat, row["fillfactor"], block_size)
     wasted, percent = model.waste(int(row["size_bytes"]), expected)
     dead = dict(row, n_dead_tup=int(stat["dead_tuple_count"]))
@@ -181,16 +186,12 @@ def _exact_toast(db: Database, schema: str, row: Row, relation: str, block_size:
         method, stat = _exact_heap(db, schema, row["toast_oid"], int(row["toast_bytes"]), max_bytes)
     except Exception as error:
         return _result(toast, relation, "toast", None, "pgstattuple",
-                       Verdict(False, False, f"pgstattuple failed: {first_line(error)}"), None)
+                       Verdict(False, False, f"pgstattuple failed: {error_first_line(error)}"), None)
     expected = _exact_expected(stat, 100, block_size)
     wasted, percent = model.waste(int(toast["size_bytes"]), expected)
     toast["n_dead_tup"] = int(stat["dead_tuple_count"])
     return _result(toast, relation, "toast", expected, method, Verdict(True, True, None),
                    table_fix(relation, percent, wasted, toast["n_dead_tup"], float(stat["tuple_count"])))
-
-
-def first_line(error: Exception) -> str:
-    return str(error.args[0] if error.args else error).splitlines()[0]
 
 
 def _columns_by_table(db: Database, oid: str | None) -> dict[int, dict[str, model.Column]]:

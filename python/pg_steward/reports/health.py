@@ -11,18 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
-from pg_steward.reports import health_checks as hc
+from pg_steward.errors import error_first_line
+from pg_steward.reports import health_checks
 from pg_steward.sqltext import qualified
 
 Measure = tuple[float | None, str, str | None]  # value, detail, fix
 
-_USER_TABLES = """
+_USER_TABLES = f"""
 FROM pg_catalog.pg_stat_all_tables AS s
 JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname !~ '^pg_toast'
+WHERE c.relkind IN ('r', 'm') AND {USER_SCHEMA}
 """
 
 
@@ -128,7 +129,7 @@ def _sequences(db: Database) -> Measure:
             hidden += 1
             continue
         limit = min(r["max_value"], r["column_max"]) if r["column_max"] else r["max_value"]
-        pct = hc.percent_used(r["last_value"], r["start_value"], r["increment_by"], limit, r["min_value"])
+        pct = health_checks.percent_used(r["last_value"], r["start_value"], r["increment_by"], limit, r["min_value"])
         if pct is not None:
             worst.append((pct, dict(r, limit=limit)))
     worst.sort(key=lambda x: -x[0])
@@ -240,13 +241,13 @@ def _invalid_indexes(db: Database) -> Measure:
 
 def _database_size(db: Database) -> Measure:
     size = db.query("SELECT pg_catalog.pg_database_size(pg_catalog.current_database())::float8 AS s")[0]["s"]
-    return size, f"database {hc.pretty_bytes(size)}", None
+    return size, f"database {health_checks.pretty_bytes(size)}", None
 
 
 def _temp_files(db: Database) -> Measure:
     r = db.query("SELECT temp_files, temp_bytes::float8 AS temp_bytes, coalesce(stats_reset::text, 'the start') "
                  "AS since FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()")[0]
-    detail = f"{r['temp_files']} temporary files, {hc.pretty_bytes(r['temp_bytes'])} since {r['since']}"
+    detail = f"{r['temp_files']} temporary files, {health_checks.pretty_bytes(r['temp_bytes'])} since {r['since']}"
     return r["temp_bytes"], detail, \
         "-- raise work_mem for the statements that spill (set log_temp_files = 0 to name them)"
 
@@ -260,11 +261,11 @@ MEASURES: dict[str, Callable[[Database], Measure]] = {
 }
 
 
-def _value_text(check: str, value: float | None, threshold: hc.Threshold) -> str | None:
+def _value_text(check: str, value: float | None, threshold: health_checks.Threshold) -> str | None:
     if value is None:
         return None
     if threshold.unit == "bytes":
-        return hc.pretty_bytes(value)
+        return health_checks.pretty_bytes(value)
     shown = int(value) if float(value).is_integer() else value
     return f"{shown} {threshold.unit}".strip()
 
@@ -277,27 +278,23 @@ def _overrides(db: Database) -> dict[str, Row]:
 def health(db: Database) -> list[Row]:
     overrides = _overrides(db)
     out = []
-    for check in hc.CHECKS:
+    for check in health_checks.CHECKS:
         override = overrides.get(check)
         if override is not None and not override["enabled"]:
             continue
-        threshold = hc.effective(check, override)
+        threshold = health_checks.effective(check, override)
         try:
             with db.subtransaction():
                 value, detail, fix = MEASURES[check](db)
         except Exception as error:  # a check that cannot run is unknown, never the end of the report
-            out.append(_row(check, "unknown", None, threshold, f"could not run: {_first(error)}", None))
+            out.append(_row(check, "unknown", None, threshold, f"could not run: {error_first_line(error)}", None))
             continue
-        state = hc.status(value, threshold)
+        state = health_checks.status(value, threshold)
         out.append(_row(check, state, _value_text(check, value, threshold), threshold, detail,
                         fix if state in ("warning", "critical") else None))
     return out
 
 
-def _first(error: Exception) -> str:
-    return str(error.args[0] if error.args else error).splitlines()[0]
-
-
-def _row(check: str, state: str, value: Any, threshold: hc.Threshold, detail: str, fix: str | None) -> Row:
-    return {"check_name": check, "status": state, "value": value, "threshold": hc.threshold_text(threshold),
+def _row(check: str, state: str, value: Any, threshold: health_checks.Threshold, detail: str, fix: str | None) -> Row:
+    return {"check_name": check, "status": state, "value": value, "threshold": health_checks.threshold_text(threshold),
             "detail": detail, "fix": fix}

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
+from pg_steward.errors import error_first_line
 from pg_steward.reports import bloat_model as model
 from pg_steward.reports.bloat import (
     CONSTANT_WIDTH,
     block_size_of,
     current_role,
-    first_line,
     live_rows,
     require_pgstattuple,
     size_guard,
@@ -26,9 +27,8 @@ from pg_steward.reports.bloat import (
 from pg_steward.reports.bloat_verdict import Verdict, index_fix, sample_verdict, stats_verdict
 from pg_steward.sqltext import qualified
 
-_SCOPE = """
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
+_SCOPE = f"""
+    {USER_SCHEMA}
     AND ($1::text IS NULL OR i.indrelid = $1::text::regclass OR i.indexrelid = $1::text::regclass)
 """
 
@@ -154,7 +154,8 @@ def _exact(db: Database, schema: str, row: Row, block_size: int, max_bytes: int)
             stat = db.query(f"SELECT leaf_pages, internal_pages, avg_leaf_density::float8 AS density "
                             f"FROM {qualified(schema, 'pgstatindex')}($1::bigint::oid::regclass)", row["oid"])[0]
     except Exception as error:  # one unreadable index must not hide the others
-        return _result(row, None, "pgstatindex", Verdict(False, False, f"pgstatindex failed: {first_line(error)}"))
+        reason = f"pgstatindex failed: {error_first_line(error)}"
+        return _result(row, None, "pgstatindex", Verdict(False, False, reason))
     density = stat["density"] if stat["density"] == stat["density"] else 0.0  # NaN on an empty index
     expected = model.exact_btree_expected(int(stat["leaf_pages"]), int(stat["internal_pages"]), density,
                                           row["fillfactor"], block_size)

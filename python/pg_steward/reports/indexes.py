@@ -1,4 +1,4 @@
-"""steward.index_report, steward.partition_index_usage, steward.hot_partitions: catalog and statistics reads.
+"""steward.index_report: catalog and statistics reads (partitions' use: reports/partitions.py).
 
 The findings themselves are decided in reports/index_findings.py. Index usage
 counters (pg_stat_all_indexes) and table counters (pg_stat_all_tables) are shown
@@ -8,18 +8,11 @@ reports work the same for a member of pg_monitor as for a superuser.
 
 from __future__ import annotations
 
-from typing import Any
-
+from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
-from pg_steward.errors import WRONG_OBJECT_TYPE, StewardError
-from pg_steward.reports import index_findings as f
+from pg_steward.partitions.tree import partition_walk
+from pg_steward.reports import index_findings
 from pg_steward.sqltext import qualified
-
-_USER_SCHEMA = """
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-    AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
-"""
-
 
 
 def _not_extension_member(table: str) -> str:
@@ -43,20 +36,21 @@ SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS tab
        EXISTS (SELECT FROM pg_catalog.pg_inherits AS h WHERE h.inhrelid = ci.oid) AS child,
        CASE WHEN ci.relkind = 'I'
             THEN (SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0)
-                  FROM pg_catalog.pg_partition_tree(ci.oid) AS t)
+                  FROM {partition_walk("ci.oid")} AS t)
             ELSE pg_catalog.pg_relation_size(ci.oid) END::bigint AS size_bytes,
        CASE WHEN ci.relkind = 'I'
-            THEN (SELECT sum(s2.idx_scan) FROM pg_catalog.pg_partition_tree(ci.oid) AS t
+            THEN (SELECT sum(s2.idx_scan) FROM {partition_walk("ci.oid")} AS t
                   JOIN pg_catalog.pg_stat_all_indexes AS s2 ON s2.indexrelid = t.relid)
             ELSE s.idx_scan END::bigint AS scans,
-       pg_catalog.pg_get_indexdef(ci.oid) AS definition
+       -- pg_get_indexdef() waits behind a lock on the table: read only where a finding needs it.
+       CASE WHEN NOT i.indisvalid THEN pg_catalog.pg_get_indexdef(ci.oid) END AS definition
 FROM pg_catalog.pg_index AS i
 JOIN pg_catalog.pg_class AS ci ON ci.oid = i.indexrelid
 JOIN pg_catalog.pg_class AS ct ON ct.oid = i.indrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = ct.relnamespace
 JOIN pg_catalog.pg_am AS am ON am.oid = ci.relam
 LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = ci.oid
-WHERE {_USER_SCHEMA} AND {_not_extension_member("ct")}
+WHERE {USER_SCHEMA} AND {_not_extension_member("ct")}
 """
 
 _COLUMN_NAMES_SQL = f"""
@@ -64,7 +58,7 @@ SELECT a.attrelid::bigint AS table_oid, a.attnum::int AS attnum, a.attname::text
 FROM pg_catalog.pg_attribute AS a
 JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm') AND {_USER_SCHEMA}
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA}
 """
 
 _FOREIGN_KEYS_SQL = f"""
@@ -73,12 +67,12 @@ SELECT k.conname::text AS name, k.conrelid::bigint AS table_oid, n.nspname::text
        k.confrelid::regclass::text AS referenced, k.conkey::int[] AS columns,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0)
-                  FROM pg_catalog.pg_partition_tree(c.oid) AS t)
+                  FROM {partition_walk("c.oid")} AS t)
             ELSE pg_catalog.pg_relation_size(c.oid) END::bigint AS size_bytes
 FROM pg_catalog.pg_constraint AS k
 JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE k.contype = 'f' AND k.conparentid = 0 AND {_USER_SCHEMA} AND {_not_extension_member("c")}
+WHERE k.contype = 'f' AND k.conparentid = 0 AND {USER_SCHEMA} AND {_not_extension_member("c")}
 """
 
 _SEQ_SCAN_SQL = f"""
@@ -87,7 +81,7 @@ SELECT n.nspname::text AS schema, c.relname::text AS table_name, pg_catalog.pg_r
 FROM pg_catalog.pg_stat_all_tables AS s
 JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND {_USER_SCHEMA} AND {_not_extension_member("c")}
+WHERE c.relkind = 'r' AND {USER_SCHEMA} AND {_not_extension_member("c")}
   AND s.n_live_tup >= $1::bigint AND s.seq_scan >= $2::bigint AND s.seq_scan > coalesce(s.idx_scan, 0)
 """
 
@@ -103,8 +97,8 @@ def _ints(values: list[str] | None) -> tuple[int, ...]:
     return tuple(int(v) for v in values or [] if v != "")
 
 
-def _index_info(r: Row) -> f.IndexInfo:
-    return f.IndexInfo(
+def _index_info(r: Row) -> index_findings.IndexInfo:
+    return index_findings.IndexInfo(
         oid=r["oid"], schema=r["schema"], table=r["table_name"], table_oid=r["table_oid"], name=r["name"],
         method=r["method"], columns=_ints(r["columns"]), key_count=r["key_count"],
         opclasses=tuple(r["opclasses"] or []), collations=tuple(r["collations"] or []),
@@ -114,17 +108,17 @@ def _index_info(r: Row) -> f.IndexInfo:
         scans=r["scans"])
 
 
-def _finding_row(finding: f.Finding) -> Row:
+def _finding_row(finding: index_findings.Finding) -> Row:
     i = finding.index
     return {"problem": finding.problem, "schema": i.schema, "table": i.table, "index": i.name,
             "size_bytes": i.size_bytes, "detail": finding.detail, "fix": finding.fix, "severity": finding.severity}
 
 
-def _fk_findings(db: Database, indexes: list[f.IndexInfo], names: dict[tuple[int, int], str]) -> list[Row]:
+def _fk_findings(db: Database, indexes: list[index_findings.IndexInfo], names: dict[tuple[int, int], str]) -> list[Row]:
     out = []
     for fk in db.query(_FOREIGN_KEYS_SQL):
         columns = tuple(fk["columns"])
-        if any(f.covers_foreign_key(i, columns) for i in indexes if i.table_oid == fk["table_oid"]):
+        if any(index_findings.covers_foreign_key(i, columns) for i in indexes if i.table_oid == fk["table_oid"]):
             continue
         column_names = [names[(fk["table_oid"], c)] for c in columns]
         out.append({
@@ -132,7 +126,8 @@ def _fk_findings(db: Database, indexes: list[f.IndexInfo], names: dict[tuple[int
             "size_bytes": int(fk["size_bytes"]),
             "detail": f"foreign key {fk['name']} ({', '.join(column_names)}) references {fk['referenced']}: "
                       f"each DELETE or key UPDATE there scans this table, and the lock waits with it",
-            "fix": f.create_index_statement(fk["schema"], fk["table_name"], column_names, fk["partitioned"]),
+            "fix": index_findings.create_index_statement(fk["schema"], fk["table_name"], column_names,
+                                                         fk["partitioned"]),
             "severity": "warning"})
     return out
 
@@ -162,90 +157,12 @@ def index_report(db: Database) -> list[Row]:
     reset = db.query(_STATS_RESET_SQL)
     since = f"since the statistics were reset at {reset[0]['stats_reset']}" if reset and reset[0]["stats_reset"] \
         else "since the statistics began (never reset)"
-    dups = f.duplicates(indexes)
+    dups = index_findings.duplicates(indexes)
     duplicated = {d.index.oid for d in dups}
     # An index already reported as a duplicate is not reported again as redundant.
-    redundant = [r for r in f.redundant(indexes, names) if r.index.oid not in duplicated]
-    findings = f.invalid(indexes, definitions) + dups + redundant + f.unused(indexes, since)
+    redundant = [r for r in index_findings.redundant(indexes, names) if r.index.oid not in duplicated]
+    findings = index_findings.invalid(indexes, definitions) + dups + redundant + index_findings.unused(indexes, since)
     out = [_finding_row(x) for x in findings] + _fk_findings(db, indexes, names) + _missing_index_findings(db)
     rank = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda r: (rank[r["severity"]], r["problem"], -r["size_bytes"], r["schema"], r["table"],
                                       r["index"] or ""))
-
-
-_PARTITIONED_SQL = """
-SELECT c.oid::bigint AS oid FROM pg_catalog.pg_class AS c
-WHERE c.relkind = 'p' AND NOT c.relispartition AND ($1::text IS NULL OR c.oid = $1::text::regclass)
-"""
-
-
-def _roots(db: Database, parent: Any) -> list[int]:
-    name = str(parent) if parent is not None else None
-    if name is not None:
-        kind = db.query("SELECT c.relkind::text AS k FROM pg_catalog.pg_class AS c WHERE c.oid = $1::text::regclass",
-                        name)
-        if kind[0]["k"] != "p":
-            raise StewardError(f"{name} is not a partitioned table", WRONG_OBJECT_TYPE)
-        return [int(r["oid"]) for r in db.query("SELECT $1::text::regclass::oid::bigint AS oid", name)]
-    return [int(r["oid"]) for r in db.query(_PARTITIONED_SQL, None)]
-
-
-_USAGE_SQL = """
-SELECT $1::bigint::oid::regclass::text AS parent, t.relid::regclass::text AS partition,
-       i.indexrelid::regclass::text AS index, h.inhparent::regclass::text AS parent_index,
-       coalesce(s.idx_scan, 0) AS idx_scan, coalesce(s.idx_tup_read, 0) AS idx_tup_read,
-       coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch, pg_catalog.pg_relation_size(i.indexrelid) AS size_bytes
-FROM pg_catalog.pg_partition_tree($1::bigint::oid::regclass) AS t
-JOIN pg_catalog.pg_index AS i ON i.indrelid = t.relid
-LEFT JOIN pg_catalog.pg_inherits AS h ON h.inhrelid = i.indexrelid
-LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = i.indexrelid
-WHERE t.isleaf
-ORDER BY t.level, t.relid::regclass::text, i.indexrelid::regclass::text
-"""
-
-
-def partition_index_usage(db: Database, parent: Any) -> list[Row]:
-    """Rows of steward.partition_index_usage: each leaf partition's indexes, with their share of the scans."""
-    out = []
-    for root in _roots(db, parent):
-        rows = db.query(_USAGE_SQL, root)
-        totals: dict[str | None, int] = {}
-        for r in rows:
-            totals[r["parent_index"]] = totals.get(r["parent_index"], 0) + int(r["idx_scan"])
-        for r in rows:
-            total = totals[r["parent_index"]]
-            share = round(100.0 * int(r["idx_scan"]) / total, 1) if total else None
-            out.append(dict(r, scan_share_percent=share, unused=int(r["idx_scan"]) == 0))
-    return out
-
-
-_HOT_SQL = """
-SELECT $1::bigint::oid::regclass::text AS parent, t.relid::regclass::text AS partition,
-       coalesce(s.seq_scan, 0) AS seq_scan, coalesce(s.idx_scan, 0) AS idx_scan,
-       coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) AS tuples_read,
-       coalesce(s.n_tup_ins, 0) + coalesce(s.n_tup_upd, 0) + coalesce(s.n_tup_del, 0) AS modifications,
-       coalesce(s.n_live_tup, 0) AS live_tuples, pg_catalog.pg_total_relation_size(t.relid) AS size_bytes
-FROM pg_catalog.pg_partition_tree($1::bigint::oid::regclass) AS t
-LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = t.relid
-WHERE t.isleaf
-"""
-
-
-def hot_partitions(db: Database, parent: Any) -> list[Row]:
-    """Rows of steward.hot_partitions: leaf partitions by scans, with their share of the table's activity."""
-    out = []
-    for root in _roots(db, parent):
-        rows = db.query(_HOT_SQL, root)
-        total_scans = sum(int(r["seq_scan"]) + int(r["idx_scan"]) for r in rows)
-        total_mods = sum(int(r["modifications"]) for r in rows)
-        ranked = sorted(rows, key=lambda r: (-(int(r["seq_scan"]) + int(r["idx_scan"])), -int(r["modifications"]),
-                                             r["partition"]))
-        for rank, r in enumerate(ranked, start=1):
-            scans = int(r["seq_scan"]) + int(r["idx_scan"])
-            out.append(dict(
-                r, rank=rank, total_scans=scans,
-                index_usage_percent=round(100.0 * int(r["idx_scan"]) / scans, 1) if scans else None,
-                scan_share_percent=round(100.0 * scans / total_scans, 1) if total_scans else None,
-                modification_share_percent=round(100.0 * int(r["modifications"]) / total_mods, 1)
-                if total_mods else None))
-    return out

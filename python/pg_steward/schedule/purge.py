@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pg_steward.arguments import not_null, positive_interval
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
 from pg_steward.sqltext import qualified, quote_ident
-
-DEFAULT_AGE = "30 days"
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,9 @@ def _delete_sql(log: Log) -> str:
 
 def purge_logs(db: Database, older_than: str | None) -> list[dict[str, Any]]:
     """One row per log: how many rows older than ``now() - older_than`` were deleted."""
-    if older_than is None:
-        raise StewardError("older_than must not be NULL", NULL_VALUE_NOT_ALLOWED)
-    row = db.query("SELECT $1::interval > interval '0' AS positive, pg_catalog.now() - $1::interval AS cutoff",
-                   older_than)[0]
-    if not row["positive"]:
-        raise StewardError(f"older_than must be a positive interval, not {older_than}", INVALID_PARAMETER_VALUE)
+    not_null("older_than", older_than)
+    positive_interval(db, older_than, "older_than")
+    row = db.query("SELECT pg_catalog.now() - $1::interval AS cutoff", older_than)[0]
     out = []
     for log in installed_logs(db):
         deleted = db.query(_delete_sql(log), row["cutoff"])[0]["deleted"]

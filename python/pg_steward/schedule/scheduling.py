@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pg_steward.arguments import positive_interval
 from pg_steward.db import Database, Row
-from pg_steward.errors import INVALID_PARAMETER_VALUE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
 from pg_steward.schedule import jobs
 from pg_steward.schedule.cron import CronSite, check_cron_extension, cron_rows, locate
 from pg_steward.sqltext import quote_literal
-
-
-def _positive_interval(db: Database, value: str | None, what: str) -> str | None:
-    if value is None:
-        return None
-    row = db.query("SELECT $1::interval > interval '0' AS positive, $1::interval::text AS text", value)[0]
-    if not row["positive"]:
-        raise StewardError(f"{what} must be a positive interval, not {value}", INVALID_PARAMETER_VALUE)
-    text: str = row["text"]
-    return text
 
 
 def _require_function(db: Database, job: jobs.Job) -> None:
@@ -47,12 +38,18 @@ def _schedule_sql(site: CronSite, name: str, expression: str, command: str) -> s
     return f"SELECT cron.schedule_in_database({args}, {quote_literal(site.here)}) AS jobid"
 
 
-def schedule(db: Database, job_name: str | None, cron_expression: str | None,
+def schedule(db: Database, job: str | None, cron_expression: str | None,
              older_than: str | None) -> dict[str, Any]:
-    """``steward.schedule(job, cron_expression, older_than)``: create or update one job, by name."""
-    job = jobs.job(job_name)
+    """``steward.schedule(job, cron_expression, older_than)``: create or update one job, by name.
+
+    The keys are the function's OUT columns.
+    """
+    return _schedule(db, jobs.job(job), cron_expression, older_than)
+
+
+def _schedule(db: Database, job: jobs.Job, cron_expression: str | None, older_than: str | None) -> dict[str, Any]:
     expression = jobs.check_schedule(cron_expression if cron_expression is not None else job.default_schedule)
-    command = jobs.command(job, _positive_interval(db, older_than, "older_than"))
+    command = jobs.command(job, positive_interval(db, older_than, "older_than"))
     _require_function(db, job)
     site = locate(db)
     check_cron_extension(db, site)
