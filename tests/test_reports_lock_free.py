@@ -1,12 +1,15 @@
 """Reports and plan analysis of a partitioned table do not wait behind a partition held ACCESS EXCLUSIVE.
 
-A second session locks one partition in an open transaction; the caller runs
-with a statement_timeout, so a report that queued behind the lock would be
-cancelled (57014) instead of returning. pg_partition_tree() itself is shown
-to wait, so the test proves the walk, not a lock that was never there.
+A second session locks one partition in an open transaction; while the caller
+runs a report, a watcher polls the caller's backend in pg_locks: a lock it waits
+for fails the test at once (and the call is cancelled), the call's end passes it.
+pg_partition_tree() itself is seen waiting, so the test proves the walk, not a
+lock that was never there.
 """
 
 from __future__ import annotations
+
+import threading
 
 import psycopg
 import pytest
@@ -29,36 +32,60 @@ def locked_partition(conn: psycopg.Connection):
         held = conn.execute("SELECT count(*) FROM pg_catalog.pg_locks WHERE relation = 'ev_2'::regclass "
                             "AND mode = 'AccessExclusiveLock' AND granted").fetchone()[0]
         assert held == 1
-        conn.execute("SET statement_timeout = '5s'")
         yield conn
-        conn.execute("RESET statement_timeout")
         holder.rollback()
 
 
+def _watch(conn: psycopg.Connection, sql: str) -> tuple[str | None, dict[str, object]]:
+    """Run ``sql`` on ``conn`` in a thread while a watcher polls its backend; the lock it was seen waiting for
+    (then the call is cancelled), or None, and the call's rows or error. No timing: the state decides."""
+    pid = conn.info.backend_pid
+    outcome: dict[str, object] = {}
+
+    def call() -> None:
+        try:
+            outcome["rows"] = rows(conn, sql)
+        except Exception as error:  # reported below, with the lock the call waited for, if any
+            outcome["error"] = error
+
+    worker = threading.Thread(target=call)
+    with psycopg.connect(conn.info.dsn, autocommit=True) as watcher:
+        worker.start()
+        waited = None
+        while worker.is_alive() and waited is None:
+            waited = watcher.execute(
+                "SELECT l.relation::regclass::text || ' ' || l.mode FROM pg_catalog.pg_locks AS l "
+                "WHERE l.pid = %s AND NOT l.granted", [pid]).fetchone()
+        if waited is not None:
+            watcher.execute("SELECT pg_catalog.pg_cancel_backend(%s)", [pid])
+        worker.join()
+    return (waited[0] if waited else None), outcome
+
+
+def _never_waits(conn: psycopg.Connection, sql: str) -> list[dict]:
+    waited, outcome = _watch(conn, sql)
+    assert waited is None, f"{sql} waited for {waited}"
+    assert "error" not in outcome, outcome.get("error")
+    return outcome["rows"]  # type: ignore[return-value]
+
+
 def test_pg_partition_tree_itself_waits(locked_partition: psycopg.Connection) -> None:
-    locked_partition.execute("SET statement_timeout = '300ms'")
-    with pytest.raises(errors.QueryCanceled):
-        locked_partition.execute("SELECT count(*) FROM pg_catalog.pg_partition_tree('ev')").fetchone()
+    waited, outcome = _watch(locked_partition, "SELECT count(*) FROM pg_catalog.pg_partition_tree('ev')")
+    assert waited == "ev_2 AccessShareLock"
+    assert isinstance(outcome.get("error"), errors.QueryCanceled)
 
 
-# Through the SQL functions these still time out in some runs (a fresh server, this file alone) and pass in
-# others (the whole suite); the same Python run from a client never waits. Until the wait is found: not strict.
-WAITS = pytest.mark.xfail(strict=False, reason="a steward.* call can still wait behind the locked partition; "
-                          "the walk is lock-free, the wait is elsewhere in the call and not yet found")
-
-
-@WAITS
 def test_index_reports_do_not_wait(locked_partition: psycopg.Connection) -> None:
-    rows(locked_partition, "SELECT * FROM steward.index_report()")
-    usage = rows(locked_partition, "SELECT * FROM steward.partition_index_usage('ev')")
+    _never_waits(locked_partition, "SELECT * FROM steward.index_report()")
+    usage = _never_waits(locked_partition, "SELECT * FROM steward.partition_index_usage('ev')")
     assert {u["partition"] for u in usage} == {"public.ev_1", "public.ev_2"}
-    hot = rows(locked_partition, "SELECT * FROM steward.hot_partitions('ev')")
+    hot = _never_waits(locked_partition, "SELECT * FROM steward.hot_partitions('ev')")
     assert {h["partition"]: h["size_bytes"] is None for h in hot} == {"public.ev_1": False, "public.ev_2": True}
-    tree = rows(locked_partition, "SELECT * FROM steward.partitions('ev')")
+    tree = _never_waits(locked_partition, "SELECT * FROM steward.partitions('ev')")
     assert len(tree) == 3
 
 
-@WAITS
 def test_plan_analysis_does_not_wait(locked_partition: psycopg.Connection) -> None:
-    nodes = rows(locked_partition, "SELECT * FROM steward.analyze_query_performance('SELECT * FROM ev WHERE k = 1')")
+    nodes = _never_waits(locked_partition,
+                         "SELECT * FROM steward.analyze_query_performance('SELECT * FROM ev WHERE k = 1')")
     assert any(n["relation"] and "ev_1" in n["relation"] for n in nodes)
