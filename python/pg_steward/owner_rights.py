@@ -41,7 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from pg_steward.db import Database, Row, plpy_type
-from pg_steward.errors import INSUFFICIENT_PRIVILEGE, StewardError
+from pg_steward.errors import INSUFFICIENT_PRIVILEGE, INTERNAL_ERROR, StewardError
 from pg_steward.sqltext import quote_ident, quote_literal
 
 # The body of the function: runs one statement; rows come back as jsonb, or the number of rows processed.
@@ -90,7 +90,7 @@ def inline(sql: str, params: tuple[object, ...]) -> str:
         index = int(match.group(1)) - 1
         if not 0 <= index < len(params):
             raise StewardError(f"statement refers to ${index + 1}, given {len(params)} parameters",
-                               "XX000")
+                               INTERNAL_ERROR)
         return literal(params[index])
 
     return _PARAMETER.sub(replace, sql)
@@ -180,9 +180,20 @@ def needs_owner_rights(db: Database, owner: str) -> bool:
     return row["caller"] != owner and not row["owner_super"]
 
 
+def require_owner_rights(db: Database, owner: str, table: str) -> None:
+    """The caller may act as ``owner`` (is it, or a member of it, or a superuser): 42501 otherwise."""
+    if not db.query("SELECT pg_catalog.pg_has_role(current_user, $1::text, 'USAGE') AS ok", owner)[0]["ok"]:
+        raise StewardError(f"must be owner of table {table}", INSUFFICIENT_PRIVILEGE,
+                           hint=f"pg_steward changes a table only for its owner ({owner}), a member of that role, "
+                                "or a superuser.")
+
+
 @contextmanager
-def owner_rights(db: Database, owner: str) -> Iterator[Database]:
-    """A ``Database`` running statements with ``owner``'s rights for the block (``db`` when that gains nothing)."""
+def owner_rights(db: Database, owner: str, table: str) -> Iterator[Database]:
+    """A ``Database`` running statements with ``owner``'s rights for the block (``db`` when that gains nothing).
+
+    ``table`` names the table in the error a caller without the owner's rights gets."""
+    require_owner_rights(db, owner, table)
     if not needs_owner_rights(db, owner):
         yield db
         return

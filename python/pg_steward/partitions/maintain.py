@@ -96,7 +96,7 @@ def maintain_table(db: Database, config: Config, step: Step | None = None) -> li
         # Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the DDL. The
         # reads run with the owner's rights, so the owner's row security policies never act as the caller.
         clock = now
-        with owner_rights(db, parent.owner) as table_db:
+        with owner_rights(db, parent.owner, parent.label) as table_db:
             if clock is None:  # integer key: the clock is the highest value stored
                 top = table_db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
                 clock = int(top) if top is not None else None
