@@ -43,6 +43,7 @@ from pg_steward.errors import (
     StewardError,
     error_sqlstate,
 )
+from pg_steward.owner_rights import owner_rights, require_owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.config import read_config
@@ -226,17 +227,23 @@ def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Spa
         partition_by = f" PARTITION BY {key}"
     tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
     storage = "" if template else storage_clause(options.storage_parameters)
+    # The empty table is made by the caller (creating it evaluates nothing of the owner's; the owner may lack
+    # CREATE on the schema) and handed to the parent's owner at once. Every statement that evaluates the
+    # owner's code (the CHECK, the copy and delete of DEFAULT rows with their triggers, ATTACH's validation)
+    # then runs with the owner's rights, never the caller's.
+    require_owner_rights(db, parent.owner, parent.label)
     db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
     if template is not None:
         _copy_layout(db, template, new_sql, parent.schema, name)
-    check = quote_ident(f"{name[:40]}_bound")
-    db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
-    stranded = force_move or _default_rows(db, parent, start, end)
-    moved = _move_default_rows(db, parent, new_sql, start, end) if stranded else 0
-    db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(start, end)}")
-    db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
     if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
         db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
+    check = quote_ident(f"{name[:40]}_bound")
+    with owner_rights(db, parent.owner, parent.label) as table_db:
+        table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
+        stranded = force_move or _default_rows(table_db, parent, start, end)
+        moved = _move_default_rows(table_db, parent, new_sql, start, end) if stranded else 0
+        table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(start, end)}")
+        table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
     _copy_grants(db, parent, new_sql)
     oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
     return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)

@@ -17,6 +17,7 @@ from typing import Any
 
 from pg_steward.db import Database
 from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError, error_message
+from pg_steward.owner_rights import owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
 from pg_steward.partitions.config import managed_oids, read_config, register
@@ -92,13 +93,16 @@ def maintain_table(db: Database, config: Config, step: Step | None = None) -> li
     cutoff = cutoff_for(db, parent, config.retention, tz) if config.retention and parent.is_time else None
 
     def plan() -> list[tuple[Key, Key]]:
-        # Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the DDL.
+        # Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the DDL. The
+        # reads run with the owner's rights, so the owner's row security policies never act as the caller.
         clock = now
-        if clock is None:  # integer key: the clock is the highest value stored
-            top = db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
-            clock = int(top) if top is not None else None
+        with owner_rights(db, parent.owner, parent.label) as table_db:
+            if clock is None:  # integer key: the clock is the highest value stored
+                top = table_db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
+                clock = int(top) if top is not None else None
+            stranded = stranded_values(table_db, parent, config)
         parts = catalog.range_partitions(db, parent)
-        return wanted_ranges(parts, config, clock, cutoff, stranded_values(db, parent, config))
+        return wanted_ranges(parts, config, clock, cutoff, stranded)
 
     wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
     started = time.monotonic()

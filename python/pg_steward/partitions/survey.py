@@ -67,6 +67,15 @@ def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) ->
             "WHERE c.oid::bigint = ANY($1::bigint[])", [p.default_oid for p in parents])
         names = {r["oid"]: qualified(r["schema"], r["name"]) for r in rows}
     found: set[int] = set()
+    if names and not db.query("SELECT r.rolsuper OR r.rolbypassrls AS bypass FROM pg_catalog.pg_roles AS r "
+                              "WHERE r.rolname = current_user")[0]["bypass"]:
+        # Reading a DEFAULT with row security as the caller would run its owner's policies with the caller's
+        # rights: such tables take the full path, which reads them with their owner's rights.
+        secured = {r["oid"] for r in db.query(
+            "SELECT c.oid::bigint AS oid FROM pg_catalog.pg_class AS c "
+            "WHERE c.oid::bigint = ANY($1::bigint[]) AND c.relrowsecurity", list(names))}
+        found |= {p.oid for p in parents if p.default_oid in secured}
+        names = {oid: name for oid, name in names.items() if oid not in secured}
     policy = LockPolicy(timeout_ms=timeout_ms, retries=0)
     for i in range(0, len(parents), DEFAULT_BATCH):
         batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names]
