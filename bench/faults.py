@@ -22,7 +22,7 @@ without a failure and leave every DEFAULT empty.
     .venv/bin/python bench/faults.py --kills 10 --immediate 3  # a smoke run
 
 Results: a summary on stdout and bench/results/faults.json. The pytest
-versions (tests/test_faults.py, tests/test_partition_concurrency.py) use the
+versions (tests/test_faults.py, tests/test_partitions_concurrency.py) use the
 same functions with fewer rounds.
 """
 

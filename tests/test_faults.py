@@ -4,7 +4,7 @@ then started again (crash recovery). Afterwards no stray or half-attached table,
 before (checksums), and the next maintenance run completes.
 
 The rounds are bench/faults.py's (``bench/faults.py --kills 100 --immediate 10`` is the long run by hand);
-terminating only the maintenance backend is tested in test_partition_concurrency.py.
+terminating only the maintenance backend is tested in test_partitions_concurrency.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from bench_modules import load
 from pg_steward.localserver import LocalServer
+from support.bench_modules import load
 
 faults = load("faults")
 

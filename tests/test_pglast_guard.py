@@ -18,7 +18,7 @@ import pytest
 from conftest import pg_config
 from pg_steward.localserver import LocalServer
 from pg_steward.queries.fingerprint import fingerprint
-from statement_corpus import corpus
+from support.statement_corpus import corpus
 
 CRASH = re.compile(r"terminated by signal|was terminated by|server process .* exited abnormally")
 PACKAGE_DIR = f"{pg_config('--pkglibdir')}/pg_steward"

@@ -25,9 +25,9 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
-from partition_helpers import changes_nothing, digest, relations
 from pg_steward.localserver import SERVER_USER
-from report_helpers import flush_stats, rows
+from support.partitions import changes_nothing, digest, relations
+from support.reports import flush_stats, rows
 
 VICTIMS = ("secret", "secret_partitioned", "secret_partitioned_default")
 SECRET_TEXT = "confidential-7"  # a constant in the victim's statements and in a row of secret

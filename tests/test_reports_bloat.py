@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from report_helpers import flush_stats, rows
+from support.reports import flush_stats, rows
 
 
 def make_table(conn: psycopg.Connection, name: str = "orders", n: int = 60000, fillfactor: int = 100) -> None:

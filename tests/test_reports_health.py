@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from report_helpers import flush_stats, rows
+from support.reports import flush_stats, rows
 
 
 def health(conn: psycopg.Connection) -> dict[str, dict]:

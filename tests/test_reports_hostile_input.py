@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostile_helpers import BIGINT, EXAMPLES, FEW_EXAMPLES, NAME, call, make_victim, state
+from support.hostile import BIGINT, EXAMPLES, FEW_EXAMPLES, NAME, call, make_victim, state
 
 pytestmark = pytest.mark.usefixtures("same_postmaster")
 

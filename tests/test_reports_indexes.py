@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from report_helpers import flush_stats, rows
+from support.reports import flush_stats, rows
 
 
 def report(conn: psycopg.Connection) -> list[dict]:

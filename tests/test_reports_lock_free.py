@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from report_helpers import rows
+from support.reports import rows
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from report_helpers import flush_stats, monitor_role, rows
+from support.reports import flush_stats, monitor_role, rows
 
 
 def test_reports_as_pg_monitor(conn: psycopg.Connection) -> None:

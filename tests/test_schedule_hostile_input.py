@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostile_helpers import FEW_EXAMPLES, INTERVAL, NASTY, TEXT, call, check_error, make_victim
 from pg_steward.localserver import DATABASE, LocalServer
+from support.hostile import FEW_EXAMPLES, INTERVAL, NASTY, TEXT, call, check_error, make_victim
 
 pytestmark = pytest.mark.usefixtures("same_postmaster")
 

@@ -15,8 +15,8 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
-from partition_helpers import digest
 from pg_steward.localserver import DATABASE, LocalServer
+from support.partitions import digest
 
 CALLS = ("SELECT * FROM steward.schedule('maintenance', '0 4 * * *')", "SELECT steward.unschedule('maintenance')",
          "SELECT * FROM steward.jobs", "SELECT * FROM steward.job_status()")

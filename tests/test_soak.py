@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench_modules import load
+from support.bench_modules import load
 
 soak = load("soak")
 

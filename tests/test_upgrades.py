@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from catalog_snapshot import diff, snapshot, strays
 from conftest import ROOT, extension_build, pg_config
+from support.catalog_snapshot import diff, snapshot, strays
 
 EXTENSION = "pg_steward"
 RELEASED_DIR = ROOT / "extension" / "released"

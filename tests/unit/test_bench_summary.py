@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bench_modules import load
+from support.bench_modules import load
 
 summary = load("summary")
 

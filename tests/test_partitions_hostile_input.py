@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostile_helpers import EXAMPLES, NAME, TEXT, make_victim
-from hostile_helpers import call as call_checked
+from support.hostile import EXAMPLES, NAME, TEXT, make_victim
+from support.hostile import call as call_checked
 
 pytestmark = pytest.mark.usefixtures("same_postmaster")
 

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from partition_helpers import digest
+from support.partitions import digest
 
 
 def log(conn: psycopg.Connection, query: str, ms: float = 10, examined: int | None = 100,

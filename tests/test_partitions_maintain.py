@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from partition_helpers import digest, fails, tree_names
+from support.partitions import digest, fails, tree_names
 
 
 def act(conn: psycopg.Connection, sql: str, params: list | None = None) -> list[tuple]:

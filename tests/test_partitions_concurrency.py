@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bench_modules import load
+from support.bench_modules import load
 
 faults = load("faults")  # the stray-table checks of bench/faults.py
 

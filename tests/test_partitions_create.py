@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from partition_helpers import digest, fails, relations, tree_names
 from pg_steward.workloads import sql as workload_sql
+from support.partitions import digest, fails, relations, tree_names
 
 
 def bounds(conn: psycopg.Connection, parent: str) -> list[tuple]:

@@ -11,7 +11,7 @@ import psycopg
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from partition_helpers import digest, relations
+from support.partitions import digest, relations
 
 # Errors a caller may get for bad input: data exceptions, invalid/undefined objects, privileges, features,
 # program limits (a statement nested too deeply), objects not in the right state.

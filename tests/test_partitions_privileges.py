@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from partition_helpers import fails
+from support.partitions import fails
 
 DELEGATE = """
 GRANT INSERT, UPDATE, DELETE ON steward.partition_config TO {role};

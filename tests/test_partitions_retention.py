@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from partition_helpers import fails, relations
+from support.partitions import fails, relations
 
 LAYOUT = """
 CREATE TABLE events (at date NOT NULL, v int) PARTITION BY RANGE (at);

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from partition_helpers import digest
+from support.partitions import digest
 
 COLUMNS = ("node_id, parent_id, depth, operation, relation, index_name, time_ms, exclusive_time_ms, rows_estimate, "
            "rows_actual, accuracy_ratio, loops, shared_hit_blocks, shared_read_blocks, temp_read_blocks, "

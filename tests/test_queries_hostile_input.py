@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostile_helpers import (
+from support.hostile import (
     BIGINT,
     EXAMPLES,
     FEW_EXAMPLES,
