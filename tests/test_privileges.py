@@ -282,10 +282,10 @@ def test_maintenance_by_a_role_granted_the_registry_drops_and_moves_nothing_of_a
     step = scene.mallory.execute("SELECT action, ok FROM steward._maintain_step(%s::oid, NULL)", [oid]).fetchall()
     assert step == [("error", False)]
     assert (relations(scene.admin), [digest(scene.admin, t) for t in VICTIMS]) == before
+    # The refusal is returned, not logged: a role logs only about the tables it may manage.
     logged = scene.admin.execute("SELECT DISTINCT action, ok, detail FROM steward.partition_maintenance_log "
                                  "WHERE username = %s", [scene.name]).fetchall()
-    assert {(a, ok) for a, ok, _ in logged} == {("error", False)}
-    assert all("must be owner" in d or "permission denied" in d for _, _, d in logged)
+    assert logged == []
 
 
 def test_a_role_manages_its_own_table_only_in_a_tablespace_it_may_create_in(scene: Scene) -> None:

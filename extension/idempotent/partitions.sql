@@ -39,8 +39,11 @@ GRANT SELECT ON steward.partition_config, steward.partition_maintenance_log TO P
 -- A registry row says what maintenance creates, drops, detaches or moves, and maintenance often runs as a
 -- superuser (pg_cron). Table privileges on the registry cannot tell one table's row from another's, so a
 -- role granted them (to manage its own tables) could otherwise register, re-configure or unregister
--- another owner's table, or have partitions archived into a schema (or created in a tablespace) it may
--- not create in. Checked as the role writing the row, whether through steward.manage or directly.
+-- another owner's table, register an oid no relation has yet (to catch a table created later), or have
+-- partitions archived into a schema (or created in a tablespace) it may not create in. Checked as the role
+-- writing the row, whether through steward.manage or directly. Every INSERT and UPDATE records the relation's
+-- identity (owner, schema, name) and the writer: maintenance refuses a row whose relation is no longer that
+-- one (extension/partitions.md#registry-integrity).
 CREATE OR REPLACE FUNCTION steward._check_partition_config()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -49,6 +52,9 @@ SET search_path = pg_catalog, pg_temp
 AS $plpgsql$
 DECLARE
     owner oid;
+    kind "char";
+    schema_name name;
+    relation_name name;
 BEGIN
     IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
         SELECT c.relowner INTO owner FROM pg_catalog.pg_class AS c WHERE c.oid OPERATOR(pg_catalog.=) OLD.parent;
@@ -61,10 +67,20 @@ BEGIN
             RETURN OLD;
         END IF;
     END IF;
-    SELECT c.relowner INTO owner FROM pg_catalog.pg_class AS c WHERE c.oid OPERATOR(pg_catalog.=) NEW.parent;
-    IF owner IS NOT NULL AND NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
+    SELECT c.relowner, c.relkind, n.nspname, c.relname INTO owner, kind, schema_name, relation_name
+    FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+    WHERE c.oid OPERATOR(pg_catalog.=) NEW.parent;
+    IF owner IS NULL THEN
+        RAISE EXCEPTION 'pg_steward: relation with oid % does not exist', NEW.parent::oid
+            USING ERRCODE = '42P01', HINT = 'Register an existing partitioned table with steward.manage().';
+    END IF;
+    IF NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
         RAISE EXCEPTION 'pg_steward: must be owner of table % to manage its partitions', NEW.parent
             USING ERRCODE = '42501';
+    END IF;
+    IF kind OPERATOR(pg_catalog.<>) 'p' THEN
+        RAISE EXCEPTION 'pg_steward: % is not a partitioned table', NEW.parent
+            USING ERRCODE = '42809', HINT = 'Only a table created with PARTITION BY can be managed.';
     END IF;
     IF NEW.archive_schema IS NOT NULL
        AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.archive_schema IS DISTINCT FROM OLD.archive_schema)
@@ -78,16 +94,101 @@ BEGIN
         RAISE EXCEPTION 'pg_steward: permission denied to create partitions in tablespace %', NEW.tablespace
             USING ERRCODE = '42501', HINT = 'Creating partitions there needs the CREATE privilege on the tablespace.';
     END IF;
+    -- The identity the row is for, whatever the writer gave: written by pg_steward only.
+    NEW.registered_owner := owner;
+    NEW.registered_schema := schema_name;
+    NEW.registered_name := relation_name;
+    NEW.registered_by := CURRENT_USER;
     RETURN NEW;
 END
 $plpgsql$;
 
 COMMENT ON FUNCTION steward._check_partition_config() IS
-  'Internal: only a table''s owner may write its steward.partition_config row, with a schema and tablespace it may create in';
+  'Internal: only a table''s owner may write its steward.partition_config row, for an existing partitioned table, with a schema and tablespace it may create in; records the table''s identity';
 
 CREATE OR REPLACE TRIGGER partition_config_owner
     BEFORE INSERT OR UPDATE OR DELETE ON steward.partition_config
     FOR EACH ROW EXECUTE FUNCTION steward._check_partition_config();
+
+-- A dropped table's registry row goes with it, so that its oid, when PostgreSQL gives it to a new relation,
+-- carries no policy. SECURITY DEFINER: the role dropping its table need not be granted the registry; it
+-- deletes only the rows of the relations this very command dropped.
+CREATE OR REPLACE FUNCTION steward._forget_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $plpgsql$
+BEGIN
+    DELETE FROM steward.partition_config AS pc
+    USING pg_catalog.pg_event_trigger_dropped_objects() AS d
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.objsubid OPERATOR(pg_catalog.=) 0
+      AND d.objid OPERATOR(pg_catalog.=) pc.parent::oid;
+END
+$plpgsql$;
+
+COMMENT ON FUNCTION steward._forget_dropped() IS
+  'Internal (event trigger pg_steward_forget_dropped): deletes the steward.partition_config rows of dropped tables';
+
+REVOKE ALL ON FUNCTION steward._forget_dropped() FROM PUBLIC;
+
+DO $do$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname OPERATOR(pg_catalog.=) 'pg_steward_forget_dropped') THEN
+        CREATE EVENT TRIGGER pg_steward_forget_dropped ON sql_drop EXECUTE FUNCTION steward._forget_dropped();
+    END IF;
+END
+$do$;
+
+-- The log says what maintenance did, as whom and when: written by pg_steward's maintenance with the real role
+-- and time. Whatever a non-superuser writer gives, username is the role writing the row (current_user: the role whose
+-- privileges the maintenance used) and logged_at the clock; a non-superuser may log only about a table it may
+-- manage, and may not change a row. Deleting needs the DELETE privilege (steward.purge_logs), granted by a DBA.
+CREATE OR REPLACE FUNCTION steward._check_maintenance_log()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $plpgsql$
+DECLARE
+    owner oid;
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles AS r
+               WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER AND r.rolsuper) THEN
+        -- A superuser may write anything anyway; its rows keep what they say (pg_restore brings the log back).
+        RETURN NEW;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        RAISE EXCEPTION 'pg_steward: rows of steward.partition_maintenance_log cannot be changed'
+            USING ERRCODE = '42501', HINT = 'The log is written by pg_steward''s maintenance only.';
+    END IF;
+    SELECT c.relowner INTO owner FROM pg_catalog.pg_class AS c
+    WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(NEW.parent);
+    IF owner IS NULL OR NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
+        RAISE EXCEPTION 'pg_steward: must be owner of table % to log its maintenance', NEW.parent
+            USING ERRCODE = '42501', HINT = 'The log is written by pg_steward''s maintenance only.';
+    END IF;
+    NEW.username := CURRENT_USER;
+    NEW.logged_at := pg_catalog.clock_timestamp();
+    RETURN NEW;
+END
+$plpgsql$;
+
+COMMENT ON FUNCTION steward._check_maintenance_log() IS
+  'Internal: steward.partition_maintenance_log rows carry the writing role and the clock; non-superusers log only their own tables and change no row';
+
+CREATE OR REPLACE TRIGGER partition_maintenance_log_writer
+    BEFORE INSERT OR UPDATE ON steward.partition_maintenance_log
+    FOR EACH ROW EXECUTE FUNCTION steward._check_maintenance_log();
+
+-- pg_dump of a database dumps the rows of the extension's configuration tables and the values of their
+-- sequences, which needs SELECT on each: the database's owner (pg_database_owner) may read them so that it
+-- can dump its own database.
+GRANT SELECT ON steward.partition_maintenance_log_id_seq, steward.maintenance_limits, steward.query_performance_log,
+    steward.query_performance_log_log_id_seq, steward.query_stats_snapshot, steward.query_stats_snapshot_snapshot_id_seq,
+    steward.query_stats_snapshot_entry TO pg_database_owner;
+GRANT SELECT ON steward.maintenance_limits TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION steward.create_partition(
     parent regclass, start text, span text DEFAULT '1 month', time_zone text DEFAULT NULL)

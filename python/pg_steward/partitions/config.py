@@ -10,22 +10,36 @@ from pg_steward.errors import (
     INSUFFICIENT_PRIVILEGE,
     INVALID_PARAMETER_VALUE,
     INVALID_SCHEMA_NAME,
+    OBJECT_NOT_IN_PREREQUISITE_STATE,
     StewardError,
     error_message,
 )
 from pg_steward.partitions import catalog
-from pg_steward.partitions.model import Config, LockPolicy, PartitionOptions, storage_clause
+from pg_steward.partitions.model import Config, Limits, LockPolicy, PartitionOptions, storage_clause
 from pg_steward.partitions.spans import INTEGER_KEYS, Span, time_span, zone
 
 MODES = ("drop", "detach", "archive")
 
+DEFAULT_LIMITS = Limits()
 
+# The ceilings: the superuser's row of steward.maintenance_limits, or the defaults when there is none.
+_LIMITS_SQL = f"""
+SELECT coalesce(m.max_lock_timeout, '{DEFAULT_LIMITS.lock_timeout_ms} milliseconds'::interval) AS max_lock_timeout,
+       coalesce(m.max_lock_retries, {DEFAULT_LIMITS.lock_retries}) AS max_lock_retries,
+       coalesce(m.table_budget, '{DEFAULT_LIMITS.table_budget_ms} milliseconds'::interval) AS table_budget
+FROM (SELECT true AS singleton) AS d LEFT JOIN steward.maintenance_limits AS m USING (singleton)
+"""
+
+
+# Each table's lock_timeout and lock_retries, capped by the superuser's ceilings (steward.maintenance_limits).
 _CONFIG_SQL = """
 SELECT parent::oid::bigint AS parent_oid, span::text AS span, integer_span, premake,
        retention::text AS retention, retention_mode, archive_schema::text AS archive_schema, time_zone,
-       (extract(epoch FROM lock_timeout) * 1000)::bigint AS lock_timeout_ms, lock_retries,
+       (extract(epoch FROM least(lock_timeout, l.max_lock_timeout)) * 1000)::bigint AS lock_timeout_ms,
+       least(lock_retries, l.max_lock_retries) AS lock_retries,
        tablespace::text AS tablespace, storage_parameters, "analyze"
 FROM steward.partition_config
+CROSS JOIN (""" + _LIMITS_SQL + """) AS l
 """
 
 
@@ -59,6 +73,76 @@ def read_configs(db: Database, key_types: dict[int, str | None]) -> dict[int, Co
     """The configuration of each table in ``key_types`` (parent oid -> key type), in one query."""
     rows = db.query(_CONFIG_SQL + " WHERE parent::oid::bigint = ANY($1::bigint[])", list(key_types))
     return {row["parent_oid"]: _config(row, key_types[row["parent_oid"]]) for row in rows}
+
+
+def limits(db: Database) -> Limits:
+    """The ceilings in force (``steward.maintenance_limits``, or the defaults)."""
+    row = db.query(
+        "SELECT (extract(epoch FROM max_lock_timeout) * 1000)::bigint AS lock_timeout_ms, max_lock_retries, "
+        "(extract(epoch FROM table_budget) * 1000)::bigint AS table_budget_ms FROM (" + _LIMITS_SQL + ") AS l")[0]
+    return Limits(lock_timeout_ms=row["lock_timeout_ms"], lock_retries=row["max_lock_retries"],
+                  table_budget_ms=row["table_budget_ms"])
+
+
+_IDENTITY_SQL = """
+SELECT pc.registered_owner::regrole::text AS registered_owner, pc.registered_schema::text AS registered_schema,
+       pc.registered_name::text AS registered_name, c.relowner::regrole::text AS owner,
+       n.nspname::text AS schema, c.relname::text AS name
+FROM steward.partition_config AS pc
+LEFT JOIN pg_catalog.pg_class AS c ON c.oid = pc.parent
+LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE pc.parent = $1::bigint::oid
+"""
+
+
+def require_registered_identity(db: Database, parent_oid: int) -> None:
+    """The registry row of ``parent_oid`` is still about the relation it was written for, owned by the same role.
+
+    A row is written for a relation (its owner, schema and name are recorded by the registry's trigger); an oid
+    that PostgreSQL gave to a new relation after a drop, or a table given to another owner, must not inherit a
+    policy that drops partitions: maintenance refuses the row until the table's owner registers it again.
+    """
+    rows = db.query(_IDENTITY_SQL, parent_oid)
+    if not rows:
+        return
+    row = rows[0]
+    if row["name"] is not None and not db.query(
+            "SELECT pg_catalog.pg_has_role(relowner, 'USAGE') AS ok FROM pg_catalog.pg_class "
+            "WHERE oid = $1::bigint::oid", parent_oid)[0]["ok"]:
+        raise StewardError(f"must be owner of table {row['schema']}.{row['name']} to maintain its partitions",
+                           INSUFFICIENT_PRIVILEGE)
+    registered = f"{row['registered_schema']}.{row['registered_name']}"
+    if row["name"] is None:
+        raise StewardError(f"the table registered as {registered} no longer exists; its row is ignored",
+                           OBJECT_NOT_IN_PREREQUISITE_STATE,
+                           hint="Remove it with steward.unmanage() or DELETE from steward.partition_config.")
+    if (row["schema"], row["name"]) != (row["registered_schema"], row["registered_name"]):
+        raise StewardError(
+            f"oid {parent_oid} was registered as {registered} and now names {row['schema']}.{row['name']}: "
+            "re-register with steward.manage", OBJECT_NOT_IN_PREREQUISITE_STATE,
+            hint="A renamed table, or a new table that was given a dropped table's oid, is not maintained until "
+                 "its owner calls steward.manage() for it.")
+    if row["owner"] != row["registered_owner"]:
+        raise StewardError(
+            f"owner changed from {row['registered_owner']} to {row['owner']}: re-register with steward.manage",
+            OBJECT_NOT_IN_PREREQUISITE_STATE,
+            hint="The new owner accepts the policy by calling steward.manage() for the table.")
+
+
+def _check_ceilings(db: Database, lock_timeout: str | None, lock_retries: int) -> None:
+    ceiling = limits(db)
+    if lock_retries > ceiling.lock_retries:
+        raise StewardError(f"lock_retries {lock_retries} is above the ceiling of {ceiling.lock_retries}",
+                           INVALID_PARAMETER_VALUE,
+                           hint=f"steward.maintenance_limits.max_lock_retries is {ceiling.lock_retries} "
+                                "(set by a superuser).")
+    if lock_timeout is not None:
+        ms = db.query("SELECT extract(epoch FROM ($1::text)::interval) * 1000 AS ms", lock_timeout)[0]["ms"]
+        if ms > ceiling.lock_timeout_ms:
+            raise StewardError(f"lock_timeout {lock_timeout} is above the ceiling of {ceiling.lock_timeout_ms} ms",
+                               INVALID_PARAMETER_VALUE,
+                               hint=f"steward.maintenance_limits.max_lock_timeout is {ceiling.lock_timeout_ms} ms "
+                                    "(set by a superuser).")
 
 
 def managed_oids(db: Database, parent_oid: int | None = None) -> list[int]:
@@ -115,6 +199,7 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
         ms = db.query("SELECT extract(epoch FROM ($1::text)::interval) * 1000 AS ms", lock_timeout)[0]["ms"]
         if ms <= 0:
             raise StewardError(f"lock_timeout must be positive, not {lock_timeout}", INVALID_PARAMETER_VALUE)
+    _check_ceilings(db, lock_timeout, lock_retries)
     db.execute(
         """
         INSERT INTO steward.partition_config AS c

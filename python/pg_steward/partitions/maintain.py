@@ -16,11 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from pg_steward.db import Database
-from pg_steward.errors import INVALID_PARAMETER_VALUE, StewardError, error_message
+from pg_steward.errors import (
+    INSUFFICIENT_PRIVILEGE,
+    INVALID_PARAMETER_VALUE,
+    StewardError,
+    error_message,
+    error_sqlstate,
+)
 from pg_steward.owner_rights import owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
-from pg_steward.partitions.config import managed_oids, read_config, register
+from pg_steward.partitions.config import limits, managed_oids, read_config, register, require_registered_identity
 from pg_steward.partitions.create import create_range_partition
 from pg_steward.partitions.locking import with_lock_retries
 from pg_steward.partitions.model import Config, Parent
@@ -81,9 +87,11 @@ class Step:
     seconds: float | None  # None: a quarter of the table's lock_timeout
 
 
-def maintain_table(db: Database, config: Config, step: Step | None = None) -> list[Action]:
+def maintain_table(db: Database, config: Config, step: Step | None = None,
+                   budget_s: float | None = None) -> list[Action]:
     """One table's maintenance. With ``step``, creation stops at its limits (always one partition at least) with
-    a ``more`` action, and retention waits for the step that creates the last partition."""
+    a ``more`` action, and retention waits for the step that creates the last partition. Past ``budget_s``
+    seconds (the superuser's per-table budget) the table stops with a logged ``budget`` action."""
     parent = catalog.read_parent(db, config.parent_oid)
     catalog.require_range(parent)
     tz = zone(config.time_zone)
@@ -104,9 +112,19 @@ def maintain_table(db: Database, config: Config, step: Step | None = None) -> li
         parts = catalog.range_partitions(db, parent)
         return wanted_ranges(parts, config, clock, cutoff, stranded)
 
+    began = time.monotonic()
+
+    def over_budget() -> bool:
+        return budget_s is not None and time.monotonic() - began >= budget_s
+
     wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
     started = time.monotonic()
     for index, (start, end) in enumerate(wanted):
+        if index and over_budget():
+            actions.append(Action(parent.oid, "budget", None, True,
+                                  f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
+                                  f"{budget_s:g} s, the next run goes on"))
+            return actions
         if step is not None and index and (index >= step.max_new or time.monotonic() - started >= (step.seconds or 0)):
             rest = len(wanted) - index
             actions.append(Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next step goes on"))
@@ -121,6 +139,11 @@ def maintain_table(db: Database, config: Config, step: Step | None = None) -> li
                 db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
     if cutoff is not None:
         for part in expired(catalog.range_partitions(db, parent), cutoff):
+            if over_budget():
+                actions.append(Action(parent.oid, "budget", None, True,
+                                      f"retention stopped at the per-table budget of {budget_s:g} s, "
+                                      "the next run goes on"))
+                return actions
             name = retire(db, parent, part, config.retention_mode, config.archive_schema, config.options.lock)
             detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
             actions.append(Action(parent.oid, config.retention_mode, name, True, detail))
@@ -128,20 +151,35 @@ def maintain_table(db: Database, config: Config, step: Step | None = None) -> li
 
 
 def log(db: Database, action: Action) -> None:
-    db.execute(
-        "INSERT INTO steward.partition_maintenance_log (parent, action, partition, ok, rows_moved, detail) "
-        "VALUES ($1::bigint::oid::regclass::text, $2, $3, $4, $5, $6)",
-        action.parent, action.action, action.partition, action.ok, action.rows_moved, action.detail,
-    )
-
-
-def _maintain_one(db: Database, oid: int, step: Step | None = None) -> list[Action]:
+    """One row of ``steward.partition_maintenance_log``. Its trigger sets the role and the time, and refuses a
+    non-superuser's row about a table it may not manage: such a row (a run over another owner's table) is not
+    logged, and the action is still returned."""
     try:
         with db.subtransaction():
+            db.execute(
+                "INSERT INTO steward.partition_maintenance_log (parent, action, partition, ok, rows_moved, detail) "
+                "VALUES ($1::bigint::oid::regclass::text, $2, $3, $4, $5, $6)",
+                action.parent, action.action, action.partition, action.ok, action.rows_moved, action.detail,
+            )
+    except Exception as error:
+        if error_sqlstate(error) != INSUFFICIENT_PRIVILEGE or action.parent is None or not db.query(
+                "SELECT pg_catalog.has_table_privilege('steward.partition_maintenance_log', 'INSERT') AS ok")[0]["ok"]:
+            raise
+        if not db.query("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::bigint::oid "
+                        "AND NOT pg_catalog.pg_has_role(relowner, 'USAGE')", action.parent):
+            raise  # refused for another reason (no INSERT grant): the caller's error
+
+
+def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: float | None = None) -> list[Action]:
+    try:
+        with db.subtransaction():
+            require_registered_identity(db, oid)
             config = read_config(db, oid)
             if config and step is not None and step.seconds is None:
                 step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
-            actions = maintain_table(db, config, step) if config else []
+            if budget_s is None:
+                budget_s = limits(db).table_budget_ms / 1000
+            actions = maintain_table(db, config, step, budget_s) if config else []
     except Exception as error:  # one table's failure is logged; the others go on
         actions = [Action(oid, "error", None, False, error_message(error))]
     for action in actions:
@@ -207,17 +245,25 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
             db.notice(f"pg_steward: {ANOTHER_RUN}")
             return
         tables = db.query("SELECT oid, oid::pg_catalog.regclass::text AS name FROM steward._tables_due() AS oid")
+        budget_s = limits(db).table_budget_ms / 1000
         for number, table in enumerate(tables, 1):
-            done, failed = _run_steps(db, commit, table["oid"])
+            done, failed = _run_steps(db, commit, table["oid"], budget_s)
             db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
                       f"{done} {'action' if done == 1 else 'actions'}"
                       + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
 
 
-def _run_steps(db: Database, commit: Callable[[], None], oid: int) -> tuple[int, int]:
-    """Steps of one table until it answers no ``more``; the actions taken and those that failed."""
+def _run_steps(db: Database, commit: Callable[[], None], oid: int, budget_s: float) -> tuple[int, int]:
+    """Steps of one table until it answers no ``more`` or its budget is spent; the actions taken and failed."""
     done = failed = 0
-    for _ in range(MAX_STEPS_PER_TABLE):
+    began = time.monotonic()
+    for number in range(MAX_STEPS_PER_TABLE):
+        if number and time.monotonic() - began >= budget_s:
+            log(db, Action(oid, "budget", None, True,
+                           f"stopped after {number} steps at the per-table budget of {budget_s:g} s, "
+                           "the next run goes on"))
+            commit()
+            break
         # The caller's search_path is in force (no SET clauses on a procedure): every name is qualified.
         step = db.query("SELECT pg_catalog.count(*) FILTER (WHERE action = 'more') AS more, "
                         "pg_catalog.count(*) FILTER (WHERE action NOT IN ('more', 'skip')) AS done, "

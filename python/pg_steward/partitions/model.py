@@ -68,6 +68,15 @@ class LockPolicy:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The ceilings a superuser sets for every table (``steward.maintenance_limits``); these are the defaults."""
+
+    lock_timeout_ms: int = 10_000
+    lock_retries: int = 10
+    table_budget_ms: int = 60_000
+
+
+@dataclass(frozen=True)
 class PartitionOptions:
     """What PostgreSQL does not carry from a parent to a new partition, from the configuration."""
 
