@@ -72,7 +72,7 @@ def test_every_function_is_invoker_with_pinned_search_path(conn: psycopg.Connect
     assert definers == ["steward._forget_dropped()"], definers
     assert not conn.execute("SELECT has_function_privilege('public', 'steward._forget_dropped()', 'EXECUTE')"
                             ).fetchone()[0]
-    for signature, security_definer, config, kind in rows:
+    for signature, _, config, kind in rows:
         if kind == "p":
             # A procedure that COMMITs cannot have SET clauses (PostgreSQL refuses them);
             # it must run only search_path-independent statements (see extension/idempotent/partitions.sql).
