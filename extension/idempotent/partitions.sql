@@ -324,3 +324,34 @@ $python$;
 
 COMMENT ON PROCEDURE steward.run_maintenance() IS
   'Maintains every managed table, committing after each one (for pg_cron and scripts)';
+
+-- DETACH PARTITION ... CONCURRENTLY cannot run in a function: these say what a
+-- client (pg-steward maintain --concurrently) should run, and log what it ran.
+CREATE OR REPLACE FUNCTION steward.detach_steps(parent regclass DEFAULT NULL)
+RETURNS TABLE (parent_table regclass, partition regclass, step text, statement text, lock_timeout text,
+               detail text)
+LANGUAGE plpython3u
+STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.detach.detach_steps(parent)
+$python$;
+
+COMMENT ON FUNCTION steward.detach_steps(regclass) IS
+  'What a client should run to detach expired partitions concurrently (FINALIZE of pending detaches first), per managed table in detach mode';
+
+CREATE OR REPLACE FUNCTION steward.record_detach(
+    parent regclass, partition text, step text, ok boolean, detail text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+@python pg_steward.partitions.detach.record_detach(parent, partition, step, ok, detail)
+$python$;
+
+COMMENT ON FUNCTION steward.record_detach(regclass, text, text, boolean, text) IS
+  'Logs in steward.partition_maintenance_log a detach step that a client ran (see steward.detach_steps)';

@@ -11,14 +11,21 @@ page for every fresh database; with no check known at all it is UNKNOWN.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from rich.console import Console
+
+from pg_steward.cli.connect import connect, has_functions, require_extension
+from pg_steward.cli.fleet import Outcome, add_targets, over
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 STATUS = {"ok": OK, "warning": WARNING, "critical": CRITICAL, "unknown": UNKNOWN}
 SEVERITY = {OK: 0, UNKNOWN: 1, WARNING: 2, CRITICAL: 3}  # which one wins when combining
+FAILURE_STATUS = UNKNOWN  # a monitoring plugin says UNKNOWN when it cannot work
 
 
 @dataclass(frozen=True)
@@ -67,3 +74,34 @@ def status_line(verdicts: Sequence[tuple[str, Verdict]]) -> tuple[int, str]:
     totals = {name: sum(v.counts.get(name, 0) for _, v in verdicts) for name in STATUS}
     perf = " ".join(f"{name}={n}" for name, n in totals.items())
     return code, f"PG_STEWARD {NAMES[code]} - {' '.join(text.split())} | {perf}"
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check", help="monitoring plugin over steward.health(): one line, exit 0/1/2/3",
+        description="One status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios/Icinga "
+        "conventions). Over several databases the worst one decides; an unreachable database is CRITICAL.")
+    add_targets(parser)
+
+
+def run(args: argparse.Namespace, console: Console, err: Console) -> int:
+    outcomes = over(args, health_verdict, err, "checking")
+    code, line = status_line([(o.database, outcome_verdict(o)) for o in outcomes])
+    print(line)
+    return code
+
+
+def health_verdict(dsn: str) -> Verdict:
+    with connect(dsn) as db:
+        require_extension(db)
+        if not has_functions(db, ("health",)):
+            return Verdict(UNKNOWN, f"steward.health() is not available in database {db.dbname}", {})
+        return evaluate(db.query("SELECT * FROM steward.health()"))
+
+
+def outcome_verdict(outcome: Outcome[Verdict]) -> Verdict:
+    if outcome.value is not None:
+        return outcome.value
+    error = outcome.error or "failed"
+    code = CRITICAL if error.startswith("cannot connect") else UNKNOWN
+    return Verdict(code, error, {})

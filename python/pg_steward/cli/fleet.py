@@ -8,15 +8,17 @@ DSNs given, whatever order they complete in.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pg_steward.cli.connect import CliError, describe, label
+from pg_steward.cli.connect import CliError, describe, label, read_dsn_file
 
 T = TypeVar("T")
 
@@ -61,3 +63,40 @@ def run_all(dsns: Sequence[str], work: Callable[[str], T], *, jobs: int, console
             results[futures[future]] = future.result()
             bar.advance(task)
     return [results[i] for i in range(len(dsns))]
+
+
+def add_targets(parser: argparse.ArgumentParser) -> None:
+    """The options that name the databases a command works on."""
+    group = parser.add_argument_group("databases")
+    group.add_argument("--dsn", action="append", default=[], metavar="DSN",
+                       help="a libpq connection string or URI; repeat it for a fleet (default: the PG* "
+                            "environment variables)")
+    group.add_argument("--dsn-file", metavar="FILE",
+                       help="a file of DSNs, one per line (# comments and blank lines are skipped)")
+    group.add_argument("--jobs", type=int, default=8, metavar="N",
+                       help="databases worked on at the same time (default 8)")
+
+
+def dsns_of(args: argparse.Namespace) -> list[str]:
+    found = list(args.dsn)
+    if args.dsn_file:
+        found += read_dsn_file(args.dsn_file)
+    if not found and not args.dsn_file:
+        found = [""]  # libpq's defaults: PGHOST, PGDATABASE, ... as psql would use
+    if not found:
+        raise CliError(f"no DSN in {args.dsn_file}")
+    return found
+
+
+def over(args: argparse.Namespace, work: Callable[[str], T], console: Console, what: str) -> list[Outcome[T]]:
+    """``work`` over the databases the command's options name."""
+    return run_all(dsns_of(args), work, jobs=args.jobs, console=console, description=what)
+
+
+def report_errors(outcomes: Sequence[Outcome[Any]]) -> int:
+    """Failed databases on stderr, one line each; the exit status (1 if any failed)."""
+    failed = [o for o in outcomes if not o.ok]
+    for outcome in failed:
+        prefix = "" if outcome.error and outcome.database in outcome.error else f"{outcome.database}: "
+        print(f"pg-steward: error: {prefix}{outcome.error}", file=sys.stderr)
+    return 1 if failed else 0

@@ -1,141 +1,153 @@
 """``pg-steward maintain``: partition maintenance run from a client.
 
-The work is ``steward.maintain_partitions``, table by table, each in its own
-transaction (a progress bar follows the tables). With ``--concurrently``,
-tables whose retention mode is ``detach`` first lose their expired partitions
-through ``ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY``, which takes only
-SHARE UPDATE EXCLUSIVE on the parent (queries and writes go on) but cannot run
-inside a function or a transaction block: only a client in autocommit can.
-A detach interrupted half-way (it commits twice) is finished with
-``DETACH PARTITION ... FINALIZE`` on the next run.
+The work is the SQL API's: ``steward.maintain_partitions(table)`` for each
+managed table, each in its own transaction (a progress bar follows the
+tables). With ``--concurrently``, the client first runs what only a client
+can, ``ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY`` (and ``...
+FINALIZE`` for a detach an interrupted run left pending), which takes only
+SHARE UPDATE EXCLUSIVE on the parent but cannot run inside a function or a
+transaction block. ``steward.detach_steps(table)`` says which statements to
+run and with which ``lock_timeout``; each runs once, in autocommit, and
+``steward.record_detach`` logs its outcome. A detach that fails (a lock not
+available in time) is reported and logged; the next run tries it again.
 """
 
 from __future__ import annotations
 
-import time
+import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from rich.console import Console
 
-from pg_steward.cli.connect import CliError, describe, one_line
-from pg_steward.partitions.maintain import ADVISORY_LOCK, ANOTHER_RUN
+from pg_steward.cli.connect import Client, CliError, connect, describe, one_line, require_extension
+from pg_steward.cli.fleet import add_targets, dsns_of, progress_bar, report_errors, run_all
+from pg_steward.cli.output import FORMATS, print_rows, write_csv, write_json
 
-LOCK_NOT_AVAILABLE = "55P03"
-
-_TABLES_SQL = """
-SELECT c.parent::oid AS oid, c.parent::text AS parent, c.retention_mode, c.retention::text AS retention,
-       (extract(epoch FROM c.lock_timeout) * 1000)::bigint AS lock_timeout_ms, c.lock_retries,
-       EXISTS (SELECT FROM pg_catalog.pg_inherits AS i JOIN pg_catalog.pg_class AS k ON k.oid = i.inhrelid
-               WHERE i.inhparent = c.parent AND pg_catalog.pg_get_expr(k.relpartbound, k.oid) = 'DEFAULT')
-           AS has_default
-FROM steward.partition_config AS c
-WHERE c.enabled AND (%(parent)s::regclass IS NULL OR c.parent = %(parent)s::regclass)
-ORDER BY c.parent::text
-"""
-
-# Partitions of a parent by the name steward.drop_old_partitions reports (schema.name, unquoted).
-_CHILDREN_SQL = """
-SELECT k.oid::regclass::text AS quoted, n.nspname || '.' || k.relname AS plain, i.inhdetachpending AS pending
-FROM pg_catalog.pg_inherits AS i
-JOIN pg_catalog.pg_class AS k ON k.oid = i.inhrelid
-JOIN pg_catalog.pg_namespace AS n ON n.oid = k.relnamespace
-WHERE i.inhparent = %s
-"""
+COLUMNS = ["database", "table", "action", "partition", "ok", "detail"]
+HALF_WAY = "; if it stopped half-way, the next run finishes it (DETACH ... FINALIZE)"
 
 
-def _action(parent: str, action: str, partition: str | None, ok: bool, detail: str | None) -> dict[str, Any]:
-    return {"table": parent, "action": action, "partition": partition, "ok": ok, "detail": detail}
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "maintain", help="run partition maintenance from outside (optionally DETACH ... CONCURRENTLY)",
+        description="Maintain every managed table (steward.maintain_partitions, one transaction per table). "
+        "With --concurrently, tables whose retention mode is detach lose their expired partitions "
+        "through ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY, which only a client can run.")
+    parser.add_argument("--table", metavar="TABLE", help="only this managed table")
+    parser.add_argument("--concurrently", action="store_true",
+                        help="detach expired partitions with DETACH PARTITION ... CONCURRENTLY")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    add_targets(parser)
 
 
-def _log(conn: psycopg.Connection, row: dict[str, Any]) -> None:
-    conn.execute("INSERT INTO steward.partition_maintenance_log (parent, action, partition, ok, detail) "
-                 "VALUES (%s, %s, %s, %s, %s)", [row["table"], row["action"], row["partition"], row["ok"],
-                                                 row["detail"]])
+def run(args: argparse.Namespace, console: Console, err: Console) -> int:
+    dsns = dsns_of(args)
+    outcomes = run_all(dsns, lambda dsn: maintain_database(dsn, args.table, args.concurrently, err, len(dsns) == 1),
+                       jobs=args.jobs, console=err, description="maintaining")
+    rows = [{"database": o.database, **r} for o in outcomes for r in (o.value or [])]
+    if args.format == "json":
+        write_json(sys.stdout, rows)
+    elif args.format == "csv":
+        write_csv(sys.stdout, rows)
+    elif not rows:
+        console.print("maintenance: nothing to do" if all(o.ok for o in outcomes) else "")
+    else:
+        print_rows(console, "maintenance", rows, COLUMNS)
+    status = report_errors(outcomes)
+    failed_actions = any(not r["ok"] for r in rows)
+    return status or (1 if failed_actions else 0)
 
 
-def _retrying(conn: psycopg.Connection, table: dict[str, Any], statement: sql.Composed) -> None:
-    """Run DDL with the table's lock_timeout, retried like the in-server maintenance does."""
-    conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, false)", [f"{table['lock_timeout_ms']}ms"])
+def maintain_database(dsn: str, parent: str | None, concurrently: bool, console: Console,
+                      bar_per_table: bool) -> list[dict[str, Any]]:
+    """Maintenance of one database; a bar over its tables unless a fleet bar is shown already."""
+    with connect(dsn) as db:
+        require_extension(db)
+        if not bar_per_table:  # rich shows one live display at a time: the fleet's
+            return maintain(db, parent, concurrently)
+        with progress_bar(console, f"maintaining {db.dbname}") as bar:
+            task = bar.add_task(f"maintaining {db.dbname}", total=None)
+
+            def advance(total: int, table: str) -> None:
+                bar.update(task, total=total, advance=1, description=f"maintained {table}")
+
+            return maintain(db, parent, concurrently, advance)
+
+
+def _action(table: str, action: str, partition: str | None, ok: bool, detail: str | None) -> dict[str, Any]:
+    return {"table": table, "action": action, "partition": partition, "ok": ok, "detail": detail}
+
+
+def managed_tables(db: Client, parent: str | None) -> list[tuple[int, str]]:
+    """The enabled managed tables (or ``parent``), as (oid, name in the database's search_path), by name."""
+    oid = None
+    if parent is not None:
+        oid = db.relation(parent)
+        if oid is None:
+            raise CliError(f"table {parent} does not exist")
+    rows = db.query("SELECT parent::pg_catalog.oid::pg_catalog.int8 AS oid FROM steward.partition_config "
+                    "WHERE enabled AND ($1::pg_catalog.int8 IS NULL OR parent = $1::pg_catalog.int8::pg_catalog.oid)",
+                    oid)
+    if parent is not None and not rows:
+        raise CliError(f"{parent} is not managed by pg_steward: SELECT steward.manage('{parent}', ...) first")
+    names = db.names(r["oid"] for r in rows)
+    return sorted(((r["oid"], names[r["oid"]]) for r in rows if r["oid"] in names), key=lambda t: t[1])
+
+
+def run_detach(db: Client, table: str, step: dict[str, Any], name: str) -> dict[str, Any]:
+    """One statement of ``steward.detach_steps``, run once in autocommit, its outcome logged."""
     try:
-        for attempt in range(table["lock_retries"] + 1):
-            try:
-                conn.execute(statement)
-                return
-            except psycopg.errors.LockNotAvailable:
-                if attempt == table["lock_retries"]:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
-    finally:
-        conn.execute("RESET lock_timeout")
-
-
-def _detach_step(conn: psycopg.Connection, table: dict[str, Any], partition: str, finalize: bool,
-                 ) -> dict[str, Any]:
-    mode = "FINALIZE" if finalize else "CONCURRENTLY"
-    action = "detach finalize" if finalize else "detach concurrently"
-    statement = sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + mode).format(
-        sql.SQL(table["parent"]), sql.SQL(partition))  # both are regclass::text: quoted by PostgreSQL
-    try:
-        _retrying(conn, table, statement)
-        row = _action(table["parent"], action, partition, True, None)
+        db.query("SELECT pg_catalog.set_config('lock_timeout', $1, false)", step["lock_timeout"])
+        try:
+            db.execute(step["statement"])
+        finally:
+            db.execute("RESET lock_timeout")
+        row = _action(table, step["step"], name, True, step["detail"])
     except psycopg.Error as error:
-        detail = one_line(str(error))
-        if not finalize:
-            detail += "; if it stopped half-way, the next run finishes it (DETACH ... FINALIZE)"
-        row = _action(table["parent"], action, partition, False, detail)
-    _log(conn, row)
+        detail = one_line(str(error)) + (HALF_WAY if step["step"] == "detach concurrently" else "")
+        row = _action(table, step["step"], name, False, detail)
+    db.query("SELECT steward.record_detach($1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass, "
+             "$2::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text, $3, $4, $5)",
+             step["parent_table"], step["partition"], row["action"], row["ok"], row["detail"])
     return row
 
 
-def detach_expired(conn: psycopg.Connection, table: dict[str, Any]) -> list[dict[str, Any]]:
-    """Finish pending detaches, then detach the expired partitions concurrently."""
-    children = conn.execute(_CHILDREN_SQL, [table["oid"]]).fetchall()
-    done = [_detach_step(conn, table, quoted, True) for quoted, _, pending in children if pending]
-    if table["has_default"]:
-        note = ("has a DEFAULT partition, so PostgreSQL cannot DETACH CONCURRENTLY: "
-                "retention detaches it inside maintain_partitions instead")
-        return [*done, _action(table["parent"], "note", None, True, note)]
-    expired = conn.execute(
-        "SELECT partition FROM steward.drop_old_partitions(%s::regclass, %s::interval, 'detach', dry_run => true)",
-        [table["parent"], table["retention"]]).fetchall()
-    by_plain = {plain: quoted for quoted, plain, pending in children if not pending}
-    return done + [_detach_step(conn, table, by_plain[name], False) for (name,) in expired if name in by_plain]
-
-
-def maintain_one(conn: psycopg.Connection, table: dict[str, Any], concurrently: bool) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    if concurrently and table["retention_mode"] == "detach" and table["retention"]:
-        rows += detach_expired(conn, table)
-    cur = conn.execute("SELECT action, partition, ok, detail FROM steward.maintain_partitions(%s::regclass)",
-                       [table["parent"]])
-    rows += [_action(table["parent"], *r) for r in cur.fetchall()]
+def detach(db: Client, oid: int, table: str) -> list[dict[str, Any]]:
+    """What ``steward.detach_steps`` says for one table, run."""
+    steps = db.query("SELECT parent_table::pg_catalog.oid::pg_catalog.int8 AS parent_table, "
+                     "partition::pg_catalog.oid::pg_catalog.int8 AS partition, step, statement, lock_timeout, detail "
+                     "FROM steward.detach_steps($1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass)", oid)
+    names = db.names(s["partition"] for s in steps)
+    rows = []
+    for step in steps:
+        if step["statement"] is None:  # a note (DEFAULT partition) or a table that cannot be planned
+            rows.append(_action(table, step["step"], None, step["step"] != "error", step["detail"]))
+        else:
+            rows.append(run_detach(db, table, step, names.get(step["partition"], str(step["partition"]))))
     return rows
 
 
-def run(conn: psycopg.Connection, parent: str | None, concurrently: bool,
-        advance: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
+def maintain_one(db: Client, oid: int, table: str, concurrently: bool) -> list[dict[str, Any]]:
+    rows = detach(db, oid, table) if concurrently else []
+    actions = db.query("SELECT action, partition, ok, detail "
+                       "FROM steward.maintain_partitions($1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass)",
+                       oid)
+    return rows + [_action(table, a["action"], a["partition"], a["ok"], a["detail"]) for a in actions]
+
+
+def maintain(db: Client, parent: str | None, concurrently: bool,
+             advance: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
     """Maintain every managed table (or ``parent``); one row per action."""
-    try:
-        tables = conn.execute(_TABLES_SQL, {"parent": parent}).fetchall()
-    except psycopg.errors.UndefinedTable:
-        raise CliError(f"table {parent} does not exist") from None
-    columns = ["oid", "parent", "retention_mode", "retention", "lock_timeout_ms", "lock_retries", "has_default"]
-    tables = [dict(zip(columns, t, strict=True)) for t in tables]
-    if parent is not None and not tables:
-        raise CliError(f"{parent} is not managed by pg_steward: SELECT steward.manage('{parent}', ...) first")
-    if not conn.execute("SELECT pg_catalog.pg_try_advisory_lock(%s)", [ADVISORY_LOCK]).fetchone()[0]:
-        return [_action("", "skip", None, True, ANOTHER_RUN)]
+    tables = managed_tables(db, parent)
     rows: list[dict[str, Any]] = []
-    try:
-        for table in tables:
-            try:
-                rows += maintain_one(conn, table, concurrently)
-            except psycopg.Error as error:  # one table's failure is reported; the others go on
-                rows.append(_action(table["parent"], "error", None, False, describe(error)))
-            if advance:
-                advance(len(tables), table["parent"])
-    finally:
-        conn.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", [ADVISORY_LOCK])
+    for oid, table in tables:
+        try:
+            rows += maintain_one(db, oid, table, concurrently)
+        except psycopg.Error as error:  # one table's failure is reported; the others go on
+            rows.append(_action(table, "error", None, False, describe(error)))
+        if advance:
+            advance(len(tables), table)
     return rows

@@ -86,3 +86,6 @@ def write_csv(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
             value = jsonable(row.get(column))
             cells.append(json.dumps(value) if isinstance(value, (list, dict)) else ("" if value is None else value))
         writer.writerow(cells)
+
+
+FORMATS = ("table", "json", "csv")

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-
-from pg_steward.cli.connect import CliError
+from pg_steward.cli.connect import Client, CliError, has_functions
+from pg_steward.cli.output import human_bytes
 
 
 @dataclass(frozen=True)
@@ -44,23 +43,27 @@ class Table:
         return chosen or self.columns
 
 
-# Every partitioned table that is not itself a partition, with its whole tree;
-# WITH ORDINALITY keeps steward.partitions' tree order.
+# Every partitioned table that is not itself a partition, with its whole tree; WITH ORDINALITY keeps
+# steward.partitions' tree order. Tables come as oids, named afterwards as in the database's search_path.
 PARTITIONS_SQL = """
-SELECT r.root::text AS "table", p.partition::text AS partition, p.level, p.is_leaf, p.strategy,
-       p.range_from, p.range_to, p.list_values, p.is_default, p.total_bytes AS size_bytes, p.estimated_rows,
-       (c.parent IS NOT NULL) AS managed
-FROM (SELECT k.oid::regclass AS root FROM pg_catalog.pg_class AS k
+SELECT r.root::pg_catalog.oid::pg_catalog.int8 AS "table", p.partition::pg_catalog.oid::pg_catalog.int8 AS partition,
+       p.level, p.is_leaf, p.strategy, p.range_from, p.range_to, p.list_values, p.is_default,
+       p.total_bytes AS size_bytes, p.estimated_rows, (c.parent IS NOT NULL) AS managed
+FROM (SELECT k.oid::pg_catalog.regclass AS root FROM pg_catalog.pg_class AS k
       WHERE k.relkind = 'p' AND NOT k.relispartition
-        AND k.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)) AS r
+        AND k.relnamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace,
+                                   'information_schema'::pg_catalog.regnamespace)) AS r
 CROSS JOIN LATERAL steward.partitions(r.root) WITH ORDINALITY AS p
 LEFT JOIN steward.partition_config AS c ON c.parent = r.root
-ORDER BY r.root::text, p.ordinality
+ORDER BY r.root::pg_catalog.oid, p.ordinality
 """
+RELATION_COLUMNS = {"partitions": ("table", "partition")}  # oids in the SQL, names in the report
 
 REPORTS: dict[str, Report] = {r.name: r for r in (
     Report("partitions", "every partitioned table's tree: bounds, sizes, estimated rows, managed or not",
-           (Source("partitions", PARTITIONS_SQL, ("partitions",)),)),
+           (Source("partitions", PARTITIONS_SQL, ("partitions",),
+                   ("table", "partition", "level", "is_leaf", "strategy", "range_from", "range_to", "list_values",
+                    "is_default", "size_bytes", "estimated_rows", "managed")),)),
     Report("slow-queries", "top statements of the last day from pg_steward's query log",
            (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",),
                    ("query", "calls", "total_time_ms", "mean_time_ms", "max_time_ms", "rows_returned", "sources")),)),
@@ -80,28 +83,46 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
 )}
 
 
-def missing_functions(conn: psycopg.Connection, names: tuple[str, ...]) -> list[str]:
-    found = {r[0] for r in conn.execute(
-        "SELECT proname::text FROM pg_catalog.pg_proc WHERE pronamespace = 'steward'::regnamespace "
-        "AND proname::text = ANY(%s)", [list(names)]).fetchall()}
+def missing_functions(db: Client, names: tuple[str, ...]) -> list[str]:
+    found = has_functions(db, names)
     return [n for n in names if n not in found]
 
 
-def available(conn: psycopg.Connection, report: Report) -> bool:
-    return not any(missing_functions(conn, s.needs) for s in report.sources)
+def available(db: Client, report: Report) -> bool:
+    return not any(missing_functions(db, s.needs) for s in report.sources)
 
 
-def fetch(conn: psycopg.Connection, name: str) -> list[Table]:
+def fetch(db: Client, name: str) -> list[Table]:
     """The tables of one report; a CliError when this database's pg_steward lacks its functions."""
     report = REPORTS[name]
     tables = []
     for source in report.sources:
-        missing = missing_functions(conn, source.needs)
+        missing = missing_functions(db, source.needs)
         if missing:
             raise CliError(f"report {name} needs steward.{missing[0]}(), which the pg_steward installed in "
-                           f"database {conn.info.dbname} does not have")
-        cur = conn.execute(source.sql)
-        columns = [c.name for c in cur.description or []]
-        rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+                           f"database {db.dbname} does not have")
+        rows = db.query(source.sql)
+        columns = list(rows[0]) if rows else list(source.terminal)
+        relations = RELATION_COLUMNS.get(source.title, ())
+        if relations:
+            names = db.names(r[c] for r in rows for c in relations)
+            rows = [{**r, **{c: names.get(r[c], str(r[c])) for c in relations if r[c] is not None}} for r in rows]
+            rows.sort(key=lambda r: str(r["table"]))  # by name, as the database's search_path shows it
         tables.append(Table(source.title, columns, rows, source.terminal))
     return tables
+
+
+def display(table: Table) -> tuple[list[str], list[dict[str, Any]]]:
+    """Terminal view: byte counts readable, the partition tree indented."""
+    rows = []
+    for row in table.rows:
+        shown = dict(row)
+        for column in table.columns:
+            if column.endswith("_bytes") and isinstance(row.get(column), int):
+                shown[column] = human_bytes(row[column])
+        if "level" in row and "partition" in row:
+            shown["partition"] = "  " * (row["level"] or 0) + str(row["partition"])
+        rows.append(shown)
+    columns = [c for c in table.columns if c not in ("is_leaf", "table")] if table.title == "partitions" \
+        else table.shown_columns
+    return columns, rows

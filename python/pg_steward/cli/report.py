@@ -1,0 +1,133 @@
+"""``pg-steward report``: one report as a table, JSON or CSV, or every report as one HTML page with charts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+
+from pg_steward.cli import html, reports
+from pg_steward.cli.connect import CliError, connect, describe, label, require_extension
+from pg_steward.cli.fleet import Outcome, add_targets, over, report_errors
+from pg_steward.cli.output import FORMATS, print_rows, write_csv, write_json
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report", help="print a report, or write all of them as one HTML page with charts",
+        description="Reports: " + "; ".join(f"{r.name}: {r.what}" for r in reports.REPORTS.values()) + ".",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", nargs="?", choices=list(reports.REPORTS), metavar="NAME",
+                        help=f"one of: {', '.join(reports.REPORTS)}")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write every report as one self-contained HTML page with charts")
+    add_targets(parser)
+
+
+def run(args: argparse.Namespace, console: Console, err: Console) -> int:
+    if args.html:
+        return write_page(args, err)
+    if not args.name:
+        raise CliError("give a report NAME or --html FILE (see pg-steward report --help)")
+    outcomes = over(args, lambda dsn: report_rows(dsn, args.name), err, f"reading {args.name}")
+    print_report(console, args.name, [o for o in outcomes if o.ok], args.format)
+    return report_errors(outcomes)
+
+
+def write_page(args: argparse.Namespace, err: Console) -> int:
+    outcomes = over(args, html_section, err, "reading reports")
+    sections = [o.value for o in outcomes if o.value is not None]
+    if not sections:
+        return report_errors(outcomes)  # nothing to show: no page
+    sections += [html.Section(o.database, notes=[o.error or ""]) for o in outcomes if o.value is None]
+    try:
+        with open(args.html, "w", encoding="utf-8") as out:
+            out.write(html.page(sections))
+    except OSError as error:
+        raise CliError(f"cannot write {args.html}: {error.strerror}") from None
+    err.print(f"wrote {args.html}")
+    return report_errors(outcomes)
+
+
+def report_rows(dsn: str, name: str) -> list[reports.Table]:
+    with connect(dsn) as db:
+        require_extension(db)
+        return reports.fetch(db, name)
+
+
+def flat_rows(outcomes: Sequence[Outcome[list[reports.Table]]], several_sources: bool) -> list[dict[str, Any]]:
+    out = []
+    for outcome in outcomes:
+        for table in outcome.value or []:
+            for row in table.rows:
+                extra = {"database": outcome.database}
+                if several_sources:
+                    extra["source"] = table.title
+                out.append({**extra, **row})
+    return out
+
+
+def print_report(console: Console, name: str, outcomes: Sequence[Outcome[list[reports.Table]]], fmt: str) -> None:
+    several = len(reports.REPORTS[name].sources) > 1
+    if fmt == "json":
+        write_json(sys.stdout, flat_rows(outcomes, several))
+    elif fmt == "csv":
+        write_csv(sys.stdout, flat_rows(outcomes, several))
+    else:
+        for outcome in outcomes:
+            for table in outcome.value or []:
+                columns, rows = reports.display(table)
+                print_rows(console, f"{outcome.database} · {table.title} ({len(rows)} rows)", rows, columns)
+
+
+def html_section(dsn: str) -> html.Section:
+    """Everything the page shows for one database: charts first, then the reports it has."""
+    with connect(dsn) as db:
+        require_extension(db)
+        section = html.Section(label(dsn))
+        got: dict[str, list[reports.Table]] = {}
+        for name, report in reports.REPORTS.items():
+            if not reports.available(db, report):
+                section.notes.append(f"{name}: not available in this database's pg_steward")
+                continue
+            try:
+                got[name] = reports.fetch(db, name)
+            except Exception as error:  # one report failing (e.g. no pg_cron for jobs) leaves the others
+                section.notes.append(f"{name}: {describe(error)}")
+        section.charts = charts(got)
+        for tables in got.values():
+            section.tables += [(t.title, t.columns, t.rows) for t in tables]
+        return section
+
+
+def charts(got: dict[str, list[reports.Table]]) -> list[html.Chart]:
+    out = []
+    parts = [r for t in got.get("partitions", []) for r in t.rows if r.get("is_leaf")]
+    out.append(html.Chart("Partition sizes (largest leaves)",
+                          html.items(parts, lambda r: str(r["partition"]), "size_bytes"), html.size_unit))
+    bloat = [r for t in got.get("bloat", []) for r in t.rows]
+    column = html.numeric_column(bloat, ("waste_bytes", "bloat_bytes", "wasted_bytes"))
+    out.append(html.Chart("Bloat, top tables and indexes",
+                          html.items(bloat, _relation_label, column), html.size_unit))
+    slow = [r for t in got.get("slow-queries", []) for r in t.rows]
+    column = html.numeric_column(slow, ("total_time_ms", "total_exec_time_ms", "total_ms", "total_time",
+                                        "mean_time_ms", "execution_time_ms"))
+    out.append(html.Chart("Slow queries, top by total time",
+                          html.items(slow, lambda r: str(r.get("query") or r.get("fingerprint") or "?"), column),
+                          html.milliseconds))
+    return out
+
+
+def _relation_label(row: dict[str, Any]) -> str:
+    for key in ("relation", "index"):  # already qualified by the report
+        if row.get(key):
+            return str(row[key])
+    for key in ("index_name", "table_name", "table"):
+        if row.get(key):
+            schema = row.get("schema") or row.get("schema_name")
+            return f"{schema}.{row[key]}" if schema else str(row[key])
+    return "?"
