@@ -125,8 +125,8 @@ class Client(PsycopgDatabase):
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(self, _kind: type[BaseException] | None, _error: BaseException | None,
+                 _trace: TracebackType | None) -> None:
         self.conn.close()
 
     def value(self, sql: str, *params: object) -> Any:
