@@ -73,6 +73,12 @@ def test_record_writes_one_log_row_as_the_caller(conn: psycopg.Connection) -> No
         conn.execute(f"GRANT USAGE ON SEQUENCE steward.partition_maintenance_log_id_seq TO {role}")
         before = conn.execute("SELECT coalesce(max(id), 0) FROM steward.partition_maintenance_log").fetchone()[0]
         conn.execute(f"SET ROLE {role}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be owner of table"):
+            conn.execute("SELECT steward.record_detach('events', 'public.events_p2000_01', 'detach concurrently', "
+                         "false, 'forged')")
+        conn.execute("RESET ROLE")
+        conn.execute(f"ALTER TABLE events OWNER TO {role}")  # the log takes rows about one's own tables only
+        conn.execute(f"SET ROLE {role}")
         conn.execute("SELECT steward.record_detach('events', 'public.events_p2000_01', 'detach concurrently', "
                      "false, 'lock not available')")
         conn.execute("RESET ROLE")

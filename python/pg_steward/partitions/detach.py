@@ -16,11 +16,13 @@ from typing import Any
 
 from pg_steward.db import Database
 from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.owner_rights import require_owner_rights
 from pg_steward.partitions import catalog
-from pg_steward.partitions.catalog import Parent
-from pg_steward.partitions.config import Config, managed_oids, read_config
+from pg_steward.partitions.clock import cutoff_for
+from pg_steward.partitions.config import managed_oids, read_config
 from pg_steward.partitions.maintain import Action, log
-from pg_steward.partitions.retention import cutoff_for, expired
+from pg_steward.partitions.model import Config, Parent
+from pg_steward.partitions.retention import expired
 from pg_steward.partitions.spans import zone
 from pg_steward.partitions.values import bound_text
 from pg_steward.sqltext import qualified
@@ -111,4 +113,6 @@ def record_detach(db: Database, parent: str | None, partition: str | None, step:
     if step not in STEPS:
         raise StewardError(f"step must be one of {', '.join(STEPS)}, not {step!r}", INVALID_PARAMETER_VALUE)
     table = catalog.read_parent(db, parent)
+    # Only a role that may change the table logs about it (the log's trigger would drop the row silently).
+    require_owner_rights(db, table.owner, table.label)
     log(db, Action(table.oid, step, partition, bool(ok), detail))
