@@ -1,7 +1,8 @@
 """The pg_regress suite (sql/ + expected/) run by `make installcheck` against the test server.
 
 pg_regress reports each test as ``test install ... ok 61 ms`` up to PostgreSQL 15 and in TAP from 16 on
-(``ok 1 - install 61 ms``); every test of the Makefile's REGRESS must be reported ok, in either form.
+(``ok 1 - install 61 ms``); every test of the Makefile's REGRESS must be reported ok, in either form
+(conftest.pg_regress_passed).
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ import os
 import re
 import subprocess
 
-from conftest import ROOT
+from conftest import ROOT, pg_regress_passed
 from pg_steward.localserver import LocalServer
-
-PASSED = (re.compile(r"^ok \d+\s+[-+]\s+(\S+)", re.MULTILINE),  # TAP, 16 on
-          re.compile(r"^(?:test )?\s*(\S+)\s+\.\.\. ok\b", re.MULTILINE))  # 15
 
 
 def regress_tests() -> list[str]:
@@ -22,14 +20,10 @@ def regress_tests() -> list[str]:
     return line.split("=", 1)[1].split()
 
 
-def passed(output: str) -> set[str]:
-    return {name for pattern in PASSED for name in pattern.findall(output)}
-
-
 def test_passed_reads_both_formats() -> None:
     old = "test install                      ... ok           61 ms\ntest partitions ... FAILED      12 ms\n"
     tap = "ok 1         - install                                    61 ms\nnot ok 2     - partitions  12 ms\n"
-    assert passed(old) == passed(tap) == {"install"}
+    assert pg_regress_passed(old) == pg_regress_passed(tap) == {"install"}
 
 
 def test_make_installcheck(server: LocalServer) -> None:
@@ -39,4 +33,4 @@ def test_make_installcheck(server: LocalServer) -> None:
     diffs = ROOT / "regression.diffs"
     detail = diffs.read_text() if diffs.exists() else result.stdout + result.stderr
     assert result.returncode == 0, detail
-    assert passed(result.stdout) == set(regress_tests()), result.stdout
+    assert pg_regress_passed(result.stdout) == set(regress_tests()), result.stdout
