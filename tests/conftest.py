@@ -12,6 +12,7 @@ import functools
 import importlib.util
 import itertools
 import os
+import re
 import subprocess
 import sys
 import types
@@ -30,6 +31,17 @@ _counter = itertools.count()
 def pg_config(flag: str) -> str:
     out = subprocess.run([os.environ.get("PG_CONFIG", "pg_config"), flag], capture_output=True, text=True)
     return out.stdout.strip()
+
+
+# pg_regress reports a passed test as "test install ... ok 61 ms" up to PostgreSQL 15 and in TAP from 16 on
+# ("ok 1 - install 61 ms").
+_REGRESS_PASSED = (re.compile(r"^ok \d+\s+[-+]\s+(\S+)", re.MULTILINE),
+                   re.compile(r"^\s*(?:test\s+)?(\S+)\s+\.\.\.\s+ok\b", re.MULTILINE))
+
+
+def pg_regress_passed(output: str) -> set[str]:
+    """The tests pg_regress's output reports as passed, in either form."""
+    return {name for pattern in _REGRESS_PASSED for name in pattern.findall(output)}
 
 
 @functools.cache

@@ -37,4 +37,4 @@ def test_run_all_reports_what_it_ran(tmp_path: Path) -> None:
     assert "partitions: 2,000 rows out of DEFAULT" in report
     assert "`pg-steward maintain` over 3 databases" in report
     assert "### Soak" not in report  # not asked for
-    assert "pg_partman 4.7.2" in report
+    assert "pg_partman 4." in report or "pg_partman 5." in report  # the peer's version, as the server has it

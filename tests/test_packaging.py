@@ -25,7 +25,7 @@ import psycopg
 import pytest
 
 import pg_steward
-from conftest import ROOT, pg_config
+from conftest import ROOT, pg_config, pg_regress_passed
 from pg_steward.localserver import LocalServer
 
 META = json.loads((ROOT / "META.json").read_text())
@@ -211,7 +211,7 @@ def test_pgxn_check_runs_the_regression_suite(clone: Path, server: LocalServer) 
     diffs = clone / "regression.diffs"
     assert result.returncode == 0, output + (diffs.read_text() if diffs.exists() else "")
 
-    passed = set(re.findall(r"^\s*(?:test\s+)?(\S+)\s+\.\.\.\s+ok\b", result.stdout, re.MULTILINE))
+    passed = pg_regress_passed(result.stdout)
     suite = {path.stem for path in (clone / "sql").glob("*.sql")}
     assert suite, "no pg_regress tests in sql/"
     assert suite <= passed, f"tests that did not pass: {sorted(suite - passed)}\n{output}"

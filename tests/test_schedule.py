@@ -151,6 +151,22 @@ def test_purge_logs(conn: psycopg.Connection) -> None:
     assert conn.execute("SELECT count(*) FROM steward.partition_maintenance_log").fetchone() == (1,)
 
 
+@pytest.mark.parametrize("infinite", ["infinity", "-infinity"])
+def test_an_infinite_interval_is_refused(server: LocalServer, sched: psycopg.Connection, infinite: str) -> None:
+    """'infinity' is an interval from PostgreSQL 17 on: purge_logs and schedule refuse it there (no cutoff can be
+    computed from it); before 17 it is not valid input at all."""
+    version = sched.execute("SELECT current_setting('server_version_num')::int").fetchone()[0]
+    if version >= 170000:
+        error, match = errors.InvalidParameterValue, "must be a finite interval"
+    else:
+        error, match = errors.InvalidDatetimeFormat, "invalid input syntax for type interval"
+    with pytest.raises(error, match=match):
+        sched.execute("SELECT * FROM steward.purge_logs(%s::text::interval)", [infinite])
+    with pytest.raises(error, match=match):
+        sched.execute("SELECT * FROM steward.schedule('purge_logs', older_than => %s::text::interval)", [infinite])
+    assert cron_jobs(server, dbname(sched)) == []
+
+
 @pytest.mark.slow
 def test_pg_cron_runs_the_scheduled_maintenance(server: LocalServer, sched: psycopg.Connection) -> None:
     """A real pg_cron run (minute granularity in 1.4): the job moves a stranded row and records it."""

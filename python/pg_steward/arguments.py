@@ -1,7 +1,8 @@
 """Checks of the arguments SQL functions receive: one wording and one SQLSTATE per kind of mistake.
 
 ``positive_interval`` asks the server (``interval > '0'``, months counted as
-30 days) and gives back the interval's text; ``positive_span`` reads an
+30 days; finite: ``'infinity'`` is an interval from PostgreSQL 17 on, and no
+cutoff can be computed from it) and gives back the interval's text; ``positive_span`` reads an
 interval already printed in ISO 8601 and wants every part of it positive or
 zero and not all zero. ``one_of`` checks an enumerated option.
 """
@@ -25,10 +26,14 @@ def not_positive(name: str, value: object) -> StewardError:
 
 
 def positive_interval(db: Database, value: str | None, name: str) -> str | None:
-    """``value`` (an interval's text, or None) checked by the server to be above zero; its text as printed."""
+    """``value`` (an interval's text, or None) checked by the server to be finite and above zero; its text as
+    printed. ``isfinite(interval)`` is true for every interval before PostgreSQL 17, which has no infinite ones."""
     if value is None:
         return None
-    row = db.query("SELECT $1::interval > interval '0' AS positive, $1::interval::text AS text", value)[0]
+    row = db.query("SELECT isfinite($1::interval) AS finite, $1::interval > interval '0' AS positive, "
+                   "$1::interval::text AS text", value)[0]
+    if not row["finite"]:
+        raise StewardError(f"{name} must be a finite interval, not {value}", INVALID_PARAMETER_VALUE)
     if not row["positive"]:
         raise not_positive(name, value)
     text: str = row["text"]

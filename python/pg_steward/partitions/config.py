@@ -196,7 +196,10 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
     if storage_parameters:
         _check_storage_parameters(db, storage_parameters)
     if lock_timeout is not None:
-        ms = db.query("SELECT extract(epoch FROM ($1::text)::interval) * 1000 AS ms", lock_timeout)[0]["ms"]
+        ms = db.query("SELECT CASE WHEN isfinite(($1::text)::interval) "
+                      "THEN extract(epoch FROM ($1::text)::interval) * 1000 END AS ms", lock_timeout)[0]["ms"]
+        if ms is None:  # 'infinity', an interval from PostgreSQL 17 on
+            raise StewardError(f"lock_timeout must be a finite interval, not {lock_timeout}", INVALID_PARAMETER_VALUE)
         if ms <= 0:
             raise StewardError(f"lock_timeout must be positive, not {lock_timeout}", INVALID_PARAMETER_VALUE)
     _check_ceilings(db, lock_timeout, lock_retries)

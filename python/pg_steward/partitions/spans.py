@@ -42,6 +42,8 @@ _ISO_INTERVAL = re.compile(
 
 def parse_interval(text: str) -> Span:
     """A PostgreSQL interval printed with ``IntervalStyle = 'iso_8601'`` (``P1M``, ``P7D``, ``PT1H``)."""
+    if text in ("infinity", "-infinity"):  # valid intervals from PostgreSQL 17 on, never a span
+        raise StewardError(f"a span or age must be a finite interval, not {text}", INVALID_PARAMETER_VALUE)
     match = _ISO_INTERVAL.fullmatch(text)
     if not match or text in ("P", "PT"):
         raise StewardError(f"cannot read interval {text!r}", INVALID_PARAMETER_VALUE)

@@ -250,8 +250,11 @@ def capture_query_stats(db: Database, min_mean_time_ms: Decimal | None = None,
 def capture_long_running(db: Database, threshold: object = None, all_databases: bool = False) -> list[Row]:
     if threshold is None:
         threshold = settings(db)["long_running_threshold"]
-    if db.query("SELECT $1::interval < '0'::interval AS negative", threshold)[0]["negative"]:
+    row = db.query("SELECT $1::interval < '0'::interval AS negative, isfinite($1::interval) AS finite", threshold)[0]
+    if row["negative"]:
         raise StewardError(f"threshold must not be negative, got {threshold}")
+    if not row["finite"]:  # 'infinity', an interval from PostgreSQL 17 on
+        raise StewardError(f"threshold must be a finite interval, not {threshold}", INVALID_PARAMETER_VALUE)
     running = db.query(
         "SELECT a.pid, a.usename::text AS username, a.datname::text AS database, a.query_start AS started_at, "
         "pg_catalog.clock_timestamp() - a.query_start AS duration, a.query, "
