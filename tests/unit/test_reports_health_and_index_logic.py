@@ -81,3 +81,12 @@ def test_sequence_percent_used() -> None:
     assert hc.percent_used(31130, 1, 1, 32767, 1) == 95.0
     assert hc.percent_used(None, 1, 1, 100, 1) is None
     assert hc.percent_used(-95, -1, -1, -1, -101) == 94.0
+
+
+def test_checkpoint_counters_by_server_columns() -> None:
+    assert hc.checkpoint_figures(set())[0] == "pg_stat_bgwriter"  # up to 16: no pg_stat_checkpointer
+    view, columns = hc.checkpoint_figures({"num_timed", "num_requested", "num_done", "write_time"})
+    assert (view, columns["requested"], columns["timed"]) == ("pg_stat_checkpointer", "num_requested", "num_timed")
+    assert hc.requested_share(3, 4) is None  # too few to judge
+    assert hc.requested_share(30, 10) == 25.0
+    assert hc.status(hc.requested_share(30, 10), hc.DEFAULTS["checkpoints"]) == "warning"
