@@ -180,7 +180,7 @@ def detail(node: PlanNode) -> str | None:
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         if key == "Index Searches" and (node.loops or 0) > 1:
-            value = f"{value} over {node.loops} loops"
+            value = f"{node.index_searches} over {node.loops} loops"
         parts.append(f"{key}: {value}")
     if node.get("Sort Space Used") is not None:
         parts.append(f"Sort Space: {node.get('Sort Space Used')}kB ({node.get('Sort Space Type')})")
