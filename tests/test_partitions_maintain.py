@@ -100,7 +100,7 @@ def test_run_maintenance_procedure(conn: psycopg.Connection) -> None:
     conn.execute("CALL steward.run_maintenance()")
     assert len(tree_names(conn, "a")) == 2 and len(tree_names(conn, "b")) == 4
     # Progress, one line per table with work: a partition for a, one more day for b.
-    assert notices == ["pg_steward: 1 of 2: a: 1 action", "pg_steward: 2 of 2: b: 1 action"]
+    assert notices == ["pg_steward: 1 of 2: public.a: 1 action", "pg_steward: 2 of 2: public.b: 1 action"]
     logged = act(conn, "SELECT count(*) FROM steward.partition_maintenance_log")
     conn.execute("CALL steward.run_maintenance()")  # again: nothing to do, nothing logged
     assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log") == logged

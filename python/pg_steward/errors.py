@@ -24,6 +24,8 @@ OBJECT_NOT_IN_PREREQUISITE_STATE = "55000"
 LOCK_NOT_AVAILABLE = "55P03"
 FEATURE_NOT_SUPPORTED = "0A000"
 INTERNAL_ERROR = "XX000"
+# pg_steward's own, in an implementation-defined class ("S" for steward): a run that did not do all its work.
+MAINTENANCE_FAILED = "SW001"  # CALL steward.run_maintenance(): a table failed (its work logged, the rest committed)
 
 
 class StewardError(Exception):

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Threshold] = {
     "invalid_indexes": Threshold(1, None, unit="indexes"),
     "database_size": Threshold(None, None, unit="bytes"),
     "temp_files": Threshold(10 * 2**30, 100 * 2**30, unit="bytes"),
+    # Age of the last maintenance run in which every table due succeeded (the schedule runs every 15 minutes).
+    "maintenance_runs": Threshold(3600, 86400, unit="s"),
 }
 CHECKS = list(DEFAULTS)
 
