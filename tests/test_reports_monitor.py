@@ -34,7 +34,7 @@ def test_reports_as_pg_monitor(conn: psycopg.Connection) -> None:
             problems = {(r["problem"], r["index"]) for r in rows(conn, "SELECT * FROM steward.index_report()")}
             assert ("duplicate", "secret_a_copy") in problems
             checks = {r["check_name"]: r for r in rows(conn, "SELECT * FROM steward.health()")}
-            assert len(checks) == 13
+            assert len(checks) == 14
             assert not any(c["detail"] and c["detail"].startswith("could not run") for c in checks.values())
             assert "not visible" not in checks["connections"]["detail"]  # pg_read_all_stats sees every session
             assert checks["vacuum"]["status"] in ("warning", "critical")
