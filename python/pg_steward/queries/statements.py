@@ -53,7 +53,7 @@ def require_parsable(sql: str) -> None:
             f"the statement is {len(sql.encode('utf-8'))} bytes long; pg_steward parses at most "
             f"{MAX_STATEMENT_BYTES} bytes", PROGRAM_LIMIT_EXCEEDED,
             detail="Parsing a statement takes many times its length in server memory.",
-            hint="Pass a shorter statement: long IN lists or VALUES lists can be cut without changing the plan's shape.",
+            hint="Pass a shorter statement: a long IN or VALUES list can be cut without changing the plan's shape.",
         )
 
 
