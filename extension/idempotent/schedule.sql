@@ -2,9 +2,9 @@
 -- Reference: extension/schedule.md
 
 CREATE OR REPLACE FUNCTION steward.schedule(
-    job text, cron_expression text DEFAULT NULL, older_than interval DEFAULT NULL,
+    job text, cron_expression text DEFAULT NULL, older_than interval DEFAULT NULL, run_as regrole DEFAULT NULL,
     OUT job_name text, OUT cron_job text, OUT jobid bigint, OUT schedule text, OUT command text,
-    OUT cron_database text, OUT action text)
+    OUT cron_database text, OUT action text, OUT username text)
 RETURNS record
 LANGUAGE plpython3u
 VOLATILE
@@ -12,23 +12,23 @@ SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 SET IntervalStyle = 'postgres'
 AS $python$
-@python pg_steward.schedule.scheduling.schedule(job, cron_expression, older_than)
+@python pg_steward.schedule.scheduling.schedule(job, cron_expression, older_than, run_as)
 $python$;
 
-COMMENT ON FUNCTION steward.schedule(text, text, interval) IS
-  'Schedules (or reschedules) one pg_steward job with pg_cron, by name: maintenance, capture_query_stats, capture_long_running, purge_logs';
+COMMENT ON FUNCTION steward.schedule(text, text, interval, regrole) IS
+  'Schedules (or reschedules) one pg_steward job with pg_cron, by name: maintenance, capture_query_stats, capture_long_running, purge_logs; run_as (superusers) makes it run as another role';
 
-CREATE OR REPLACE FUNCTION steward.unschedule(job text)
+CREATE OR REPLACE FUNCTION steward.unschedule(job text, run_as regrole DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $python$
-@python pg_steward.schedule.scheduling.unschedule(job)
+@python pg_steward.schedule.scheduling.unschedule(job, run_as)
 $python$;
 
-COMMENT ON FUNCTION steward.unschedule(text) IS
+COMMENT ON FUNCTION steward.unschedule(text, regrole) IS
   'Removes one pg_steward job from pg_cron; true if it was scheduled';
 
 CREATE OR REPLACE FUNCTION steward.job_status(
