@@ -1,0 +1,103 @@
+"""Errors reach the user as PostgreSQL reports them: SQLSTATE, DETAIL, HINT and object names kept.
+
+In 0.1.0 ``runtime.call`` read ``detail`` and ``hint`` attributes that ``plpy.SPIError`` does not have
+(PL/Python keeps them in its ``spidata`` tuple), so an error of a statement pg_steward ran lost
+PostgreSQL's DETAIL and HINT: the row a CHECK refused, what a table owner's trigger said. Each test reads
+the error through psycopg's ``Diagnostic``, as a client sees it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+PARENT = """
+CREATE TABLE public.orders (id bigint NOT NULL CHECK (id > 0), at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE public.orders_default PARTITION OF public.orders DEFAULT;
+INSERT INTO public.orders VALUES (7, '2026-03-05');
+"""
+
+# The package's own frames, which an expected error must not show: the shim calls runtime.call, which
+# calls the entry point.
+PACKAGE_FRAMES = ("in create_partition", "in maintain", "in register", "in manage", "in _", ".py")
+
+
+def _error(conn: psycopg.Connection, sql: str) -> psycopg.errors.Diagnostic:
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute(sql)
+    return caught.value.diag
+
+
+def _no_package_frames(diag: psycopg.errors.Diagnostic) -> None:
+    context = diag.context or ""
+    assert not any(frame in context for frame in PACKAGE_FRAMES), context
+
+
+def test_owner_error_while_moving_default_rows_keeps_detail_and_hint(conn: psycopg.Connection) -> None:
+    """A table owner's trigger refuses the row create_partition moves out of DEFAULT: its DETAIL and HINT."""
+    conn.execute(PARENT)
+    conn.execute("""
+        CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'orders are frozen' USING ERRCODE = '55006',
+                DETAIL = 'order ' || OLD.id || ' may not move', HINT = 'thaw the orders first';
+        END $$;
+        CREATE TRIGGER refuse BEFORE DELETE ON public.orders_default FOR EACH ROW
+            EXECUTE FUNCTION public.refuse();
+    """)
+    diag = _error(conn, "SELECT steward.create_partition('public.orders', '2026-03-01', '1 month')")
+    assert diag.sqlstate == "55006"
+    assert diag.message_primary == "pg_steward: orders are frozen"
+    assert diag.message_detail == "order 7 may not move"
+    assert diag.message_hint == "thaw the orders first"
+    _no_package_frames(diag)
+    assert conn.execute("SELECT count(*) FROM public.orders_default").fetchone() == (1,)  # nothing changed
+
+
+def test_check_violation_keeps_the_failing_row_and_the_constraint(conn: psycopg.Connection) -> None:
+    """PostgreSQL's own DETAIL ("Failing row contains ...") and the constraint and table names are kept.
+
+    The owner's trigger on DEFAULT keeps a negated copy of each row it loses, which a CHECK refuses.
+    """
+    conn.execute(PARENT)
+    conn.execute("""
+        CREATE TABLE public.order_moves (id bigint CHECK (id > 0), at date);
+        CREATE FUNCTION public.keep() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO public.order_moves VALUES (-OLD.id, OLD.at); RETURN OLD; END $$;
+        CREATE TRIGGER keep BEFORE DELETE ON public.orders_default FOR EACH ROW EXECUTE FUNCTION public.keep();
+    """)
+    diag = _error(conn, "SELECT steward.create_partition('public.orders', '2026-03-01', '1 month')")
+    assert diag.sqlstate == "23514"
+    assert diag.message_detail == "Failing row contains (-7, 2026-03-05)."
+    assert diag.constraint_name == "order_moves_id_check"
+    assert diag.schema_name == "public" and diag.table_name == "order_moves"
+    _no_package_frames(diag)
+
+
+def test_unique_violation_keeps_the_key(conn: psycopg.Connection) -> None:
+    """A unique violation's "Key (...)=(...) already exists." reaches the caller of create_partition."""
+    conn.execute(PARENT)
+    conn.execute("""
+        CREATE TABLE public.order_ids (id bigint PRIMARY KEY);
+        INSERT INTO public.order_ids VALUES (7);
+        CREATE FUNCTION public.remember() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO public.order_ids VALUES (OLD.id); RETURN OLD; END $$;
+        CREATE TRIGGER remember BEFORE DELETE ON public.orders_default FOR EACH ROW
+            EXECUTE FUNCTION public.remember();
+    """)
+    diag = _error(conn, "SELECT steward.create_partition('public.orders', '2026-03-01', '1 month')")
+    assert diag.sqlstate == "23505"
+    assert diag.message_detail == "Key (id)=(7) already exists."
+    assert diag.constraint_name == "order_ids_pkey" and diag.table_name == "order_ids"
+    _no_package_frames(diag)
+
+
+def test_steward_error_keeps_its_hint(conn: psycopg.Connection) -> None:
+    """Our own refusal keeps its SQLSTATE and HINT, and shows none of the package's frames."""
+    conn.execute(PARENT)
+    diag = _error(conn, "SELECT steward.manage('public.orders', '1 month', lock_timeout => '1 day')")
+    assert diag.sqlstate == "22023"
+    assert diag.message_primary.startswith("pg_steward: lock_timeout")
+    assert diag.message_hint and "max_lock_timeout" in diag.message_hint
+    _no_package_frames(diag)
+
