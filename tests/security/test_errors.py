@@ -54,41 +54,34 @@ def test_owner_error_while_moving_default_rows_keeps_detail_and_hint(conn: psyco
     assert conn.execute("SELECT count(*) FROM public.orders_default").fetchone() == (1,)  # nothing changed
 
 
-def test_check_violation_keeps_the_failing_row_and_the_constraint(conn: psycopg.Connection) -> None:
-    """PostgreSQL's own DETAIL ("Failing row contains ...") and the constraint and table names are kept.
-
-    The owner's trigger on DEFAULT keeps a negated copy of each row it loses, which a CHECK refuses.
-    """
-    conn.execute(PARENT)
-    conn.execute("""
+# The owner's trigger on DEFAULT copies each row it loses into a table of its own, whose constraint refuses it:
+# PostgreSQL's own DETAIL ("Failing row contains ...", "Key (...)=(...) already exists.") and names.
+CONSTRAINT_ERRORS = {
+    "check violation": ("""
         CREATE TABLE public.order_moves (id bigint CHECK (id > 0), at date);
         CREATE FUNCTION public.keep() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN INSERT INTO public.order_moves VALUES (-OLD.id, OLD.at); RETURN OLD; END $$;
-        CREATE TRIGGER keep BEFORE DELETE ON public.orders_default FOR EACH ROW EXECUTE FUNCTION public.keep();
-    """)
-    diag = _error(conn, "SELECT steward.create_partition('public.orders', '2026-03-01', '1 month')")
-    assert diag.sqlstate == "23514"
-    assert diag.message_detail == "Failing row contains (-7, 2026-03-05)."
-    assert diag.constraint_name == "order_moves_id_check"
-    assert diag.schema_name == "public" and diag.table_name == "order_moves"
-    _no_package_frames(diag)
+    """, "23514", "Failing row contains (-7, 2026-03-05).", "order_moves_id_check", "order_moves"),
+    "unique violation": ("""
+        CREATE TABLE public.order_moves (id bigint PRIMARY KEY);
+        INSERT INTO public.order_moves VALUES (7);
+        CREATE FUNCTION public.keep() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO public.order_moves VALUES (OLD.id); RETURN OLD; END $$;
+    """, "23505", "Key (id)=(7) already exists.", "order_moves_pkey", "order_moves"),
+}
 
 
-def test_unique_violation_keeps_the_key(conn: psycopg.Connection) -> None:
-    """A unique violation's "Key (...)=(...) already exists." reaches the caller of create_partition."""
+@pytest.mark.parametrize("case", list(CONSTRAINT_ERRORS))
+def test_constraint_error_keeps_postgres_detail_and_names(conn: psycopg.Connection, case: str) -> None:
+    """A constraint error in a statement create_partition runs keeps its DETAIL, constraint and table."""
+    setup, sqlstate, detail, constraint, table = CONSTRAINT_ERRORS[case]
     conn.execute(PARENT)
-    conn.execute("""
-        CREATE TABLE public.order_ids (id bigint PRIMARY KEY);
-        INSERT INTO public.order_ids VALUES (7);
-        CREATE FUNCTION public.remember() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN INSERT INTO public.order_ids VALUES (OLD.id); RETURN OLD; END $$;
-        CREATE TRIGGER remember BEFORE DELETE ON public.orders_default FOR EACH ROW
-            EXECUTE FUNCTION public.remember();
-    """)
+    conn.execute(setup)
+    conn.execute("CREATE TRIGGER keep BEFORE DELETE ON public.orders_default FOR EACH ROW "
+                 "EXECUTE FUNCTION public.keep()")
     diag = _error(conn, "SELECT steward.create_partition('public.orders', '2026-03-01', '1 month')")
-    assert diag.sqlstate == "23505"
-    assert diag.message_detail == "Key (id)=(7) already exists."
-    assert diag.constraint_name == "order_ids_pkey" and diag.table_name == "order_ids"
+    assert (diag.sqlstate, diag.message_detail) == (sqlstate, detail)
+    assert (diag.schema_name, diag.table_name, diag.constraint_name) == ("public", table, constraint)
     _no_package_frames(diag)
 
 
