@@ -76,6 +76,33 @@ def call(function: Callable[..., T], *args: object) -> T:
         raise sql_error(message, error_sqlstate(error), error_fields(error)) from None
 
 
+# What the SET clauses of every pg_steward function give it (search_path and extension/build.py's @text_formats).
+# A procedure that commits cannot carry SET clauses and runs under its caller's settings, where a search_path
+# with a hostile schema before pg_catalog would resolve its names, casts and plpy plan types there.
+PINNED_SETTINGS = (("search_path", "pg_catalog, pg_temp"), ("DateStyle", "ISO, YMD"), ("TimeZone", "UTC"),
+                   ("IntervalStyle", "iso_8601"))
+_PIN_SQL = "SELECT " + ", ".join(
+    f"pg_catalog.set_config('{name}', '{value}', true) AS \"{name}\"" for name, value in PINNED_SETTINGS)
+
+
+def pin_settings(db: Database) -> None:
+    """The functions' settings for the rest of this transaction (a procedure calls it again after each commit).
+
+    The statement itself resolves nothing through search_path: a qualified function, string literals, and a
+    boolean constant. Transaction-local, so the caller's session keeps its own settings after the CALL.
+    """
+    db.query(_PIN_SQL)
+
+
+def pinned_commit(db: Database, commit: Callable[[], None]) -> Callable[[], None]:
+    """``commit`` followed by ``pin_settings``: what a procedure passes around instead of ``plpy.commit``."""
+    def commit_and_pin() -> None:
+        commit()
+        pin_settings(db)
+
+    return commit_and_pin
+
+
 def versions(db: Database) -> dict[str, str | None]:
     """Row of ``steward.version()``."""
     import os

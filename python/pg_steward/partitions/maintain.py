@@ -35,6 +35,7 @@ from pg_steward.partitions.retention import expired, retire
 from pg_steward.partitions.spans import Key, advance, floor, zone
 from pg_steward.partitions.survey import idle_tables
 from pg_steward.partitions.values import bound_text, from_text, order
+from pg_steward.runtime import pin_settings, pinned_commit
 from pg_steward.sqltext import qualified
 
 ADVISORY_LOCK = 0x7374657761726431  # "steward1": one maintenance run at a time
@@ -239,7 +240,11 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
     A step (``steward._maintain_step``) holds the locks of its creations, which keep the writers of a parent
     with DEFAULT waiting, for a quarter of the table's lock_timeout at most, however long the backlog. A
     NOTICE per table with work shows the progress to whoever called it by hand (pg_cron ignores notices).
+    Each of its transactions runs with the functions' settings (``runtime.pin_settings``), whatever search_path
+    the caller has.
     """
+    pin_settings(db)
+    commit = pinned_commit(db, commit)
     with _one_run(db) as ours:
         if not ours:
             db.notice(f"pg_steward: {ANOTHER_RUN}")
