@@ -35,15 +35,18 @@ DEFAULT_SETTINGS = {"slow_mean_time_ms": 100.0, "slow_total_time_ms": 1000.0, "l
 CAPTURE_LOCK_MODE = "SHARE ROW EXCLUSIVE"
 
 _fingerprints: dict[str, tuple[str | None, str | None]] = {}
+_REMEMBERED_TEXT_CHARS = 8192  # at most 10,000 texts of at most this length are remembered: 80 MB at worst
 
 
 def shape(text: str) -> tuple[str | None, str | None]:
     """Fingerprint and normalized text, remembered: captures see the same statements again and again."""
     found = _fingerprints.get(text)
     if found is None:
-        if len(_fingerprints) > 10_000:
-            _fingerprints.clear()
-        found = _fingerprints[text] = (fingerprint(text), normalize(text))
+        found = (fingerprint(text), normalize(text))
+        if len(text) <= _REMEMBERED_TEXT_CHARS:  # the cache must not hold megabytes of statement text
+            if len(_fingerprints) > 10_000:
+                _fingerprints.clear()
+            _fingerprints[text] = found
     return found
 
 
