@@ -52,9 +52,11 @@ def test_every_object_lives_in_schema_steward(conn: psycopg.Connection) -> None:
     assert rows, "the extension owns no objects"
     outside = [obj for obj, schema in rows if schema not in ("steward", None)]
     assert outside == []
-    # Event triggers have no schema; the one there is forgets the registry rows of dropped tables.
+    # Event triggers have no schema: one forgets the registry rows of dropped tables, one refuses DROP EXTENSION
+    # while pg_cron has pg_steward's jobs.
     unschemed = sorted(obj for obj, schema in rows if schema is None)
-    assert unschemed == ["event trigger pg_steward_forget_dropped"], f"objects of unexpected kinds: {unschemed}"
+    assert unschemed == ["event trigger pg_steward_forget_dropped", "event trigger pg_steward_refuse_drop_with_jobs"], \
+        f"objects of unexpected kinds: {unschemed}"
 
 
 def test_every_function_is_invoker_with_pinned_search_path(conn: psycopg.Connection) -> None:

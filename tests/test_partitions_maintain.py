@@ -99,8 +99,9 @@ def test_run_maintenance_procedure(conn: psycopg.Connection) -> None:
     conn.add_notice_handler(lambda n: notices.append(n.message_primary))
     conn.execute("CALL steward.run_maintenance()")
     assert len(tree_names(conn, "a")) == 2 and len(tree_names(conn, "b")) == 4
-    # Progress, one line per table with work: a partition for a, one more day for b.
-    assert notices == ["pg_steward: 1 of 2: a: 1 action", "pg_steward: 2 of 2: b: 1 action"]
+    # Progress, one line per table with work: a partition for a, one more day for b. The procedure runs with
+    # search_path = pg_catalog, pg_temp whatever the caller's, so tables are named with their schema.
+    assert notices == ["pg_steward: 1 of 2: public.a: 1 action", "pg_steward: 2 of 2: public.b: 1 action"]
     logged = act(conn, "SELECT count(*) FROM steward.partition_maintenance_log")
     conn.execute("CALL steward.run_maintenance()")  # again: nothing to do, nothing logged
     assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log") == logged

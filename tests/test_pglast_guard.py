@@ -18,6 +18,7 @@ import pytest
 from conftest import pg_config
 from pg_steward.localserver import LocalServer
 from pg_steward.queries.fingerprint import fingerprint
+from pg_steward.queries.statements import MAX_STATEMENT_BYTES
 from support.statement_corpus import corpus
 
 CRASH = re.compile(r"terminated by signal|was terminated by|server process .* exited abnormally")
@@ -78,9 +79,15 @@ def test_ten_thousand_statements_parse_in_the_server_without_a_crash(server: Loc
         for i, q in enumerate(statements):
             copy.write_row((i, q))
 
+    # Texts over the size cap are refused before parsing (tests/security/test_input_limits.py); the rest parse.
     rows = conn.execute(
-        "SELECT id, steward.query_fingerprint(q), steward.normalize_query(q) IS NOT NULL FROM corpus ORDER BY id"
-    ).fetchall()
+        "SELECT id, steward.query_fingerprint(q), steward.normalize_query(q) IS NOT NULL FROM corpus "
+        "WHERE octet_length(q) <= %s UNION ALL SELECT id, NULL, false FROM corpus WHERE octet_length(q) > %s "
+        "ORDER BY id", [MAX_STATEMENT_BYTES, MAX_STATEMENT_BYTES]).fetchall()
+    over_cap = [q for q in statements if len(q.encode()) > MAX_STATEMENT_BYTES]
+    assert over_cap, "the corpus has statements over the size cap"
+    with pytest.raises(psycopg.errors.ProgramLimitExceeded):
+        conn.execute("SELECT steward.query_fingerprint(%s)", [over_cap[0]])
 
     assert len(rows) == 10_000
     assert server_state(conn) == state_before, "the postmaster restarted or the session was lost"

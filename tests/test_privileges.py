@@ -216,7 +216,6 @@ def test_statistics_reports_show_what_the_statistics_views_show(scene: Scene) ->
     "SELECT * FROM steward.capture_query_stats()",
     "SELECT * FROM steward.purge_logs('1 second')",
     "SELECT * FROM steward._maintain_step('secret_partitioned'::regclass, NULL)",
-    "CALL steward.run_maintenance()",
     "SELECT * FROM steward.maintain_partitions('secret_partitioned')",
     "SELECT * FROM steward.maintain_partitions()",
     "SELECT steward.unmanage('secret_partitioned')",
@@ -232,6 +231,21 @@ def test_a_role_without_rights_changes_nothing(scene: Scene, sql: str) -> None:
     error = refused(scene, sql)
     # A clean message, the procedure's too: no Python exception class in front of it.
     assert "spiexceptions" not in str(error) and "Error:" not in str(error), str(error)
+
+
+def test_a_run_by_a_role_without_rights_leaves_other_owners_tables_alone(scene: Scene) -> None:
+    """CALL run_maintenance() maintains the tables of owners the caller is a member of; the others are left to
+    them, said in a NOTICE and counted in the run's row (which health() does not count as a complete run)."""
+    notices: list[str] = []
+    scene.mallory.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+    with changes_nothing(scene.admin, *VICTIMS):
+        scene.mallory.execute("CALL steward.run_maintenance()")
+    assert notices == ["pg_steward: 1 of 1 tables due belong to owners this role is not a member of: "
+                       "left to them or to a superuser"]
+    assert scene.admin.execute("SELECT run_by::text = %s, tables_due, actions, failures, other_owners "
+                               "FROM steward.maintenance_runs", [scene.name]).fetchall() == [(True, 1, 0, 0, 1)]
+    assert scene.admin.execute("SELECT count(*) FROM steward.partition_maintenance_log WHERE username = %s",
+                               [scene.name]).fetchone() == (0,)
 
 
 def test_tables_due_tells_only_what_the_registry_shows_anyone(scene: Scene) -> None:
@@ -327,5 +341,8 @@ def test_query_capture_by_a_monitor_granted_the_logs(scene: Scene) -> None:
     assert scene.mallory.execute("SELECT steward.log_slow_query('SELECT 2', 7) > 0").fetchone() == (True,)
     refused(scene, "SELECT * FROM steward.purge_logs('1 second')")  # the partition log too
     scene.admin.execute(f'GRANT DELETE ON steward.partition_maintenance_log TO "{scene.name}"')
+    refused(scene, "SELECT * FROM steward.purge_logs('1 second')")  # and the maintenance runs
+    scene.admin.execute(f'GRANT DELETE ON steward.maintenance_runs TO "{scene.name}"')
     purged = dict(scene.mallory.execute("SELECT log, deleted FROM steward.purge_logs('1 second')").fetchall())
-    assert set(purged) >= {"steward.query_performance_log", "steward.partition_maintenance_log"}
+    assert set(purged) >= {"steward.query_performance_log", "steward.partition_maintenance_log",
+                           "steward.maintenance_runs"}

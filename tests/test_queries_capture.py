@@ -193,8 +193,9 @@ def test_defaults_match_the_settings_table(conn: psycopg.Connection) -> None:
     from pg_steward.queries.capture import DEFAULT_SETTINGS
 
     conn.execute("INSERT INTO steward.query_capture_settings DEFAULT VALUES")
-    row = conn.execute("SELECT slow_mean_time_ms::float8, slow_total_time_ms::float8, long_running_threshold::text "
-                       "FROM steward.query_capture_settings").fetchone()
+    row = conn.execute("SELECT slow_mean_time_ms::float8, slow_total_time_ms::float8, long_running_threshold::text, "
+                       "(extract(epoch FROM lock_timeout) * 1000)::float8 FROM steward.query_capture_settings"
+                       ).fetchone()
     assert row == tuple(DEFAULT_SETTINGS.values())
 
 

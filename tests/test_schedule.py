@@ -241,3 +241,39 @@ def test_scheduling_a_paused_job_resumes_it(server: LocalServer, sched: psycopg.
         assert sched.execute("SELECT active FROM steward.jobs").fetchone() == (True,)
     finally:
         sched.execute("SELECT steward.unschedule('maintenance')")
+
+
+def test_drop_extension_with_jobs_refuses_and_names_the_fix(server: LocalServer,
+                                                            sched: psycopg.Connection) -> None:
+    """DROP EXTENSION would leave jobs failing on every run: refused (2BP01) until they are unscheduled."""
+    here = dbname(sched)
+    sched.execute("SELECT steward.schedule('maintenance')")
+    sched.execute("SELECT steward.schedule('purge_logs')")
+    with pytest.raises(errors.DependentObjectsStillExist) as refused:
+        sched.execute('DROP EXTENSION "pg_steward" CASCADE')
+    assert f"pg_steward:{here}:maintenance, pg_steward:{here}:purge_logs" in str(refused.value)
+    assert "steward.unschedule(job) FROM steward.jobs" in refused.value.diag.message_hint
+    assert sched.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_steward'").fetchone() == (1,)
+    assert len(cron_jobs(server, here)) == 2
+    sched.execute("SELECT steward.unschedule(job) FROM steward.jobs")
+    sched.execute("DROP EXTENSION pg_steward")
+    assert cron_jobs(server, here) == []
+
+
+def test_dropping_another_extension_is_not_stopped_by_pg_stewards_jobs(sched: psycopg.Connection) -> None:
+    sched.execute("CREATE EXTENSION pg_trgm")
+    sched.execute("SELECT steward.schedule('maintenance')")
+    try:
+        sched.execute("DROP EXTENSION pg_trgm")
+        assert sched.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'").fetchone() == (0,)
+    finally:
+        sched.execute("SELECT steward.unschedule('maintenance')")
+
+
+def test_drop_extension_when_pg_cron_cannot_be_asked_warns(cron_ready: None, conn: psycopg.Connection) -> None:
+    """No dblink in this database: the jobs cannot be listed, so the drop goes on and says it could not check."""
+    conn.autocommit = True
+    warnings: list[str] = []
+    conn.add_notice_handler(lambda diag: warnings.append(f"{diag.severity}: {diag.message_primary}"))
+    conn.execute("DROP EXTENSION pg_steward")
+    assert any(w.startswith("WARNING: pg_steward: could not ask pg_cron") for w in warnings), warnings

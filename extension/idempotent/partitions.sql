@@ -182,12 +182,62 @@ CREATE OR REPLACE TRIGGER partition_maintenance_log_writer
     BEFORE INSERT OR UPDATE ON steward.partition_maintenance_log
     FOR EACH ROW EXECUTE FUNCTION steward._check_maintenance_log();
 
+-- A run over every managed table is one row of steward.maintenance_runs (extension/partitions.md#maintenance-runs),
+-- which steward.health() reads. Every role may record its own runs (a table owner's scheduled run needs no
+-- grant), never another role's: whatever a non-superuser writes, run_by is the writing role and started_at and
+-- finished_at the clock; a run is finished once, by the role that started it. Superusers' rows are kept as
+-- written (pg_restore).
+CREATE OR REPLACE FUNCTION steward._check_maintenance_run()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $plpgsql$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles AS r
+               WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER AND r.rolsuper) THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        NEW.run_by := CURRENT_USER;
+        NEW.started_at := pg_catalog.clock_timestamp();
+        NEW.finished_at := NULL;
+        RETURN NEW;
+    END IF;
+    IF OLD.finished_at IS NOT NULL OR OLD.run_by OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+        RAISE EXCEPTION 'pg_steward: run % of steward.maintenance_runs cannot be changed', OLD.run_id
+            USING ERRCODE = '42501', HINT = 'A run is finished once, by the role that started it.';
+    END IF;
+    NEW.run_id := OLD.run_id;
+    NEW.procedure := OLD.procedure;
+    NEW.run_by := OLD.run_by;
+    NEW.started_at := OLD.started_at;
+    NEW.finished_at := pg_catalog.clock_timestamp();
+    RETURN NEW;
+END
+$plpgsql$;
+
+COMMENT ON FUNCTION steward._check_maintenance_run() IS
+  'Internal: steward.maintenance_runs rows carry the writing role and the clock; a run is finished once, by the role that started it';
+
+CREATE OR REPLACE TRIGGER maintenance_runs_writer
+    BEFORE INSERT OR UPDATE ON steward.maintenance_runs
+    FOR EACH ROW EXECUTE FUNCTION steward._check_maintenance_run();
+
+COMMENT ON TABLE steward.maintenance_runs IS
+  'One row per maintenance run over every managed table (run_maintenance, maintain_partitions): start, end, counts';
+
+GRANT SELECT ON steward.maintenance_runs TO PUBLIC;
+GRANT INSERT (procedure), UPDATE (finished_at, tables_due, actions, failures, other_owners)
+    ON steward.maintenance_runs TO PUBLIC;
+GRANT USAGE ON SEQUENCE steward.maintenance_runs_run_id_seq TO PUBLIC;
+
 -- pg_dump of a database dumps the rows of the extension's configuration tables and the values of their
 -- sequences, which needs SELECT on each: the database's owner (pg_database_owner) may read them so that it
 -- can dump its own database.
 GRANT SELECT ON steward.partition_maintenance_log_id_seq, steward.maintenance_limits, steward.query_performance_log,
     steward.query_performance_log_log_id_seq, steward.query_stats_snapshot, steward.query_stats_snapshot_snapshot_id_seq,
-    steward.query_stats_snapshot_entry TO pg_database_owner;
+    steward.query_stats_snapshot_entry, steward.maintenance_runs_run_id_seq TO pg_database_owner;
 GRANT SELECT ON steward.maintenance_limits TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION steward.create_partition(

@@ -12,13 +12,28 @@ import os
 import sys
 
 version = "@VERSION@"
-package_dir = "@PKGLIBDIR@/pg_steward/@VERSION@"
+# The package lives in the pkglibdir of the server running now: the directory it loaded plpython3.so from.
+# That is the installation the script was built for (@PKGLIBDIR@), except after pg_upgrade moved the database
+# to a newer installation: then the embedded path names the old one, which may be gone.
+running = None
+try:
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.rstrip("\n").split(None, 5)[-1]
+            if path.endswith("/plpython3.so"):
+                running = os.path.dirname(path)
+                break
+except OSError:  # not Linux: the installation the script was built for
+    pass
+candidates = [d + "/pg_steward/" + version for d in ([running] if running else []) + ["@PKGLIBDIR@"]]
+package_dir = next((d for d in candidates if os.path.isfile(os.path.join(d, "pg_steward", "__init__.py"))),
+                   candidates[0])
 loaded = sys.modules.get("pg_steward")
 if loaded is None:
     if not os.path.isfile(os.path.join(package_dir, "pg_steward", "__init__.py")):
         plpy.error(
             "pg_steward Python package %s is not installed on this server" % version,
-            detail="It is expected in %s." % package_dir,
+            detail="It is expected in %s." % " or ".join(dict.fromkeys(candidates)),
             hint="Run \"make install\" (or \"pgxn install pg_steward\") for version %s." % version,
             sqlstate="58P01",
         )

@@ -34,23 +34,28 @@ class Database(Protocol):
 
 
 def plpy_type(value: object) -> str:
-    """The SQL type a Python parameter is declared with in a plpy plan."""
+    """The SQL type a Python parameter is declared with in a plpy plan (and cast to by owner_rights.literal).
+
+    Qualified with pg_catalog: PL/Python resolves these names through the caller's search_path, where a schema
+    listed before pg_catalog could hold a domain ``text`` whose CHECK runs on every cast (procedures, which
+    cannot pin search_path with a SET clause, prepare statements too).
+    """
     if value is None or isinstance(value, str):
-        return "text"
+        return "pg_catalog.text"
     if isinstance(value, bool):
-        return "boolean"
+        return "pg_catalog.bool"
     if isinstance(value, int):
-        return "bigint"
+        return "pg_catalog.int8"
     if isinstance(value, float):
-        return "double precision"
+        return "pg_catalog.float8"
     if isinstance(value, Decimal):
-        return "numeric"
+        return "pg_catalog.numeric"
     if isinstance(value, dt.datetime):
-        return "timestamptz" if value.tzinfo else "timestamp"
+        return "pg_catalog.timestamptz" if value.tzinfo else "pg_catalog.timestamp"
     if isinstance(value, dt.date):
-        return "date"
+        return "pg_catalog.date"
     if isinstance(value, (list, tuple)):
-        kinds = {plpy_type(v) for v in value if v is not None} or {"text"}
+        kinds = {plpy_type(v) for v in value if v is not None} or {"pg_catalog.text"}
         if len(kinds) != 1:
             raise TypeError(f"array parameter mixes types: {sorted(kinds)}")
         return kinds.pop() + "[]"

@@ -65,7 +65,9 @@ WATCHED_SETTINGS = ("search_path", "DateStyle", "TimeZone", "IntervalStyle", "lo
 _SETTINGS_SQL = "SELECT " + ", ".join(
     f"pg_catalog.current_setting('{name}') AS \"{name}\"" for name in WATCHED_SETTINGS)
 
-_PARAMETER = re.compile(r"\$(\d+)")
+# A parameter reference, or a token it may appear in without being one: a quoted identifier ("t$1" is a table
+# name), an escape string or a standard string (quote_literal writes only these two forms).
+_PARAMETER = re.compile(r"""("(?:[^"]|"")*"|[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*')|\$(\d+)""", re.DOTALL)
 
 
 def literal(value: object) -> str:
@@ -85,9 +87,11 @@ def literal(value: object) -> str:
 
 
 def inline(sql: str, params: tuple[object, ...]) -> str:
-    """``sql`` with ``$1, $2, ...`` replaced by the parameters' literals (our statements carry no $ text)."""
+    """``sql`` with ``$1, $2, ...`` replaced by the parameters' literals, outside quoted identifiers and strings."""
     def replace(match: re.Match[str]) -> str:
-        index = int(match.group(1)) - 1
+        if match.group(1) is not None:  # quoted: kept as it is
+            return match.group(1)
+        index = int(match.group(2)) - 1
         if not 0 <= index < len(params):
             raise StewardError(f"statement refers to ${index + 1}, given {len(params)} parameters",
                                INTERNAL_ERROR)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pg_steward.db import Database, PlpyDatabase
-from pg_steward.errors import INTERNAL_ERROR, StewardError, error_message, error_sqlstate
+from pg_steward.errors import INTERNAL_ERROR, StewardError, error_fields, error_message, error_sqlstate
 
 T = TypeVar("T")
 
@@ -44,10 +44,16 @@ def database() -> Database:
     return _database
 
 
-def sql_error(message: str, sqlstate: str | None, detail: str | None, hint: str | None) -> Exception:
+def sql_error(message: str, sqlstate: str | None, fields: dict[str, str]) -> Exception:
+    """The exception PL/Python turns into the PostgreSQL error the user sees.
+
+    PL/Python reads a ``plpy.Error``'s ``sqlstate``, ``detail``, ``hint`` and object-name attributes
+    (``ERROR_FIELDS``) into the error's fields; the message loses a ``pg_steward: `` prefix it already
+    has (an error of a steward function that ours called), since PL/Python adds one.
+    """
     prefix = "pg_steward: "
     error = _SQLError(message[len(prefix):] if message.startswith(prefix) else message)
-    for name, value in (("sqlstate", sqlstate), ("detail", detail), ("hint", hint)):
+    for name, value in {"sqlstate": sqlstate, **fields}.items():
         if value is not None:
             setattr(error, name, value)
     return error
@@ -56,17 +62,45 @@ def sql_error(message: str, sqlstate: str | None, detail: str | None, hint: str 
 def call(function: Callable[..., T], *args: object) -> T:
     """Run ``function(database, *args)`` for a SQL function, with clean SQL errors.
 
-    Our own errors and errors of the statements we run reach the user with
-    their SQLSTATE, detail and hint, as ``pg_steward: <message>``.
+    Our own errors and errors of the statements we run reach the user with their SQLSTATE, DETAIL, HINT
+    and object names, as ``pg_steward: <message>``; the Python stack below this call is left out of
+    them (they are expected). Any other exception is a bug and reaches the user as PL/Python reports it,
+    traceback included.
     """
     try:
         return function(database(), *args)
     except StewardError as error:
-        raise sql_error(error.message, error.sqlstate, error.detail, error.hint) from None
+        raise sql_error(error.message, error.sqlstate, error_fields(error)) from None
     except _plpy.SPIError as error:
         message = error_message(error, "error in a statement run by pg_steward")
-        raise sql_error(message, error_sqlstate(error), getattr(error, "detail", None),
-                        getattr(error, "hint", None)) from None
+        raise sql_error(message, error_sqlstate(error), error_fields(error)) from None
+
+
+# What the SET clauses of every pg_steward function give it (search_path and extension/build.py's @text_formats).
+# A procedure that commits cannot carry SET clauses and runs under its caller's settings, where a search_path
+# with a hostile schema before pg_catalog would resolve its names, casts and plpy plan types there.
+PINNED_SETTINGS = (("search_path", "pg_catalog, pg_temp"), ("DateStyle", "ISO, YMD"), ("TimeZone", "UTC"),
+                   ("IntervalStyle", "iso_8601"))
+_PIN_SQL = "SELECT " + ", ".join(
+    f"pg_catalog.set_config('{name}', '{value}', true) AS \"{name}\"" for name, value in PINNED_SETTINGS)
+
+
+def pin_settings(db: Database) -> None:
+    """The functions' settings for the rest of this transaction (a procedure calls it again after each commit).
+
+    The statement itself resolves nothing through search_path: a qualified function, string literals, and a
+    boolean constant. Transaction-local, so the caller's session keeps its own settings after the CALL.
+    """
+    db.query(_PIN_SQL)
+
+
+def pinned_commit(db: Database, commit: Callable[[], None]) -> Callable[[], None]:
+    """``commit`` followed by ``pin_settings``: what a procedure passes around instead of ``plpy.commit``."""
+    def commit_and_pin() -> None:
+        commit()
+        pin_settings(db)
+
+    return commit_and_pin
 
 
 def versions(db: Database) -> dict[str, str | None]:

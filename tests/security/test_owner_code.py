@@ -174,3 +174,20 @@ def test_the_owner_maintaining_its_own_table_needs_no_runner(owned: psycopg.Conn
     _as_owner(owned, "SELECT * FROM steward.maintain_partitions('public.sales')")
     assert owned.execute("SELECT n FROM public.runners").fetchall() == [(0,)]
     assert _moved(owned) == 0
+
+
+def test_a_table_whose_name_holds_a_parameter_marker_is_maintained_as_its_owner(owned: psycopg.Connection) -> None:
+    """Statements run as the owner get their parameters written in as literals: ``$1`` inside the quoted name
+    ``"ev$1"`` is part of the name, not a parameter (it was replaced, and the statement failed)."""
+    _as_owner(owned, """
+        CREATE TABLE public."ev$1" (id bigint, at date NOT NULL) PARTITION BY RANGE (at);
+        CREATE TABLE public."ev$1_default" PARTITION OF public."ev$1" DEFAULT;
+        INSERT INTO public."ev$1" SELECT g, DATE '2026-01-01' + (g % 28) FROM generate_series(1, 20) AS g;
+    """)
+    owned.execute("""INSERT INTO steward.partition_config (parent, span, premake)
+                     VALUES ('public."ev$1"', '1 month', 0)""")
+    actions = owned.execute("""SELECT action, ok, detail
+                               FROM steward.maintain_partitions('public."ev$1"')""").fetchall()
+    assert all(ok for _, ok, _ in actions), actions
+    assert owned.execute('SELECT count(*) FROM public."ev$1_default"').fetchone() == (0,)
+    assert owned.execute('SELECT count(*) FROM public."ev$1"').fetchone() == (20,)  # moved, none lost

@@ -200,3 +200,43 @@ def test_the_database_owner_can_dump_its_database(owners: psycopg.Connection, tm
                             capture_output=True, text=True)
     owners.execute(f'ALTER DATABASE "{owners.info.dbname}" OWNER TO CURRENT_USER')
     assert result.returncode == 0, result.stderr
+
+
+def test_the_ceilings_apply_to_a_row_written_directly(owners: psycopg.Connection) -> None:
+    """A registry row written with INSERT (not manage()) asking for a day's lock_timeout and a million retries
+    is held to the superuser's ceilings when maintenance runs: the step gives up after 50 ms, twice."""
+    owners.execute("INSERT INTO steward.maintenance_limits (max_lock_timeout, max_lock_retries) "
+                   "VALUES ('50 milliseconds', 1)")
+    with _as(owners, "sec_owner") as owner:
+        owner.execute(TABLE.format(name="mine"))
+        written = _sqlstate(owner, "INSERT INTO steward.partition_config (parent, span, premake, lock_timeout, "
+                                   "lock_retries) VALUES ('public.mine', '1 month', 1, '1 day', 1000000)")
+    if written is not None:  # refused outright is as good as capped
+        assert written == "22023"
+        return
+    with psycopg.connect(owners.info.dsn, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE public.mine IN SHARE UPDATE EXCLUSIVE MODE")  # readers and writers go on
+        rows = owners.execute("SELECT action, ok, detail FROM steward.maintain_partitions('public.mine')").fetchall()
+        holder.execute("ROLLBACK")
+    failed = [detail for _, ok, detail in rows if not ok]
+    assert failed and "within 50 ms, 2 attempts" in failed[0], rows
+
+
+def test_the_per_table_budget_holds_across_the_steps_of_run_maintenance(owners: psycopg.Connection) -> None:
+    """run_maintenance works a backlog off in committed steps; the budget counts them all, not each alone."""
+    owners.execute("INSERT INTO steward.maintenance_limits (table_budget) VALUES ('1 millisecond')")
+    with _as(owners, "sec_owner") as owner:
+        owner.execute(TABLE.format(name="mine"))
+        owner.execute("INSERT INTO steward.partition_config (parent, span, premake) "
+                      "VALUES ('public.mine', '1 day', 200)")  # more than one step's worth
+        owner.execute(TABLE.format(name="small"))
+        owner.execute("INSERT INTO steward.partition_config (parent, span, premake) "
+                      "VALUES ('public.small', '1 month', 0)")
+    owners.execute("CALL steward.run_maintenance()")
+    logged = owners.execute("SELECT parent::regclass::text, action FROM steward.partition_maintenance_log").fetchall()
+    assert ("mine", "budget") in logged or ("public.mine", "budget") in logged, logged
+    made = owners.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.mine'::regclass").fetchone()[0]
+    assert 0 < made < 201, "stopped part way, after at least one step"
+    assert owners.execute("SELECT count(*) FROM pg_inherits "
+                          "WHERE inhparent = 'public.small'::regclass").fetchone()[0] >= 1, "the others go on"

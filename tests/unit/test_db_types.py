@@ -13,10 +13,11 @@ from pg_steward.db import plpy_type
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, "text"), ("x", "text"), (True, "boolean"), (3, "bigint"), (1.5, "double precision"),
-        (Decimal("1.5"), "numeric"), (dt.date(2024, 1, 1), "date"),
-        (dt.datetime(2024, 1, 1), "timestamp"), (dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "timestamptz"),
-        (["a", None, "b"], "text[]"), ([1, 2], "bigint[]"), ([], "text[]"),
+        (None, "pg_catalog.text"), ("x", "pg_catalog.text"), (True, "pg_catalog.bool"), (3, "pg_catalog.int8"),
+        (1.5, "pg_catalog.float8"), (Decimal("1.5"), "pg_catalog.numeric"), (dt.date(2024, 1, 1), "pg_catalog.date"),
+        (dt.datetime(2024, 1, 1), "pg_catalog.timestamp"),
+        (dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "pg_catalog.timestamptz"),
+        (["a", None, "b"], "pg_catalog.text[]"), ([1, 2], "pg_catalog.int8[]"), ([], "pg_catalog.text[]"),
     ],
 )
 def test_plpy_type(value: object, expected: str) -> None:

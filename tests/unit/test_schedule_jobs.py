@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from psycopg.conninfo import conninfo_to_dict
 
 from pg_steward.errors import StewardError
 from pg_steward.schedule import jobs
-from pg_steward.schedule.cron import conninfo_value, default_conninfo
+from pg_steward.schedule.cron import conninfo_keywords, conninfo_value, default_conninfo
 
 
 @pytest.mark.parametrize("text", ["* * * * *", "*/15 * * * *", "30 3 * * 1-5", "0 0 1 jan,jul *", " 5  4 * * * "])
@@ -74,3 +77,32 @@ def test_job_names_of_long_database_names_fit_and_stay_distinct(database: str) -
     assert all(len(name.encode()) <= 63 for name in names)
     assert {jobs.job_of(name, database) for name in names} == set(jobs.JOBS)
     assert {jobs.job_of(name, database[:-1] + "e") for name in names} == {None}
+
+
+KEYWORDS = ["host", "port", "dbname", "user", "password", "passfile", "sslmode", "application_name",
+            "connect_timeout", "options"]
+VALUES = st.text(alphabet=st.sampled_from(list("ab =\\'x9/-@:?&")), max_size=12)
+
+
+@given(st.lists(st.tuples(st.sampled_from(KEYWORDS), VALUES, st.sampled_from([" ", "  ", "\t"]),
+                          st.booleans()), min_size=1, max_size=6))
+def test_conninfo_keywords_read_what_libpq_reads(pairs: list[tuple[str, str, str, bool]]) -> None:
+    """The keywords found in any key=value string are those libpq finds (psycopg's parser is libpq's)."""
+    parts = []
+    for key, value, gap, spaced in pairs:
+        quoted = conninfo_value(value) if value == "" or any(c in value for c in " \\'") else value
+        parts.append(f"{key}{' = ' if spaced else '='}{quoted}{gap}")
+    text = "".join(parts)
+    assert conninfo_keywords(text) == set(conninfo_to_dict(text))
+
+
+@pytest.mark.parametrize(("uri", "has_password"), [
+    ("postgresql://u:p@h/db", True),
+    ("postgresql://u@h/db", False),
+    ("postgres://h:5432/db?password=x", True),
+    ("postgresql://h/db?user=u&sslmode=require", False),
+    ("postgresql://u:@h/db", True),  # an empty password is still a password keyword
+    ("postgresql://h/db?Password=x", True),
+])
+def test_a_password_in_a_uri_is_found(uri: str, has_password: bool) -> None:
+    assert ("password" in conninfo_keywords(uri)) is has_password

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from pg_steward.cli.connect import connect, has_functions, require_extension
 from pg_steward.cli.fleet import Outcome, add_targets, over
+from pg_steward.cli.output import printable
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -87,7 +88,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, console: Console, err: Console) -> int:
     outcomes = over(args, health_verdict, err, "checking")
     code, line = status_line([(o.database, outcome_verdict(o)) for o in outcomes])
-    print(line)
+    print(printable(line))  # names of checks and databases are data
     return code
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from pg_steward.cli.output import printable
 from pg_steward.db import PsycopgDatabase
 
 PINNED_SEARCH_PATH = "pg_catalog, pg_temp"
@@ -42,9 +43,9 @@ class CliError(Exception):
 
 
 def one_line(text: str) -> str:
-    """A multi-line server or libpq message as one line."""
+    """A multi-line server or libpq message as one line, safe to print (names in it are data: ``printable``)."""
     parts = [p.strip() for p in str(text).strip().splitlines() if p.strip()]
-    return "; ".join(parts) if parts else "unknown error"
+    return printable("; ".join(parts)) if parts else "unknown error"
 
 
 def describe(error: BaseException) -> str:

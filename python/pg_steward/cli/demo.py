@@ -9,10 +9,12 @@ from typing import Any
 
 import psycopg
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from pg_steward.cli import reports
 from pg_steward.cli.connect import Client, connect, describe, has_functions, label
-from pg_steward.cli.output import human_bytes, print_rows
+from pg_steward.cli.output import data, human_bytes, print_rows, printable
 from pg_steward.workloads import sql as workload_sql
 
 PARTITION_COLUMNS = ["partition", "level", "strategy", "range_from", "range_to", "list_values",
@@ -59,13 +61,13 @@ def demo(console: Console, dsn: str | None) -> None:
             with console.status("starting a throwaway PostgreSQL server"):
                 server = stack.enter_context(LocalServer())
             dsn = server.url
-            console.print(f"[bold]throwaway server[/] {dsn} (removed when the demo ends)")
+            console.print(Text.assemble(("throwaway server", "bold"), " ", data(dsn), " (removed when the demo ends)"))
         db = stack.enter_context(connect(dsn))
         db.execute("CREATE EXTENSION IF NOT EXISTS pg_steward CASCADE")
         console.print("[bold]CREATE EXTENSION pg_steward CASCADE[/]: done")
         version = db.query("SELECT * FROM steward.version()")[0]
-        console.print(f"pg_steward SQL {version['sql_version']}, Python package {version['python_version']}, "
-                      f"pglast {version['pglast_version']}")
+        console.print(data(f"pg_steward SQL {version['sql_version']}, Python package {version['python_version']}, "
+                           f"pglast {version['pglast_version']}"))
 
         if not db.value("SELECT pg_catalog.to_regclass('public.sales_analytics') IS NOT NULL"):
             with console.status("creating the seed workload (sales_analytics, user_analytics, ...)"):
@@ -83,8 +85,9 @@ def demo(console: Console, dsn: str | None) -> None:
         run_slow_queries(console, db)
         schedule_jobs(console, db)
         show_reports(console, db)
-        console.print(f"\ndemo done in {label(dsn)}. On your databases: [bold]pg-steward report --html report.html "
-                      "--dsn DSN[/], [bold]pg-steward check --dsn DSN[/], [bold]pg-steward maintain --concurrently "
+        console.print(f"\ndemo done in {escape(printable(label(dsn)))}. On your databases: "
+                      "[bold]pg-steward report --html report.html --dsn DSN[/], [bold]pg-steward check --dsn DSN[/], "
+                      "[bold]pg-steward maintain --concurrently "
                       "--dsn DSN[/] (repeat --dsn for a fleet)")
 
 
@@ -138,7 +141,7 @@ def schedule_jobs(console: Console, db: Client) -> None:
         rows = db.query("SELECT job, schedule, command, last_status FROM steward.jobs")
         print_rows(console, "SELECT * FROM steward.jobs", rows, ["job", "schedule", "command", "last_status"])
     except psycopg.Error as error:
-        console.print(f"[yellow]not scheduled[/]: {describe(error)}")
+        console.print(Text.assemble(("not scheduled", "yellow"), ": ", data(describe(error))))
 
 
 def show_reports(console: Console, db: Client) -> None:

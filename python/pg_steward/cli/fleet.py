@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pg_steward.cli.connect import CliError, describe, label, read_dsn_file
+from pg_steward.cli.output import printable
 
 T = TypeVar("T")
 
@@ -36,9 +37,10 @@ class Outcome(Generic[T]):
 
 
 def progress_bar(console: Console, description: str) -> Progress:
-    """A bar on stderr, shown only on a terminal (scripts and pipes get clean output)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
+    """A bar on stderr, shown only on a terminal (scripts and pipes get clean output). Its description is
+    plain text, never markup: it may name a table (give it through ``printable``)."""
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
 
 
 def _attempt(dsn: str, work: Callable[[str], T]) -> Outcome[T]:
@@ -98,5 +100,5 @@ def report_errors(outcomes: Sequence[Outcome[Any]]) -> int:
     failed = [o for o in outcomes if not o.ok]
     for outcome in failed:
         prefix = "" if outcome.error and outcome.database in outcome.error else f"{outcome.database}: "
-        print(f"pg-steward: error: {prefix}{outcome.error}", file=sys.stderr)
+        print(printable(f"pg-steward: error: {prefix}{outcome.error}"), file=sys.stderr)
     return 1 if failed else 0

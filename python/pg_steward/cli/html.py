@@ -14,11 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pg_steward.cli.output import human_bytes, jsonable
+from pg_steward.cli.output import human_bytes, jsonable, printable
 
 BAR_COLOR = "#2b6cb0"
 WIDTH, LABEL_WIDTH, ROW_HEIGHT = 760, 300, 24
 TOP_N = 15
+
+
+def escape(text: str) -> str:
+    """Text for the page: controls and bidi overrides shown as escapes (``printable``), then HTML-escaped."""
+    return html.escape(printable(text))
 
 
 @dataclass
@@ -47,7 +52,7 @@ def short(text: str, limit: int = 44) -> str:
 
 def bar_chart(chart: Chart) -> str:
     """A horizontal bar chart as SVG, largest first; an empty chart says so."""
-    e = html.escape
+    e = escape
     positive = [i for i in chart.items if i[1] > 0]  # a bar of nothing is not worth a row
     if not positive:
         return f'<figure><figcaption>{e(chart.title)}</figcaption><p class="empty">no data</p></figure>'
@@ -81,7 +86,7 @@ def _cell(value: Any) -> str:
 
 
 def table_html(title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
-    e = html.escape
+    e = escape
     head = "".join(f"<th>{e(c)}</th>" for c in columns)
     body = []
     for row in rows:
@@ -123,7 +128,7 @@ window.addEventListener('load', function () {
 
 
 def page(sections: Sequence[Section], generated: dt.datetime | None = None) -> str:
-    e = html.escape
+    e = escape
     when = (generated or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M:%S %Z")
     parts = [f"<h1>pg_steward report</h1><p>{len(sections)} database(s), generated {e(when)}</p>"]
     for section in sections:

@@ -17,6 +17,7 @@ from rich.console import Console
 from pg_steward import __version__
 from pg_steward.cli import check, demo, maintain, report
 from pg_steward.cli.connect import CliError, describe
+from pg_steward.cli.output import printable
 
 COMMANDS: dict[str, ModuleType] = {"demo": demo, "maintain": maintain, "report": report, "check": check}
 
@@ -48,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except CliError as error:
-        print(f"pg-steward: error: {error}", file=sys.stderr)
+        print(printable(f"pg-steward: error: {error}"), file=sys.stderr)
         return failure
     except Exception as error:  # one clear line, never a traceback
         if os.environ.get("PG_STEWARD_DEBUG"):
             raise
-        print(f"pg-steward: error: {describe(error)}", file=sys.stderr)
+        print(printable(f"pg-steward: error: {describe(error)}"), file=sys.stderr)
         return failure
 
 

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from pg_steward.cli.connect import Client, CliError, connect, describe, one_line, require_extension
 from pg_steward.cli.fleet import add_targets, dsns_of, progress_bar, report_errors, run_all
-from pg_steward.cli.output import FORMATS, print_rows, write_csv, write_json
+from pg_steward.cli.output import FORMATS, print_rows, printable, write_csv, write_json
 
 COLUMNS = ["database", "table", "action", "partition", "ok", "detail"]
 HALF_WAY = "; if it stopped half-way, the next run finishes it (DETACH ... FINALIZE)"
@@ -68,11 +68,11 @@ def maintain_database(dsn: str, parent: str | None, concurrently: bool, console:
         require_extension(db)
         if not bar_per_table:  # rich shows one live display at a time: the fleet's
             return maintain(db, parent, concurrently)
-        with progress_bar(console, f"maintaining {db.dbname}") as bar:
-            task = bar.add_task(f"maintaining {db.dbname}", total=None)
+        with progress_bar(console, printable(f"maintaining {db.dbname}")) as bar:
+            task = bar.add_task(printable(f"maintaining {db.dbname}"), total=None)
 
             def advance(total: int, table: str) -> None:
-                bar.update(task, total=total, advance=1, description=f"maintained {table}")
+                bar.update(task, total=total, advance=1, description=printable(f"maintained {table}"))
 
             return maintain(db, parent, concurrently, advance)
 

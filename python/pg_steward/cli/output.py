@@ -1,4 +1,11 @@
-"""Terminal output of rows (rich tables), shared by every command."""
+"""Output of rows (rich tables, JSON, CSV), shared by every command.
+
+Every value from the database is data: a name may hold rich markup (``[/]``, ``[link=...]``), terminal
+escape sequences (ESC, OSC 8 hyperlinks), carriage returns, newlines, tabs, other controls or bidi
+overrides. ``printable`` shows such characters as escapes, and ``data`` makes a rich ``Text`` of it, which
+rich never parses for markup or emoji codes; every format goes through them (JSON escapes by construction,
+the HTML page escapes for HTML after ``printable``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,22 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on or hide shown as an escape (``\\x1b``, ``\\n``,
+    ``\\u202e``): controls (C0, DEL, C1), format characters (bidi overrides and isolates, zero-width ones),
+    line and paragraph separators, spaces other than the ASCII space, unassigned and private-use code points.
+    The result is one line that shows what the value holds."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
+def data(value: Any) -> Text:
+    """A value from the database as terminal text: controls shown as escapes, no markup, no emoji codes."""
+    return Text(printable(_cell(value)))
 
 
 def _cell(value: Any) -> str:
@@ -20,12 +43,12 @@ def _cell(value: Any) -> str:
 
 
 def print_rows(console: Console, title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=data(title), title_justify="left")
     for column in columns:
         numeric = bool(rows) and isinstance(rows[0].get(column), int) and not isinstance(rows[0][column], bool)
-        table.add_column(column, justify="right" if numeric else "left")
+        table.add_column(data(column), justify="right" if numeric else "left")
     for row in rows:
-        table.add_row(*(_cell(row.get(column)) for column in columns))
+        table.add_row(*(data(row.get(column)) for column in columns))
     console.print(table)
 
 
@@ -66,25 +89,29 @@ def union_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def write_json(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """JSON of the rows; ``ensure_ascii`` writes every control and non-ASCII character as a \\u escape."""
     import json
 
-    json.dump([jsonable(r) for r in rows], stream, indent=2)
+    json.dump([jsonable(r) for r in rows], stream, indent=2, ensure_ascii=True)
     stream.write("\n")
 
 
 def write_csv(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """CSV with a header; lists as PostgreSQL array text would be ambiguous, so as JSON."""
+    """CSV with a header; lists as PostgreSQL array text would be ambiguous, so as JSON. Text goes through
+    ``printable``: a record is one line, and no control reaches a terminal the CSV is shown on."""
     import csv
     import json
 
     writer = csv.writer(stream)
     columns = union_columns(rows)
-    writer.writerow(columns)
+    writer.writerow([printable(c) for c in columns])
     for row in rows:
         cells = []
         for column in columns:
             value = jsonable(row.get(column))
-            cells.append(json.dumps(value) if isinstance(value, (list, dict)) else ("" if value is None else value))
+            if isinstance(value, (list, dict)):
+                value = json.dumps(value)
+            cells.append(printable(value) if isinstance(value, str) else ("" if value is None else value))
         writer.writerow(cells)
 
 

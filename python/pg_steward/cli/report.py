@@ -12,7 +12,7 @@ from rich.console import Console
 from pg_steward.cli import html, reports
 from pg_steward.cli.connect import CliError, connect, describe, label, require_extension
 from pg_steward.cli.fleet import Outcome, add_targets, over, report_errors
-from pg_steward.cli.output import FORMATS, print_rows, write_csv, write_json
+from pg_steward.cli.output import FORMATS, data, print_rows, write_csv, write_json
 
 
 def add_parser(subparsers: Any) -> None:
@@ -49,7 +49,7 @@ def write_page(args: argparse.Namespace, err: Console) -> int:
             out.write(html.page(sections))
     except OSError as error:
         raise CliError(f"cannot write {args.html}: {error.strerror}") from None
-    err.print(f"wrote {args.html}")
+    err.print(data(f"wrote {args.html}"))
     return report_errors(outcomes)
 
 

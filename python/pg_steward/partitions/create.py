@@ -3,9 +3,10 @@
 The partition is built as a standalone table and attached, in one
 subtransaction, so the parent is never locked ACCESS EXCLUSIVE:
 
-0. An advisory lock per parent (pg_steward's creators one at a time) and, if
-   the parent has DEFAULT, SHARE ROW EXCLUSIVE on the parent alone (writers
-   through the parent wait; see ``_lock_parent``). Then the catalog is read.
+0. SHARE UPDATE EXCLUSIVE on the parent alone (``locking.lock_parent``:
+   pg_steward's changes to a table one at a time) and, if the parent has
+   DEFAULT, SHARE ROW EXCLUSIVE on it (writers through the parent wait; see
+   ``_lock_parent``). Then the catalog is read.
 1. ``CREATE TABLE new (LIKE parent ...)``: locks nothing the application uses.
 2. ``ADD CONSTRAINT ... CHECK (key in range)`` on the new table, so that
    ATTACH needs no validation scan of it.
@@ -47,7 +48,7 @@ from pg_steward.owner_rights import owner_rights, require_owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.config import read_config
-from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.locking import lock_parent, with_lock_retries
 from pg_steward.partitions.model import Parent, PartitionOptions, RangePartition, storage_clause
 from pg_steward.partitions.naming import partition_name, suffix
 from pg_steward.partitions.spans import INTEGER_KEYS, UTC, Key, Span, advance, floor, time_span, zone
@@ -61,8 +62,6 @@ from pg_steward.partitions.values import (
     to_literal_text,
 )
 from pg_steward.sqltext import qualified, quote_ident, quote_literal
-
-CREATE_LOCK_SPACE = 0x73747764  # "stwd": advisory locks (space, parent oid) of partition changes
 
 
 @dataclass(frozen=True)
@@ -196,14 +195,14 @@ def create_range_partition(
 def _lock_parent(db: Database, parent: Parent) -> None:
     """Serialize pg_steward's changes to ``parent``; with a DEFAULT partition, hold its writers off until commit.
 
-    The advisory lock makes a second creator wait for the first and then find its partition, instead of failing
-    on a duplicate name. With a DEFAULT partition, an INSERT that routed its row to DEFAULT before ATTACH
-    committed would, once it gets DEFAULT's lock, fail DEFAULT's new partition constraint (23514): SHARE ROW
-    EXCLUSIVE on the parent alone (not its partitions) makes such writers wait and route again after the commit.
-    Readers are never blocked. Both locks wait at most lock_timeout (``with_lock_retries``).
+    The table's change lock (``locking.lock_parent``, which only roles its owner trusts can take) makes a second
+    creator wait for the first and then find its partition, instead of failing on a duplicate name. With a
+    DEFAULT partition, an INSERT that routed its row to DEFAULT before ATTACH committed would, once it gets
+    DEFAULT's lock, fail DEFAULT's new partition constraint (23514): SHARE ROW EXCLUSIVE on the parent alone
+    (not its partitions) makes such writers wait and route again after the commit. Readers are never blocked.
+    Both locks wait at most lock_timeout (``with_lock_retries``).
     """
-    db.query("SELECT pg_catalog.pg_advisory_xact_lock($1::integer, $2::bigint::oid::integer)",
-             CREATE_LOCK_SPACE, parent.oid)
+    lock_parent(db, parent)
     if parent.default_oid is not None:
         db.execute(f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
 

@@ -4,6 +4,13 @@ A DDL statement waiting for a lock blocks every later statement that wants a
 conflicting lock on the same table. With ``lock_timeout`` the wait is bounded:
 the step gives up (SQLSTATE 55P03), is rolled back alone, and is tried again
 after a pause, a few times, before the failure is reported.
+
+pg_steward's changes to one partitioned table are serialized by a lock on the
+table itself, never by an advisory lock (whose keys anyone who can connect may
+take): ``lock_parent`` takes SHARE UPDATE EXCLUSIVE on the parent alone. That
+mode conflicts with itself and with DDL, not with the application's reads and
+writes, and only roles with UPDATE, DELETE or TRUNCATE on the table (MAINTAIN
+from PostgreSQL 17 on), i.e. roles its owner trusts, may take it.
 """
 
 from __future__ import annotations
@@ -13,12 +20,30 @@ from typing import TypeVar
 
 from pg_steward.db import Database
 from pg_steward.errors import LOCK_NOT_AVAILABLE, StewardError, error_sqlstate
-from pg_steward.partitions.model import LockPolicy
+from pg_steward.partitions.model import LockPolicy, Parent
+from pg_steward.sqltext import qualified
 
 T = TypeVar("T")
 
+RETRY_HINT = "Another session holds a conflicting lock; maintenance tries again on its next run."
+# The lock of pg_steward's changes to a table (self-conflicting; reads and writes go on).
+TABLE_CHANGE_MODE = "SHARE UPDATE EXCLUSIVE"
 
-def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callable[[], T]) -> T:
+
+def lock_table(db: Database, schema: str, name: str, mode: str) -> None:
+    """``LOCK TABLE ONLY schema.name IN mode MODE``: ONLY, so that no partition below is locked; 42501 from
+    PostgreSQL for a role without the privileges the mode needs. Waits at most the transaction's lock_timeout."""
+    db.execute(f"LOCK TABLE ONLY {qualified(schema, name)} IN {mode} MODE")
+
+
+def lock_parent(db: Database, parent: Parent) -> None:
+    """The lock that serializes pg_steward's changes to ``parent``: taken before the catalog is read, by every
+    step that changes the table (creation, retention, a maintenance step), held until the transaction ends."""
+    lock_table(db, parent.schema, parent.name, TABLE_CHANGE_MODE)
+
+
+def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callable[[], T],
+                      hint: str = RETRY_HINT) -> T:
     """Run ``step`` in a subtransaction with ``lock_timeout``; retry it when a lock is not available."""
     previous = db.query("SELECT pg_catalog.current_setting('lock_timeout') AS value")[0]["value"]
     try:
@@ -33,9 +58,9 @@ def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callabl
                 if attempt == policy.retries:
                     raise StewardError(
                         f"{what}: a lock was not available within {policy.timeout_ms} ms, "
-                        f"{policy.retries + 1} attempts",
+                        + (f"{policy.retries + 1} attempts" if policy.retries else "1 attempt"),
                         LOCK_NOT_AVAILABLE,
-                        hint="Another session holds a conflicting lock; maintenance tries again on its next run.",
+                        hint=hint,
                     ) from None
                 db.notice(f"{what}: lock not available, attempt {attempt + 1} of {policy.retries + 1}")
                 db.query("SELECT pg_catalog.pg_sleep($1)", policy.pause_ms * (attempt + 1) / 1000)

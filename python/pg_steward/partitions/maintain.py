@@ -1,17 +1,18 @@
 """Maintenance of managed tables: premake by the clock, fill gaps, rescue DEFAULT rows, retention, ANALYZE.
 
 Each table is maintained in a subtransaction of its own: a failure is logged
-and the other tables go on. One run at a time per database (an advisory lock;
-a second run returns at once and says so). Every DDL step is bounded by the
-table's lock_timeout and retried (``locking.py``). A second run right after
-the first finds nothing to do.
+and the other tables go on. Work on one table is serialized by the table's own
+lock (``locking.lock_parent``), taken before its catalog is read: two runs at
+once are harmless, the second finds nothing due. Every DDL step is bounded by
+the table's lock_timeout and retried (``locking.py``). A run over every table
+is recorded in ``steward.maintenance_runs`` (one row); ``run_maintenance``
+ends in an ERROR when a table failed, so that pg_cron records a failure.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from pg_steward.db import Database
 from pg_steward.errors import (
     INSUFFICIENT_PRIVILEGE,
     INVALID_PARAMETER_VALUE,
+    MAINTENANCE_FAILED,
     StewardError,
     error_message,
     error_sqlstate,
@@ -28,17 +30,16 @@ from pg_steward.partitions import catalog
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
 from pg_steward.partitions.config import limits, managed_oids, read_config, register, require_registered_identity
 from pg_steward.partitions.create import create_range_partition
-from pg_steward.partitions.locking import with_lock_retries
+from pg_steward.partitions.locking import lock_parent, with_lock_retries
 from pg_steward.partitions.model import Config, Parent
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges
 from pg_steward.partitions.retention import expired, retire
 from pg_steward.partitions.spans import Key, advance, floor, zone
 from pg_steward.partitions.survey import idle_tables
 from pg_steward.partitions.values import bound_text, from_text, order
+from pg_steward.runtime import pin_settings, pinned_commit
 from pg_steward.sqltext import qualified
 
-ADVISORY_LOCK = 0x7374657761726431  # "steward1": one maintenance run at a time
-ANOTHER_RUN = "another maintenance run is in progress; nothing done"
 STEP_SHARE_OF_LOCK_TIMEOUT = 4  # a step of run_maintenance holds its locks for at most 1/4 of lock_timeout
 
 
@@ -101,8 +102,10 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     cutoff = cutoff_for(db, parent, config.retention, tz) if config.retention and parent.is_time else None
 
     def plan() -> list[tuple[Key, Key]]:
-        # Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the DDL. The
-        # reads run with the owner's rights, so the owner's row security policies never act as the caller.
+        # The table's change lock first: a concurrent run of another session waits here, then reads what this
+        # one made. Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the
+        # DDL. The reads run with the owner's rights, so the owner's row security policies never act as the caller.
+        lock_parent(db, parent)
         clock = now
         with owner_rights(db, parent.owner, parent.label) as table_db:
             if clock is None:  # integer key: the clock is the highest value stored
@@ -188,36 +191,60 @@ def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: fl
     return actions
 
 
-@contextmanager
-def _one_run(db: Database) -> Iterator[bool]:
-    """The maintenance advisory lock for the block; False (and nothing held) when another run has it."""
-    if not db.query("SELECT pg_catalog.pg_try_advisory_lock($1) AS ok", ADVISORY_LOCK)[0]["ok"]:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        db.query("SELECT pg_catalog.pg_advisory_unlock($1)", ADVISORY_LOCK)
+def _manageable(db: Database, oids: list[int]) -> set[int]:
+    """Of ``oids``, the tables the caller may change: a member of the owning role (a superuser: every one)."""
+    if not oids:
+        return set()
+    return {r["oid"] for r in db.query(
+        "SELECT c.oid::pg_catalog.int8 AS oid FROM pg_catalog.pg_class AS c "
+        "WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]::pg_catalog.oid[]) "
+        "AND pg_catalog.pg_has_role(c.relowner, 'USAGE')", oids)}
 
 
-def _locked(db: Database, work: Callable[[], list[Action]]) -> list[Action]:
-    with _one_run(db) as ours:
-        return work() if ours else [Action(None, "skip", None, True, ANOTHER_RUN)]
+@dataclass
+class Run:
+    """One row of ``steward.maintenance_runs``: a run over every managed table, from its start to its end."""
+
+    run_id: int
+    tables_due: int = 0
+    actions: int = 0
+    failures: int = 0
+    others: int = 0  # tables due that belong to owners the caller is not a member of: not the caller's to do
+
+    @classmethod
+    def start(cls, db: Database, procedure: str) -> Run:
+        """The run's row, started now by the caller (its trigger sets the role and the time)."""
+        return cls(db.query("INSERT INTO steward.maintenance_runs (procedure) VALUES ($1) "
+                            "RETURNING run_id", procedure)[0]["run_id"])
+
+    def finish(self, db: Database) -> None:
+        db.execute("UPDATE steward.maintenance_runs SET finished_at = pg_catalog.clock_timestamp(), "
+                   "tables_due = $2::pg_catalog.int4, actions = $3::pg_catalog.int4, "
+                   "failures = $4::pg_catalog.int4, other_owners = $5::pg_catalog.int4 "
+                   "WHERE run_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
+                   self.run_id, self.tables_due, self.actions, self.failures, self.others)
 
 
 def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dict[str, Any]]:
-    """``steward.maintain_partitions(parent)``: every managed table (or one), in this transaction."""
-    parent_oid = catalog.read_parent(db, parent_name).oid if parent_name is not None else None
+    """``steward.maintain_partitions(parent)``: every managed table (or one), in this transaction.
 
-    def work() -> list[Action]:
-        if parent_oid is None:
-            return [a for oid in tables_due(db) for a in _maintain_one(db, oid)]
+    Over every table it is a run, recorded in ``steward.maintenance_runs`` (with its failures, which are also
+    returned as ``error`` rows); it raises nothing for a table's failure: that would roll the others back."""
+    if parent_name is not None:
+        parent_oid = catalog.read_parent(db, parent_name).oid
         # A table named by the caller is read directly: no survey for one table.
         if not managed_oids(db, parent_oid):
-            return [Action(parent_oid, "skip", None, True, "not managed: call steward.manage() first")]
-        return _maintain_one(db, parent_oid)
-
-    return [a.row() for a in _locked(db, work)]
+            return [Action(parent_oid, "skip", None, True, "not managed: call steward.manage() first").row()]
+        return [a.row() for a in _maintain_one(db, parent_oid)]
+    run = Run.start(db, "maintain_partitions")
+    due = tables_due(db)
+    actions = [a for oid in due for a in _maintain_one(db, oid)]
+    failed = {a.parent for a in actions if not a.ok and a.parent is not None}
+    mine = _manageable(db, sorted(failed))
+    run.tables_due, run.actions = len(due), sum(a.ok and a.action not in ("more", "skip") for a in actions)
+    run.failures, run.others = len(failed & mine), len(failed - mine)
+    run.finish(db)
+    return [a.row() for a in actions]
 
 
 def manage(db: Database, parent: str | None, span: str | None, premake: int | None, retention: str | None,
@@ -239,18 +266,48 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
     A step (``steward._maintain_step``) holds the locks of its creations, which keep the writers of a parent
     with DEFAULT waiting, for a quarter of the table's lock_timeout at most, however long the backlog. A
     NOTICE per table with work shows the progress to whoever called it by hand (pg_cron ignores notices).
+    Tables of owners the caller is not a member of are left to them (a NOTICE says how many). The run is a row
+    of ``steward.maintenance_runs``; when a table failed, the work and the log are committed and the procedure
+    then raises an ERROR, so that pg_cron records the run as failed. Each of its transactions runs with the
+    functions' settings (``runtime.pin_settings``), whatever search_path the caller has.
     """
-    with _one_run(db) as ours:
-        if not ours:
-            db.notice(f"pg_steward: {ANOTHER_RUN}")
-            return
-        tables = db.query("SELECT oid, oid::pg_catalog.regclass::text AS name FROM steward._tables_due() AS oid")
-        budget_s = limits(db).table_budget_ms / 1000
-        for number, table in enumerate(tables, 1):
-            done, failed = _run_steps(db, commit, table["oid"], budget_s)
-            db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
-                      f"{done} {'action' if done == 1 else 'actions'}"
-                      + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
+    pin_settings(db)
+    commit = pinned_commit(db, commit)
+    run = Run.start(db, "run_maintenance")
+    commit()  # the run is visible as started, even if it never ends
+    # Names qualified whatever the caller's search_path (the procedure cannot pin one), in the survey's order.
+    tables = db.query("SELECT t.oid::pg_catalog.int8 AS oid, pg_catalog.format('%I.%I', n.nspname, c.relname) AS name "
+                      "FROM steward._tables_due() WITH ORDINALITY AS t(oid, position) "
+                      "JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.oid "
+                      "JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+                      "ORDER BY t.position")
+    mine = _manageable(db, [t["oid"] for t in tables])
+    run.tables_due, run.others = len(tables), len(tables) - len(mine)
+    if run.others:
+        db.notice(f"pg_steward: {run.others} of {len(tables)} tables due belong to owners this role is not a "
+                  "member of: left to them or to a superuser")
+    tables = [t for t in tables if t["oid"] in mine]
+    budget_s = limits(db).table_budget_ms / 1000
+    failed_tables: list[str] = []
+    for number, table in enumerate(tables, 1):
+        done, failed = _run_steps(db, commit, table["oid"], budget_s)
+        run.actions += done
+        if failed:
+            failed_tables.append(table["name"])
+        db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
+                  f"{done} {'action' if done == 1 else 'actions'}"
+                  + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
+    run.failures = len(failed_tables)
+    run.finish(db)
+    commit()
+    if failed_tables:
+        shown = ", ".join(failed_tables[:5]) + (f" and {len(failed_tables) - 5} more" if len(failed_tables) > 5 else "")
+        raise StewardError(
+            f"maintenance failed for {len(failed_tables)} of {len(tables)} tables due: {shown}",
+            MAINTENANCE_FAILED,
+            detail=f"Run {run.run_id}: {run.actions} actions done and committed; the failures are logged.",
+            hint="See the rows with ok = false in steward.partition_maintenance_log, and steward.health() "
+                 "(check maintenance_runs).")
 
 
 def _run_steps(db: Database, commit: Callable[[], None], oid: int, budget_s: float) -> tuple[int, int]:
@@ -265,8 +322,9 @@ def _run_steps(db: Database, commit: Callable[[], None], oid: int, budget_s: flo
             commit()
             break
         # The caller's search_path is in force (no SET clauses on a procedure): every name is qualified.
-        step = db.query("SELECT pg_catalog.count(*) FILTER (WHERE action = 'more') AS more, "
-                        "pg_catalog.count(*) FILTER (WHERE action NOT IN ('more', 'skip')) AS done, "
+        step = db.query("SELECT pg_catalog.count(*) FILTER (WHERE action OPERATOR(pg_catalog.=) 'more') AS more, "
+                        "pg_catalog.count(*) FILTER (WHERE ok AND action OPERATOR(pg_catalog.<>) ALL "
+                        "('{more,skip}'::pg_catalog.text[])) AS done, "
                         "pg_catalog.count(*) FILTER (WHERE NOT ok) AS failed "
                         "FROM steward._maintain_step($1::pg_catalog.oid, NULL)", oid)[0]
         commit()
@@ -294,4 +352,4 @@ def maintain_step(db: Database, parent_oid: int | None, max_partitions: int | No
     if parent_oid is None or (max_partitions is not None and max_partitions < 1):
         raise StewardError("parent must be given and max_partitions positive", INVALID_PARAMETER_VALUE)
     step = Step(max_partitions or MAX_NEW_PER_RUN, None)
-    return [a.row() for a in _locked(db, lambda: _maintain_one(db, parent_oid, step))]
+    return [a.row() for a in _maintain_one(db, parent_oid, step)]

@@ -37,9 +37,10 @@ def expired(partitions: list[RangePartition], cutoff: Key) -> list[RangePartitio
 def retire(db: Database, parent: Parent, part: RangePartition, mode: str, archive_schema: str | None,
            lock: LockPolicy) -> str:
     """Drop, detach or archive one partition; returns the name it has afterwards."""
-    from pg_steward.partitions.locking import with_lock_retries
+    from pg_steward.partitions.locking import lock_parent, with_lock_retries
 
     def step() -> str:
+        lock_parent(db, parent)  # the parent first, as every change of pg_steward's: one lock order
         if mode == "drop":
             db.execute(f"DROP TABLE {part.sql}")
             return f"{part.schema}.{part.name}"

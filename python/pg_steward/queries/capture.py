@@ -3,6 +3,12 @@
 pg_stat_statements is read, never reset (other tools rely on its counters):
 each capture stores a snapshot of the current database's entries and logs
 the work done since the previous one (statstatements.py says how).
+
+One capture at a time per database (two would log the same window twice): a
+capture locks ``steward.query_stats_snapshot`` in SHARE ROW EXCLUSIVE mode,
+which only roles allowed to write the snapshots (UPDATE, DELETE or TRUNCATE on
+it) can take, and waits for it at most the ``lock_timeout`` of
+``steward.query_capture_settings`` (55P03 after that), never without bound.
 """
 
 from __future__ import annotations
@@ -18,23 +24,30 @@ from pg_steward.errors import (
     OBJECT_NOT_IN_PREREQUISITE_STATE,
     StewardError,
 )
+from pg_steward.partitions.locking import lock_table, with_lock_retries
+from pg_steward.partitions.model import LockPolicy
 from pg_steward.queries import statstatements
 from pg_steward.queries.fingerprint import fingerprint, normalize
 
 # Mirrors the column defaults of steward.query_capture_settings (tested to agree).
-DEFAULT_SETTINGS = {"slow_mean_time_ms": 100.0, "slow_total_time_ms": 1000.0, "long_running_threshold": "00:01:00"}
-_CAPTURE_LOCK = 0x73746577  # one capture at a time per database: two would log the same window twice
+DEFAULT_SETTINGS = {"slow_mean_time_ms": 100.0, "slow_total_time_ms": 1000.0, "long_running_threshold": "00:01:00",
+                    "lock_timeout_ms": 5000.0}
+# One capture at a time: this lock conflicts with itself and with the writes of another capture.
+CAPTURE_LOCK_MODE = "SHARE ROW EXCLUSIVE"
 
 _fingerprints: dict[str, tuple[str | None, str | None]] = {}
+_REMEMBERED_TEXT_CHARS = 8192  # at most 10,000 texts of at most this length are remembered: 80 MB at worst
 
 
 def shape(text: str) -> tuple[str | None, str | None]:
     """Fingerprint and normalized text, remembered: captures see the same statements again and again."""
     found = _fingerprints.get(text)
     if found is None:
-        if len(_fingerprints) > 10_000:
-            _fingerprints.clear()
-        found = _fingerprints[text] = (fingerprint(text), normalize(text))
+        found = (fingerprint(text), normalize(text))
+        if len(text) <= _REMEMBERED_TEXT_CHARS:  # the cache must not hold megabytes of statement text
+            if len(_fingerprints) > 10_000:
+                _fingerprints.clear()
+            _fingerprints[text] = found
     return found
 
 
@@ -44,7 +57,9 @@ def text_hash(text: str) -> str:
 
 def settings(db: Database) -> dict:
     rows = db.query("SELECT slow_mean_time_ms::float8, slow_total_time_ms::float8, "
-                    "long_running_threshold::text FROM steward.query_capture_settings")
+                    "long_running_threshold::text, "
+                    "(extract(epoch FROM lock_timeout) * 1000)::float8 AS lock_timeout_ms "
+                    "FROM steward.query_capture_settings")
     return rows[0] if rows else dict(DEFAULT_SETTINGS)
 
 
@@ -218,13 +233,21 @@ def _pairs(rows: list[Row]) -> list[tuple[Row | None, Row]]:
             for row in rows]
 
 
+def _lock_snapshots(db: Database, timeout_ms: float) -> None:
+    """The snapshot lock (one capture at a time), waited for at most ``timeout_ms``, once: 55P03 after that."""
+    with_lock_retries(db, LockPolicy(timeout_ms=max(int(timeout_ms), 1), retries=0), "capture_query_stats",
+                      lambda: lock_table(db, "steward", "query_stats_snapshot", CAPTURE_LOCK_MODE),
+                      hint="Another capture is running, or a session holds a lock on steward.query_stats_snapshot "
+                           "(see pg_locks); the next capture covers this window.")
+
+
 def capture_query_stats(db: Database, min_mean_time_ms: Decimal | None = None,
                         min_total_time_ms: Decimal | None = None) -> Row:
     config = settings(db)
     mean = _threshold(min_mean_time_ms, config["slow_mean_time_ms"], "min_mean_time_ms")
     total = _threshold(min_total_time_ms, config["slow_total_time_ms"], "min_total_time_ms")
     schema = pgss_schema(db)
-    db.execute("SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)", _CAPTURE_LOCK)
+    _lock_snapshots(db, config["lock_timeout_ms"])
     head = _insert_snapshot_head(db, schema)
     previous = _previous(db, head["snapshot_id"])
     baseline = previous is None or not previous["intact"]

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pg_steward import pglast_loader
-from pg_steward.errors import FEATURE_NOT_SUPPORTED, STATEMENT_TOO_COMPLEX, SYNTAX_ERROR, StewardError
+from pg_steward.errors import (
+    FEATURE_NOT_SUPPORTED,
+    PROGRAM_LIMIT_EXCEEDED,
+    STATEMENT_TOO_COMPLEX,
+    SYNTAX_ERROR,
+    StewardError,
+)
 
 # Statements that change data wherever they appear in a tree.
 _WRITES = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
@@ -29,7 +35,30 @@ class Statement:
     writes: list[str]  # why it is not a plain query; empty for a plain query
 
 
+# The longest statement text pg_steward parses: 1 MiB, the most track_activity_query_size can keep. Parsing
+# multiplies memory (a parse tree, its JSON text, its Python objects: about 150 MB of backend memory for a 1 MiB
+# IN list, 500 MB for 4 MiB), so a longer text is refused before the parser sees it.
+MAX_STATEMENT_BYTES = 1024 * 1024
+
+
+def parsable(sql: str) -> bool:
+    """True if ``sql`` is short enough to parse (``MAX_STATEMENT_BYTES`` in UTF-8)."""
+    return len(sql) <= MAX_STATEMENT_BYTES // 4 or len(sql.encode("utf-8")) <= MAX_STATEMENT_BYTES
+
+
+def require_parsable(sql: str) -> None:
+    """``StewardError`` 54000 for a text longer than ``MAX_STATEMENT_BYTES``."""
+    if not parsable(sql):
+        raise StewardError(
+            f"the statement is {len(sql.encode('utf-8'))} bytes long; pg_steward parses at most "
+            f"{MAX_STATEMENT_BYTES} bytes", PROGRAM_LIMIT_EXCEEDED,
+            detail="Parsing a statement takes many times its length in server memory.",
+            hint="Pass a shorter statement: a long IN or VALUES list can be cut without changing the plan's shape.",
+        )
+
+
 def parse_tree(sql: str) -> dict[str, Any]:
+    require_parsable(sql)
     parser = pglast_loader.load().parser
     try:
         return json.loads(parser.parse_sql_json(sql))

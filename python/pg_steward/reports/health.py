@@ -274,12 +274,92 @@ def _checkpoints(db: Database) -> Measure:
     return share, detail, fix
 
 
+_RUN_COLUMNS = """
+SELECT r.run_id, r.procedure, r.run_by::pg_catalog.text AS run_by, r.started_at,
+       r.started_at::pg_catalog.text AS started,
+       r.finished_at IS NOT NULL AS finished, r.tables_due, r.actions, r.failures, r.other_owners,
+       extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) r.finished_at)::float8 AS age
+FROM steward.maintenance_runs AS r
+"""
+_MANAGED_SQL = """
+SELECT pg_catalog.count(*) AS n, pg_catalog.min(c.created_at)::pg_catalog.text AS since,
+       extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(c.created_at))::float8 AS age
+FROM steward.partition_config AS c WHERE c.enabled
+"""
+
+
+def _run(db: Database, where: str) -> Row | None:
+    """The newest run of steward.maintenance_runs matching ``where``."""
+    rows = db.query(f"{_RUN_COLUMNS} WHERE {where} ORDER BY r.started_at DESC LIMIT 1")
+    return rows[0] if rows else None
+
+
+# Managed tables whose latest log row, since the last complete run, is a failure logged since the newest finished
+# run began (a table the runs after its failure found nothing due for is well); since: its first failure after
+# its last success. $1 the start of the last complete run (NULL: none), $2 that of the newest finished run.
+_FAILING_SQL = """
+WITH recent AS (
+    SELECT l.id, l.parent, l.ok, l.logged_at, l.detail FROM steward.partition_maintenance_log AS l
+    WHERE $1::pg_catalog.timestamptz IS NULL OR l.logged_at OPERATOR(pg_catalog.>=) $1::pg_catalog.timestamptz),
+latest AS (SELECT DISTINCT ON (r.parent) r.parent, r.ok, r.logged_at, r.detail, r.id FROM recent AS r
+           ORDER BY r.parent, r.id DESC)
+SELECT t.parent, t.detail,
+       (SELECT pg_catalog.min(f.logged_at)::pg_catalog.text FROM recent AS f
+        WHERE f.parent OPERATOR(pg_catalog.=) t.parent AND NOT f.ok
+          AND f.id OPERATOR(pg_catalog.>) coalesce((SELECT pg_catalog.max(o.id) FROM recent AS o
+                                                    WHERE o.parent OPERATOR(pg_catalog.=) t.parent AND o.ok), 0))
+         AS since
+FROM latest AS t
+WHERE NOT t.ok
+  AND ($2::pg_catalog.timestamptz IS NULL OR t.logged_at OPERATOR(pg_catalog.>=) $2::pg_catalog.timestamptz)
+  AND EXISTS (SELECT FROM steward.partition_config AS c
+              WHERE c.enabled AND c.parent::pg_catalog.text OPERATOR(pg_catalog.=) t.parent)
+ORDER BY since, t.parent
+"""
+
+
+def _maintenance_runs(db: Database) -> Measure:
+    """Seconds since the last maintenance run in which every table due succeeded; the tables failing now."""
+    managed = db.query(_MANAGED_SQL)[0]
+    if not managed["n"]:
+        return 0.0, "no managed tables", None
+    # Complete: finished, every table due done, none left to other owners (the run of a role that may maintain
+    # only some tables says nothing of the others).
+    complete = _run(db, "r.finished_at IS NOT NULL AND r.failures OPERATOR(pg_catalog.=) 0 "
+                        "AND r.other_owners OPERATOR(pg_catalog.=) 0")
+    finished = _run(db, "r.finished_at IS NOT NULL")
+    newest = _run(db, "true")
+    failing = db.query(_FAILING_SQL, complete["started_at"] if complete else None,
+                       finished["started_at"] if finished else None)
+    if complete:
+        age = complete["age"]
+        detail = (f"last complete run {int(age)} s ago (run {complete['run_id']}, {complete['procedure']} by "
+                  f"{complete['run_by']}, {complete['tables_due']} tables due, {complete['actions']} actions)")
+    else:
+        age = managed["age"]
+        detail = f"no complete maintenance run since the first managed table was registered ({managed['since']})"
+    if newest and (not complete or newest["run_id"] != complete["run_id"]):
+        outcome = "not finished"
+        if newest["finished"]:
+            outcome = f"{newest['failures']} of {newest['tables_due']} tables failed" + (
+                f", {newest['other_owners']} left to their owners" if newest["other_owners"] else "")
+        detail += (f"; newest run {newest['run_id']} ({newest['procedure']} by {newest['run_by']}, started "
+                   f"{newest['started']}): {outcome}")
+    if failing:
+        detail += "; failing: " + "; ".join(f"{r['parent']} since {r['since']}: {r['detail']}" for r in failing[:5])
+        if len(failing) > 5:
+            detail += f"; and {len(failing) - 5} more"
+    fix = ("SELECT * FROM steward.partition_maintenance_log WHERE NOT ok ORDER BY id DESC LIMIT 20;  "
+           "-- then CALL steward.run_maintenance(), and check its schedule in steward.jobs")
+    return round(age, 3), detail, fix
+
+
 MEASURES: dict[str, Callable[[Database], Measure]] = {
     "vacuum": _vacuum, "analyze": _analyze, "xid_wraparound": _xid, "multixact_wraparound": _multixact,
     "sequences": _sequences, "cache_hit_ratio": _cache_hit, "connections": _connections,
     "idle_in_transaction": _idle_in_transaction, "long_running_queries": _long_running,
     "blocked_queries": _blocked, "invalid_indexes": _invalid_indexes, "database_size": _database_size,
-    "temp_files": _temp_files, "checkpoints": _checkpoints,
+    "temp_files": _temp_files, "checkpoints": _checkpoints, "maintenance_runs": _maintenance_runs,
 }
 
 

@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Threshold] = {
     "database_size": Threshold(None, None, unit="bytes"),
     "temp_files": Threshold(10 * 2**30, 100 * 2**30, unit="bytes"),
     "checkpoints": Threshold(25, 50, unit="% requested"),
+    # Age of the last maintenance run in which every table due succeeded (the schedule runs every 15 minutes).
+    "maintenance_runs": Threshold(3600, 86400, unit="s"),
 }
 # Below this many checkpoints since the statistics reset, the share of requested ones says nothing yet.
 CHECKPOINTS_TO_JUDGE = 10

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from pg_steward.db import Database, Row
-from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.errors import INVALID_PARAMETER_VALUE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
 from pg_steward.sqltext import quote_ident
 
 CONNINFO_SETTING = "steward.cron_conninfo"
@@ -36,6 +37,69 @@ class CronSite:
 def conninfo_value(value: str) -> str:
     """A libpq connection-string value, quoted (spaces, quotes and backslashes are safe)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def conninfo_keywords(conninfo: str) -> set[str]:
+    """The keywords a libpq connection string sets, lower-cased; ``password`` for a password in a URI.
+
+    Reads both forms libpq accepts: ``key=value`` pairs (values bare or single-quoted with backslash escapes)
+    and ``postgresql://user:password@host/db?key=value`` URIs. A text libpq would reject may give a partial set;
+    it fails at connection time anyway.
+    """
+    text = conninfo.strip()
+    if text.startswith(("postgresql://", "postgres://")):
+        rest = text.split("://", 1)[1]
+        authority, _, query = rest.partition("?")
+        authority = authority.split("/", 1)[0]
+        found = set()
+        if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
+            found.add("password")
+        for pair in query.split("&"):
+            key = unquote(pair.partition("=")[0]).strip().lower()
+            if key:
+                found.add(key)
+        return found
+    keywords = set()
+    position, length = 0, len(text)
+    while position < length:
+        while position < length and text[position].isspace():
+            position += 1
+        start = position
+        while position < length and text[position] != "=" and not text[position].isspace():
+            position += 1
+        key = text[start:position].lower()
+        while position < length and text[position].isspace():
+            position += 1
+        if position >= length or text[position] != "=":
+            break
+        position += 1
+        while position < length and text[position].isspace():
+            position += 1
+        if position < length and text[position] == "'":
+            position += 1
+            while position < length and text[position] != "'":
+                position += 2 if text[position] == "\\" else 1
+            position += 1
+        else:
+            while position < length and not text[position].isspace():
+                position += 2 if text[position] == "\\" else 1
+        if key:
+            keywords.add(key)
+    return keywords
+
+
+def refuse_password(conninfo: str) -> None:
+    """A password in ``steward.cron_conninfo`` is readable by every role: refused, with the way that needs none."""
+    if "password" not in conninfo_keywords(conninfo):
+        return
+    raise StewardError(
+        f"{CONNINFO_SETTING} holds a password, which every role can read", INVALID_PARAMETER_VALUE,
+        detail="Settings made with ALTER ROLE or ALTER DATABASE are in pg_db_role_setting, which any role may "
+               "read; a session's settings are shown by SHOW to any role.",
+        hint=f"Remove it (ALTER ROLE ... RESET {CONNINFO_SETTING}) and change that password. To schedule a job "
+             "that runs as a role without superuser rights, have a superuser call steward.schedule(job, "
+             "run_as => 'role'): no password is stored (see extension/schedule.md).",
+    )
 
 
 def default_conninfo(database: str, user: str, port: str, socket_dirs: str) -> str:
@@ -87,6 +151,8 @@ def locate(db: Database) -> CronSite:
             hint=f"Run CREATE EXTENSION dblink in database {site.here}; set {CONNINFO_SETTING} if the "
                  f"connection to {site.database} needs more than host, port and user.",
         )
+    if state["conninfo"]:
+        refuse_password(state["conninfo"])
     conninfo = state["conninfo"] or default_conninfo(site.database, state["username"], state["port"],
                                                      state["sockets"])
     return CronSite(site.database, site.here, site.dblink, conninfo)

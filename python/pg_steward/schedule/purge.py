@@ -25,6 +25,7 @@ class Log:
 
 FIXED_LOGS = (
     Log("partition_maintenance_log", "logged_at"),
+    Log("maintenance_runs", "started_at"),  # one row per run: trimmed like the log it summarizes
     Log("query_performance_log", "execution_date"),
 )
 SNAPSHOT_PREFIX = "query_stats_snapshot"

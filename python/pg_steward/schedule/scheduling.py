@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pg_steward.arguments import positive_interval
 from pg_steward.db import Database, Row
-from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.errors import INSUFFICIENT_PRIVILEGE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
 from pg_steward.schedule import jobs
 from pg_steward.schedule.cron import CronSite, check_cron_extension, cron_rows, locate
 from pg_steward.sqltext import quote_literal
@@ -24,57 +25,84 @@ def _require_function(db: Database, job: jobs.Job) -> None:
         )
 
 
-def _existing(db: Database, site: CronSite, name: str) -> Row | None:
+@dataclass(frozen=True)
+class RunAs:
+    role: str  # the role the job runs as
+    other: bool  # not the calling role: pg_cron is told the username (superusers only)
+
+
+def _run_as(db: Database, run_as: str | None) -> RunAs:
+    """The role a job runs as: ``run_as`` (a regrole's text) or the caller; another role only for a superuser."""
+    row = db.query("SELECT current_user AS me, (SELECT rolsuper FROM pg_catalog.pg_roles "
+                   "WHERE rolname = current_user) AS superuser, "
+                   "(SELECT rolname FROM pg_catalog.pg_roles WHERE oid = $1::pg_catalog.regrole) AS role",
+                   run_as)[0]
+    role = row["role"] if run_as is not None else row["me"]
+    if role == row["me"]:
+        return RunAs(role, False)
+    if not row["superuser"]:
+        raise StewardError(
+            f"only a superuser may schedule a job that runs as another role ({role})", INSUFFICIENT_PRIVILEGE,
+            hint="Leave run_as out to schedule a job that runs as yourself, or ask a superuser.")
+    return RunAs(role, True)
+
+
+def _existing(db: Database, site: CronSite, name: str, run_as: RunAs) -> Row | None:
     rows = cron_rows(db, site, (
         "SELECT jobid, schedule, command, database, active FROM cron.job "
-        f"WHERE jobname = {quote_literal(name)} AND username = current_user"))
+        f"WHERE jobname = {quote_literal(name)} AND username = {quote_literal(run_as.role)}"))
     return rows[0] if rows else None
 
 
-def _schedule_sql(site: CronSite, name: str, expression: str, command: str) -> str:
+def _schedule_sql(site: CronSite, name: str, expression: str, command: str, run_as: RunAs) -> str:
     args = f"{quote_literal(name)}, {quote_literal(expression)}, {quote_literal(command)}"
+    if run_as.other:
+        return (f"SELECT cron.schedule_in_database({args}, {quote_literal(site.here)}, "
+                f"{quote_literal(run_as.role)}) AS jobid")
     if site.local:
         return f"SELECT cron.schedule({args}) AS jobid"
     return f"SELECT cron.schedule_in_database({args}, {quote_literal(site.here)}) AS jobid"
 
 
 def schedule(db: Database, job: str | None, cron_expression: str | None,
-             older_than: str | None) -> dict[str, Any]:
-    """``steward.schedule(job, cron_expression, older_than)``: create or update one job, by name.
+             older_than: str | None, run_as: str | None = None) -> dict[str, Any]:
+    """``steward.schedule(job, cron_expression, older_than, run_as)``: create or update one job, by name.
 
     The keys are the function's OUT columns.
     """
-    return _schedule(db, jobs.job(job), cron_expression, older_than)
+    return _schedule(db, jobs.job(job), cron_expression, older_than, _run_as(db, run_as))
 
 
-def _schedule(db: Database, job: jobs.Job, cron_expression: str | None, older_than: str | None) -> dict[str, Any]:
+def _schedule(db: Database, job: jobs.Job, cron_expression: str | None, older_than: str | None,
+              run_as: RunAs) -> dict[str, Any]:
     expression = jobs.check_schedule(cron_expression if cron_expression is not None else job.default_schedule)
     command = jobs.command(job, positive_interval(db, older_than, "older_than"))
     _require_function(db, job)
     site = locate(db)
     check_cron_extension(db, site)
     name = jobs.cron_name(site.here, job.name)
-    before = _existing(db, site, name)
+    before = _existing(db, site, name, run_as)
     if before and (before["schedule"], before["command"], before["database"]) == (expression, command, site.here):
         action, jobid = "unchanged", before["jobid"]
     else:
         # pg_cron updates a job of the same name and user in place (schedule, command).
-        jobid = cron_rows(db, site, _schedule_sql(site, name, expression, command))[0]["jobid"]
+        jobid = cron_rows(db, site, _schedule_sql(site, name, expression, command, run_as))[0]["jobid"]
         action = "updated" if before else "scheduled"
     if before and not before["active"]:
         # Scheduling means running: a job someone paused (cron.alter_job) is resumed, and says so.
         cron_rows(db, site, f"SELECT cron.alter_job({int(jobid)}::bigint, active => true) IS NULL AS done")
         action = "resumed" if action == "unchanged" else action
     return {"job_name": job.name, "cron_job": name, "jobid": jobid, "schedule": expression, "command": command,
-            "cron_database": site.database, "action": action}
+            "cron_database": site.database, "action": action, "username": run_as.role}
 
 
-def unschedule(db: Database, job_name: str | None) -> bool:
-    """``steward.unschedule(job)``: true if the job was scheduled and is now gone."""
+def unschedule(db: Database, job_name: str | None, run_as: str | None = None) -> bool:
+    """``steward.unschedule(job, run_as)``: true if the job was scheduled and is now gone."""
     job = jobs.job(job_name)
+    who = _run_as(db, run_as)
     site = locate(db)
     check_cron_extension(db, site)
-    before = _existing(db, site, jobs.cron_name(site.here, job.name))
+    before = _existing(db, site, jobs.cron_name(site.here, job.name), who)
     if before is None:
         return False
     cron_rows(db, site, f"SELECT cron.unschedule({int(before['jobid'])}::bigint) AS done")
