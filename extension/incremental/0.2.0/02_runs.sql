@@ -2,14 +2,16 @@
 -- Reference: extension/partitions.md ("Maintenance runs"), extension/queries.md (capture_query_stats),
 -- extension/reports.md (health check maintenance_runs). See extension/build.py for the rules.
 
--- One row per run over every managed table (CALL steward.run_maintenance(), steward.maintain_partitions()):
+-- One row per run over every managed table (CALL steward.run_maintenance(), steward.maintain_partitions(), or a
+-- client's run recorded with steward.record_run_start/record_run_end, as pg-steward maintain does):
 -- started when the run starts, finished when it ends, with its counts. Never a row per table: the log keeps
 -- what was done to each. A run that never finishes (stopped, cancelled) keeps finished_at NULL. Written by
 -- pg_steward with the real role and time (trigger maintenance_runs_writer, extension/idempotent/partitions.sql).
 CREATE TABLE steward.maintenance_runs (
     run_id       bigserial PRIMARY KEY,
     procedure    text NOT NULL
-                 CHECK (procedure OPERATOR(pg_catalog.=) ANY (ARRAY['run_maintenance', 'maintain_partitions'])),
+                 CHECK (procedure OPERATOR(pg_catalog.=) ANY (ARRAY['run_maintenance', 'maintain_partitions',
+                                                       'pg-steward maintain'])),
     run_by       name NOT NULL DEFAULT CURRENT_USER,
     started_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     finished_at  timestamptz,
