@@ -68,13 +68,13 @@ def test_each_problem_is_found_with_its_fix(conn: psycopg.Connection) -> None:
     assert redundant.startswith('its keys (a) are a left prefix of "public"."child_a_b"')
     assert ("redundant", "child_a_again") not in found
     invalid = found[("invalid", "child_b_unique")]
-    assert invalid["severity"] == "critical" and invalid["fix"].startswith("REINDEX INDEX CONCURRENTLY")
+    assert invalid["severity"] == "critical" and invalid["fix"].startswith("DROP INDEX CONCURRENTLY")
     fk = found[("fk_without_index", None)]
     assert fk["fix"] == 'CREATE INDEX CONCURRENTLY ON "public"."child" ("parent_id");'
     assert "child_parent_id_fkey" in fk["detail"]
     unused = {i for p, i in found if p == "unused"}
-    assert unused == {"child_a", "child_a_again", "child_a_desc"}  # not the used one, not the primary key
-    assert "since the statistics" in found[("unused", "child_a")]["detail"]
+    assert unused == {"child_a_desc"}  # not the used one, the primary key, nor those dropped for other reasons
+    assert "since the statistics" in found[("unused", "child_a_desc")]["detail"]
     assert all(r["size_bytes"] >= 0 for r in found.values())
     # Applying the fixes clears the findings.
     for problem, index in found:
@@ -133,3 +133,94 @@ def test_fixes_run_as_given_on_awkward_names(conn: psycopg.Connection) -> None:
             conn.execute(r["fix"])
     left = {r["problem"] for r in report(conn) if r["schema"] == "Sch ema"}
     assert not left & {"duplicate", "fk_without_index"}
+
+
+def test_an_invalid_index_never_keeps_a_duplicate_group(conn: psycopg.Connection) -> None:
+    """Issue 18 case 7: a failed CREATE UNIQUE INDEX CONCURRENTLY must not make the valid index look droppable."""
+    conn.execute("CREATE TABLE t (id int, a int)")
+    conn.execute("INSERT INTO t SELECT g, g % 10 FROM generate_series(1, 1000) g")
+    conn.execute("CREATE INDEX t_a ON t (a)")
+    with pytest.raises(errors.UniqueViolation):
+        conn.execute("CREATE UNIQUE INDEX CONCURRENTLY t_a_unique ON t (a)")
+    found = report(conn)
+    assert not [r for r in found if r["index"] == "t_a" and r["problem"] != "unused"]
+    invalid = [r for r in found if r["index"] == "t_a_unique"]
+    assert [r["problem"] for r in invalid] == ["invalid"]
+    assert invalid[0]["fix"].startswith('DROP INDEX CONCURRENTLY "public"."t_a_unique";')
+    conn.execute(invalid[0]["fix"])
+    assert conn.execute("SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass").fetchone()[0] == 1
+
+
+def test_a_constraint_index_keeps_and_the_extra_index_goes(conn: psycopg.Connection) -> None:
+    """Issue 18 case 8: a primary key that a foreign key depends on is never the one proposed for dropping."""
+    conn.execute("CREATE TABLE p (id int PRIMARY KEY)")
+    conn.execute("CREATE TABLE c (p_id int REFERENCES p)")
+    conn.execute("CREATE INDEX c_p_id ON c (p_id)")
+    conn.execute("INSERT INTO p SELECT generate_series(1, 1000)")
+    conn.execute("CREATE UNIQUE INDEX p_id_again ON p (id)")
+    conn.execute("ANALYZE p")
+    conn.execute("SET enable_seqscan = off")
+    for _ in range(3):
+        conn.execute("SELECT * FROM p WHERE id = 5")  # the later index may well be the one scanned
+    flush_stats(conn)
+    dups = [r for r in report(conn) if r["problem"] == "duplicate"]
+    assert [(r["index"], r["fix"]) for r in dups] == [("p_id_again", 'DROP INDEX CONCURRENTLY "public"."p_id_again";')]
+    conn.execute(dups[0]["fix"])
+    assert not [r for r in report(conn) if r["problem"] == "duplicate"]
+
+
+def test_an_invalid_partitioned_index_is_reported_with_a_fix_by_its_use(conn: psycopg.Connection) -> None:
+    """Issue 18 case 9: CREATE INDEX ON ONLY never attached leaves an invalid partitioned index. Never scanned on
+    any partition, it goes; one whose attached partition indexes serve lookups is completed, not dropped."""
+    conn.execute("CREATE TABLE ev (d date NOT NULL, k int) PARTITION BY RANGE (d)")
+    conn.execute("CREATE TABLE ev_1 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')")
+    conn.execute("CREATE TABLE ev_2 PARTITION OF ev FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')")
+    conn.execute("CREATE INDEX ev_k ON ONLY ev (k)")
+    conn.execute("CREATE INDEX ev_d ON ONLY ev (d)")
+    conn.execute("CREATE INDEX ev_1_d ON ev_1 (d)")
+    conn.execute("ALTER INDEX ev_d ATTACH PARTITION ev_1_d")
+    conn.execute("SET enable_seqscan = off")
+    conn.execute("SELECT * FROM ev_1 WHERE d = '2024-01-05'")
+    flush_stats(conn)
+    invalid = {r["index"]: r for r in report(conn) if r["problem"] == "invalid"}
+    assert set(invalid) == {"ev_k", "ev_d"}
+    assert invalid["ev_k"]["fix"].startswith('DROP INDEX "public"."ev_k";')
+    assert invalid["ev_d"]["fix"].startswith("-- for each partition without it")
+    assert 'ALTER INDEX "public"."ev_d" ATTACH PARTITION' in invalid["ev_d"]["fix"]
+    conn.execute(invalid["ev_k"]["fix"])
+    assert [r["index"] for r in report(conn) if r["problem"] == "invalid"] == ["ev_d"]
+
+
+def test_a_foreign_key_index_is_never_unused_and_its_fix_is_listed_once(conn: psycopg.Connection) -> None:
+    """Issue 18 case 10: creating the index fk_without_index asks for must not make it an 'unused' finding."""
+    conn.execute("CREATE TABLE a (x int, y int, PRIMARY KEY (x, y), UNIQUE (y, x))")
+    conn.execute("CREATE TABLE b (x int, y int, FOREIGN KEY (x, y) REFERENCES a (x, y), "
+                 "FOREIGN KEY (y, x) REFERENCES a (y, x))")
+    fks = [r for r in report(conn) if r["problem"] == "fk_without_index"]
+    assert len(fks) == 1
+    assert "b_x_y_fkey" in fks[0]["detail"] and "b_y_x_fkey" in fks[0]["detail"]
+    conn.execute(fks[0]["fix"])
+    flush_stats(conn)
+    assert [(r["problem"], r["table"]) for r in report(conn)] == []
+
+
+def test_missing_index_ignores_maintenance_scans_and_reports_a_partitioned_table_once(
+        conn: psycopg.Connection) -> None:
+    """Issue 18 case 11: CREATE INDEX and ANALYZE scans are no workload; leaves add up to their partitioned table."""
+    conn.execute("CREATE TABLE plain (id int, a int, b int, c int)")
+    conn.execute("INSERT INTO plain SELECT g, g, g, g FROM generate_series(1, 20000) g")
+    for column in ("id", "a", "b", "c", "a, b", "b, c"):
+        conn.execute(f"CREATE INDEX ON plain ({column})")
+    conn.execute("ANALYZE plain")
+    conn.execute("CREATE TABLE ev (d date NOT NULL, k int) PARTITION BY RANGE (d)")
+    conn.execute("CREATE TABLE ev_1 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')")
+    conn.execute("CREATE TABLE ev_2 PARTITION OF ev FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')")
+    conn.execute("INSERT INTO ev SELECT '2024-01-01'::date + g % 59, g FROM generate_series(1, 30000) g")
+    conn.execute("ANALYZE ev")
+    for _ in range(6):
+        conn.execute("SELECT count(*) FROM ev WHERE k = 7")
+    flush_stats(conn)
+    missing = [r for r in report(conn) if r["problem"] == "missing_index"]
+    assert [r["table"] for r in missing] == ["ev"]
+    assert 'CREATE INDEX ON "public"."ev" (<column>);' in missing[0]["fix"]
+    assert "partitioned table" in missing[0]["detail"]

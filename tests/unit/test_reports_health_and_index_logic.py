@@ -58,8 +58,13 @@ def test_fk_cover() -> None:
 def test_invalid_leftover_is_dropped() -> None:
     leftover = f.invalid([replace(BASE, name="i_ccnew", valid=False)], {})
     assert leftover[0].fix.startswith("DROP INDEX CONCURRENTLY")
-    failed = f.invalid([replace(BASE, valid=False)], {})
-    assert failed[0].fix.startswith("REINDEX INDEX CONCURRENTLY")
+    # A failed CREATE INDEX CONCURRENTLY is dropped, its rebuild told beside (a REINDEX of a failed unique
+    # build fails again on the same duplicate key); one a constraint depends on is rebuilt.
+    failed = f.invalid([replace(BASE, valid=False)], {BASE.oid: "CREATE UNIQUE INDEX i ON s.t USING btree (a)"})
+    assert failed[0].fix.startswith("DROP INDEX CONCURRENTLY")
+    assert failed[0].fix.endswith("CREATE UNIQUE INDEX CONCURRENTLY i ON s.t USING btree (a)")
+    constraint = f.invalid([replace(BASE, valid=False, constraint=True)], {})
+    assert constraint[0].fix.startswith("REINDEX INDEX CONCURRENTLY")
 
 
 def test_status_both_directions() -> None:

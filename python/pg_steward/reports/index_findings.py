@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pg_steward.sqltext import qualified, quote_ident
@@ -78,14 +79,23 @@ def drop_statement(index: IndexInfo) -> str:
 
 
 def _keeper(group: list[IndexInfo]) -> IndexInfo:
-    """The index of a duplicate group to keep: one that must stay, else the most used, else the oldest."""
-    return sorted(group, key=lambda i: (not i.must_stay(), not i.valid, -(i.scans or 0), i.oid))[0]
+    """The index of a group of valid duplicates to keep: one that backs a constraint (a primary key, a unique
+    constraint, one a foreign key references), else a unique or replica-identity one, else the most used, else
+    the oldest."""
+    return sorted(group, key=lambda i: (not i.constraint, not i.must_stay(), -(i.scans or 0), i.oid))[0]
+
+
+def droppable_beside(index: IndexInfo, keep: IndexInfo) -> bool:
+    """Whether dropping ``index`` loses nothing that ``keep``, of the same definition, does not provide."""
+    return not index.constraint and not index.replica_identity and (keep.unique or not index.unique)
 
 
 def duplicates(indexes: list[IndexInfo]) -> list[Finding]:
+    """Valid indexes of the same definition as another one: all but the keeper go. An invalid index serves no
+    lookup, so it never keeps (nor joins) a group: invalid() reports it."""
     groups: dict[tuple[object, ...], list[IndexInfo]] = defaultdict(list)
     for index in indexes:
-        if not index.child:
+        if not index.child and index.valid:
             groups[index.signature()].append(index)
     out = []
     for group in groups.values():
@@ -95,11 +105,11 @@ def duplicates(indexes: list[IndexInfo]) -> list[Finding]:
         for index in group:
             if index is keep:
                 continue
-            if index.must_stay():
-                fix = (f"-- {index.qualified} enforces a constraint: drop the constraint it backs "
-                       f"(ALTER TABLE {index.table_qualified} DROP CONSTRAINT ...) if {keep.qualified} can take it")
-            else:
+            if droppable_beside(index, keep):
                 fix = drop_statement(index)
+            else:
+                fix = (f"-- {index.qualified} backs a constraint or the replica identity: move that to "
+                       f"{keep.qualified} first (ALTER TABLE {index.table_qualified} ...), then drop it")
             out.append(Finding("duplicate", index, f"same definition as {keep.qualified}", fix, "warning"))
     return out
 
@@ -114,15 +124,17 @@ def _prefix_of(short: IndexInfo, long: IndexInfo) -> bool:
             and short.options[:n] == long.options[:n])
 
 
-def redundant(indexes: list[IndexInfo], names: dict[tuple[int, int], str]) -> list[Finding]:
-    """B-tree indexes whose keys are a left prefix of another valid B-tree's keys on the same table."""
+def redundant(indexes: list[IndexInfo], names: dict[tuple[int, int], str],
+              dropped: frozenset[int] = frozenset()) -> list[Finding]:
+    """B-tree indexes whose keys are a left prefix of another valid B-tree's keys on the same table; the longer
+    index must be one that stays (not in ``dropped``, the indexes other findings propose to drop)."""
     out = []
     candidates = [i for i in indexes if not i.child and i.valid]
     for short in candidates:
         if short.must_stay() or len(short.columns) != short.key_count:
             continue
         for long in candidates:
-            if long is not short and _prefix_of(short, long):
+            if long is not short and long.oid not in dropped and _prefix_of(short, long):
                 out.append(Finding(
                     "redundant", short,
                     f"its keys ({column_list(short, names)}) are a left prefix of {long.qualified} "
@@ -143,12 +155,19 @@ NO_LAST_SCAN = ("this server does not record when an index was last scanned (las
                 "an index used only long ago cannot be told from one in use")
 
 
-def unused(indexes: list[IndexInfo], since: str, last_scan_known: bool = True) -> list[Finding]:
+def unused(indexes: list[IndexInfo], since: str, last_scan_known: bool = True,
+           foreign_keys: Iterable[tuple[int, tuple[int, ...]]] = (),
+           dropped: frozenset[int] = frozenset()) -> list[Finding]:
     """Indexes never scanned since the statistics began, and (PostgreSQL 16+) those not scanned for
-    UNUSED_AFTER_DAYS days; ``last_scan_known`` says whether the server records last scans."""
+    UNUSED_AFTER_DAYS days; ``last_scan_known`` says whether the server records last scans. An index that
+    serves a foreign key's lookups (``foreign_keys``: table oid and columns) is in use whatever its scans say,
+    and one in ``dropped`` is already proposed for dropping by another finding."""
+    fks = list(foreign_keys)
     out = []
     for index in indexes:
-        if index.child or not index.valid or index.must_stay() or index.scans is None:
+        if index.child or not index.valid or index.must_stay() or index.scans is None or index.oid in dropped:
+            continue
+        if any(table == index.table_oid and covers_foreign_key(index, columns) for table, columns in fks):
             continue
         if index.scans == 0:
             detail = f"no index scans {since}; " + (_STANDBYS if last_scan_known else f"{NO_LAST_SCAN}; {_STANDBYS}")
@@ -165,26 +184,65 @@ def unused(indexes: list[IndexInfo], since: str, last_scan_known: bool = True) -
 _LEFTOVER = re.compile(r"_cc(new|old)[0-9]*$")
 
 
+def _valid_twin(index: IndexInfo, indexes: list[IndexInfo]) -> IndexInfo | None:
+    """A valid index of the same definition that serves everything ``index`` would, if there is one."""
+    for other in indexes:
+        if other.valid and other.signature() == index.signature() and (other.unique or not index.unique):
+            return other
+    return None
+
+
+def _invalid_partitioned(index: IndexInfo, definition: str | None) -> tuple[str, str]:
+    detail = ("invalid partitioned index (CREATE INDEX ON ONLY not attached on every partition): "
+              "queries on the partitions lacking it cannot use it, and new partitions do not get it")
+    recreate = definition.replace(" ON ONLY ", " ON ", 1) if definition else "CREATE INDEX ON the table ..."
+    attach = (f"for each partition without it: CREATE INDEX CONCURRENTLY ON the partition, then ALTER INDEX "
+              f"{index.qualified} ATTACH PARTITION ...")
+    if index.constraint or index.scans:
+        # Its partitions' indexes serve lookups (or a constraint): they stay, and the missing ones are added.
+        return detail, f"-- {attach}; or rebuild it on every partition: DROP INDEX {index.qualified}; {recreate};"
+    # Never scanned on any partition: the same evidence on which an unused index goes.
+    return detail + "; its partitions' indexes were never scanned", \
+        f"DROP INDEX {index.qualified};  -- to have it on every partition instead: {attach}"
+
+
 def invalid(indexes: list[IndexInfo], definitions: dict[int, str]) -> list[Finding]:
-    """Invalid indexes: a failed CREATE INDEX CONCURRENTLY (rebuild) or REINDEX CONCURRENTLY leftover (drop)."""
+    """Invalid indexes: a failed CREATE INDEX CONCURRENTLY or a REINDEX CONCURRENTLY leftover, which no query
+    ever used (dropped, its rebuild told beside), a partitioned index not attached on every partition."""
     out = []
     for index in indexes:
-        if index.valid or index.partitioned:
+        if index.valid or index.child:
             continue
-        if _LEFTOVER.search(index.name):
+        definition = definitions.get(index.oid)
+        if index.partitioned:
+            detail, fix = _invalid_partitioned(index, definition)
+        elif _LEFTOVER.search(index.name):
             detail = "left behind by a failed REINDEX CONCURRENTLY; the original index is still there"
             fix = f"DROP INDEX CONCURRENTLY {index.qualified};"
+        elif index.constraint:
+            detail = "invalid, and a constraint depends on it: it must be rebuilt"
+            fix = f"REINDEX INDEX CONCURRENTLY {index.qualified};"
         else:
-            detail = ("invalid (a failed CREATE INDEX CONCURRENTLY): never used by queries, "
-                      "yet kept up to date by every write")
-            fix = f"REINDEX INDEX CONCURRENTLY {index.qualified};  -- or drop it: DROP INDEX CONCURRENTLY ..."
+            twin = _valid_twin(index, indexes)
+            detail = ("invalid (a failed CREATE INDEX CONCURRENTLY): never used by queries, yet kept up to date "
+                      "by every write")
+            if twin is not None:
+                detail += f"; {twin.qualified} already serves the same lookups"
             if index.unique:
-                detail += "; it still enforces uniqueness on new rows"
-        definition = definitions.get(index.oid)
+                # The usual cause is a duplicate key, on which a REINDEX fails again: PostgreSQL's advice is to
+                # drop the index and build it anew once the data allows it.
+                detail += "; it still enforces uniqueness on new rows (a duplicate key is the usual cause)"
+            retry = f": {_concurrently(definition)}" if definition else ""
+            fix = (f"DROP INDEX CONCURRENTLY {index.qualified};  -- as PostgreSQL advises; to have it, once "
+                   f"its build can succeed{retry}")
         if definition:
             detail += f"; definition: {definition}"
         out.append(Finding("invalid", index, detail, fix, "critical" if index.unique else "warning"))
     return out
+
+
+def _concurrently(definition: str) -> str:
+    return re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", definition, count=1)
 
 
 def covers_foreign_key(index: IndexInfo, fk_columns: tuple[int, ...]) -> bool:

@@ -91,14 +91,37 @@ JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 WHERE k.contype = 'f' AND k.conparentid = 0 AND {USER_SCHEMA} AND {_not_extension_member("c")}
 """
 
+# Sequential scans per table, less those maintenance made: each CREATE INDEX or REINDEX of one of its indexes
+# and each validation of one of its foreign-key or CHECK constraints read the whole table once. A partition's
+# scans count for its partitioned table (the root of its tree), where the finding and its fix belong: a query on
+# the partitioned table scans each partition, so the root counts its busiest partition's scans.
 _SEQ_SCAN_SQL = f"""
-SELECT n.nspname::text AS schema, c.relname::text AS table_name, pg_catalog.pg_relation_size(c.oid) AS size_bytes,
-       s.seq_scan, s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan, s.n_live_tup
-FROM pg_catalog.pg_stat_all_tables AS s
-JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
+WITH leaf AS (
+    SELECT coalesce(pg_catalog.pg_partition_root(c.oid), c.oid) AS root,
+           s.seq_scan OPERATOR(pg_catalog.-)
+             (SELECT count(*) FROM pg_catalog.pg_index AS i WHERE i.indrelid = c.oid) OPERATOR(pg_catalog.-)
+             (SELECT count(*) FROM pg_catalog.pg_constraint AS k
+              WHERE k.conrelid = c.oid AND k.contype IN ('f', 'c')) AS scans,
+           s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan, s.n_live_tup
+    FROM pg_catalog.pg_stat_all_tables AS s
+    JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND {USER_SCHEMA} AND {_not_extension_member("c")}
+)
+SELECT n.nspname::text AS schema, c.relname::text AS table_name, c.relkind = 'p' AS partitioned,
+       -- sizes wait behind a lock on the table: read only for the tables found
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_catalog.pg_relation_size(t.relid)), 0) FROM {partition_walk("c.oid")} AS t)
+            ELSE pg_catalog.pg_relation_size(c.oid) END::bigint AS size_bytes, max(leaf.scans)::bigint AS seq_scan,
+       sum(leaf.seq_tup_read)::bigint AS seq_tup_read, max(leaf.idx_scan)::bigint AS idx_scan,
+       sum(leaf.n_live_tup)::bigint AS n_live_tup, count(*)::int AS partitions
+FROM leaf
+JOIN pg_catalog.pg_class AS c ON c.oid = leaf.root
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND {USER_SCHEMA} AND {_not_extension_member("c")}
-  AND s.n_live_tup >= $1::bigint AND s.seq_scan >= $2::bigint AND s.seq_scan > coalesce(s.idx_scan, 0)
+WHERE {_not_extension_member("c")}
+GROUP BY n.nspname, c.oid, c.relname, c.relkind
+HAVING sum(leaf.n_live_tup) >= $1::bigint AND max(leaf.scans) >= $2::bigint
+   AND max(leaf.scans) > max(leaf.idx_scan)
 """
 
 _STATS_RESET_SQL = """
@@ -130,18 +153,26 @@ def _finding_row(finding: index_findings.Finding) -> Row:
             "size_bytes": i.size_bytes, "detail": finding.detail, "fix": finding.fix, "severity": finding.severity}
 
 
-def _fk_findings(db: Database, indexes: list[index_findings.IndexInfo], names: dict[tuple[int, int], str]) -> list[Row]:
-    out = []
-    for fk in db.query(_FOREIGN_KEYS_SQL):
+def _fk_findings(db: Database, indexes: list[index_findings.IndexInfo], names: dict[tuple[int, int], str],
+                 fks: list[Row]) -> list[Row]:
+    """fk_without_index, one finding (and one CREATE INDEX) per table and set of columns, however many foreign
+    keys share them."""
+    uncovered: dict[tuple[int, frozenset[int]], list[Row]] = {}
+    for fk in fks:
         columns = tuple(fk["columns"])
         if any(index_findings.covers_foreign_key(i, columns) for i in indexes if i.table_oid == fk["table_oid"]):
             continue
-        column_names = [names[(fk["table_oid"], c)] for c in columns]
+        uncovered.setdefault((fk["table_oid"], frozenset(columns)), []).append(fk)
+    out = []
+    for group in uncovered.values():
+        fk = group[0]
+        column_names = [names[(fk["table_oid"], c)] for c in fk["columns"]]
+        keys = "; ".join(f"{k['name']} references {k['referenced']}" for k in group)
         out.append({
             "problem": "fk_without_index", "schema": fk["schema"], "table": fk["table_name"], "index": None,
             "size_bytes": int(fk["size_bytes"]),
-            "detail": f"foreign key {fk['name']} ({', '.join(column_names)}) references {fk['referenced']}: "
-                      f"each DELETE or key UPDATE there scans this table, and the lock waits with it",
+            "detail": f"foreign key ({', '.join(column_names)}): {keys}: each DELETE or key UPDATE there scans "
+                      f"this table, and the lock waits with it",
             "fix": index_findings.create_index_statement(fk["schema"], fk["table_name"], column_names,
                                                          fk["partitioned"]),
             "severity": "warning"})
@@ -153,13 +184,18 @@ def _missing_index_findings(db: Database) -> list[Row]:
     for t in db.query(_SEQ_SCAN_SQL, MISSING_INDEX_MIN_ROWS, MISSING_INDEX_MIN_SCANS):
         per_scan = int(t["seq_tup_read"] / max(t["seq_scan"], 1))
         table = qualified(t["schema"], t["table_name"])
+        where = (f" (partitioned table: counted over its {t['partitions']} partitions, the busiest one's scans)"
+                 if t["partitioned"] else "")
+        create = (f"CREATE INDEX ON {table} (<column>);  -- partitioned table: builds it on every partition"
+                  if t["partitioned"] else f"CREATE INDEX CONCURRENTLY ON {table} (<column>);")
         out.append({
             "problem": "missing_index", "schema": t["schema"], "table": t["table_name"], "index": None,
             "size_bytes": int(t["size_bytes"]),
             "detail": f"{t['seq_scan']} sequential scans reading {per_scan} rows each on average, "
-                      f"against {t['idx_scan']} index scans, over {t['n_live_tup']} live rows",
+                      f"against {t['idx_scan']} index scans, over {t['n_live_tup']} live rows{where}; "
+                      f"scans of index builds and constraint validations are not counted",
             "fix": f"-- find the columns the sequential scans filter on (steward.slow_queries(), EXPLAIN), then: "
-                   f"CREATE INDEX CONCURRENTLY ON {table} (<column>);",
+                   f"{create}",
             "severity": "info"})
     return out
 
@@ -174,13 +210,21 @@ def index_report(db: Database) -> list[Row]:
     reset = db.query(_STATS_RESET_SQL)
     since = f"since the statistics were reset at {reset[0]['stats_reset']}" if reset and reset[0]["stats_reset"] \
         else "since the statistics began (never reset)"
+    fks = db.query(_FOREIGN_KEYS_SQL)
+    # Each index gets at most one drop, and no drop takes away what another finding keeps: duplicates first,
+    # then redundant prefixes of an index that stays, then unused (never an index a foreign key needs).
     dups = index_findings.duplicates(indexes)
-    duplicated = {d.index.oid for d in dups}
-    # An index already reported as a duplicate is not reported again as redundant.
-    redundant = [r for r in index_findings.redundant(indexes, names) if r.index.oid not in duplicated]
-    findings = (index_findings.invalid(indexes, definitions) + dups + redundant
-                + index_findings.unused(indexes, since, last_scan_known))
-    out = [_finding_row(x) for x in findings] + _fk_findings(db, indexes, names) + _missing_index_findings(db)
+    duplicated = frozenset(d.index.oid for d in dups)
+    unused = index_findings.unused(indexes, since, last_scan_known,
+                                   [(fk["table_oid"], tuple(fk["columns"])) for fk in fks], duplicated)
+    unused_oids = frozenset(u.index.oid for u in unused)
+    redundant = [r for r in index_findings.redundant(indexes, names, duplicated | unused_oids)
+                 if r.index.oid not in duplicated]
+    # A prefix of an index that stays is told as redundant rather than as unused.
+    redundant_oids = {r.index.oid for r in redundant}
+    unused = [u for u in unused if u.index.oid not in redundant_oids]
+    findings = index_findings.invalid(indexes, definitions) + dups + redundant + unused
+    out = [_finding_row(x) for x in findings] + _fk_findings(db, indexes, names, fks) + _missing_index_findings(db)
     rank = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda r: (rank[r["severity"]], r["problem"], -r["size_bytes"], r["schema"], r["table"],
                                       r["index"] or ""))
