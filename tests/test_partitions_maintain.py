@@ -7,16 +7,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from support.partitions import digest, fails, tree_names
-
-
-def act(conn: psycopg.Connection, sql: str, params: list | None = None) -> list[tuple]:
-    return conn.execute(sql, params).fetchall()
-
-
-def month(conn: psycopg.Connection, offset: int) -> str:
-    return conn.execute("SELECT to_char(date_trunc('month', current_date) + %s * interval '1 month', "
-                        "'YYYY_MM')", [offset]).fetchone()[0]
+from support.partitions import act, digest, fails, month, tree_names
 
 
 def test_premake_by_the_clock_without_any_data(conn: psycopg.Connection) -> None:
