@@ -202,8 +202,8 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound,
             f"of {fields.get('table_name', 'another table')} references them "
             f"({fields.get('constraint_name', 'a constraint')}); the rows stay in DEFAULT",
             FOREIGN_KEY_VIOLATION, detail=fields.get("detail"),
-            hint="Moving a row between partitions deletes it from DEFAULT, which the referencing rows forbid. "
-                 "Make the foreign key ON UPDATE/ON DELETE aware (or drop it), or move the rows by hand.",
+            hint="Moving a row into its partition deletes it from DEFAULT, which this foreign key forbids while "
+                 "rows reference it. Repoint or remove the referencing rows; the next run then moves these.",
             schema_name=fields.get("schema_name"), table_name=fields.get("table_name"),
             constraint_name=fields.get("constraint_name")) from None
     if copied != deleted:  # cannot happen under the lock; if it ever did, the subtransaction undoes both
