@@ -271,6 +271,25 @@ def test_maintain_one_failing_table_leaves_the_others(new_database: Callable[...
         assert result.returncode == 1  # a failed action
         assert any(r["table"] == "readings" and not r["ok"] for r in rows)
         assert sum(r["table"] == "events" and r["action"] == "detach concurrently" and r["ok"] for r in rows) == 2
+        # The run is recorded (steward.record_run_start / record_run_end) with its failure, for health().
+        runs = conn.execute("SELECT procedure, tables_due, failures, finished_at IS NOT NULL "
+                            "FROM steward.maintenance_runs").fetchall()
+        assert runs == [("pg-steward maintain", 2, 1, True)]
+
+
+def test_maintain_records_a_complete_run_for_health(new_database: Callable[..., str]) -> None:
+    """A database maintained only by pg-steward maintain is not reported as never maintained."""
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        expiring_table(conn, "events")
+        assert run("maintain", "--concurrently", "--dsn", url).returncode == 0
+        assert run("maintain", "--table", "events", "--dsn", url).returncode == 0  # one table: no run recorded
+        runs = conn.execute("SELECT procedure, tables_due, failures, actions > 0 "
+                            "FROM steward.maintenance_runs").fetchall()
+        assert runs == [("pg-steward maintain", 1, 0, True)]
+        check = conn.execute("SELECT status, detail FROM steward.health() "
+                             "WHERE check_name = 'maintenance_runs'").fetchone()
+        assert check[0] == "ok" and "pg-steward maintain" in check[1], check
 
 
 def check_of(url: str) -> tuple[int, str]:

@@ -155,6 +155,41 @@ def test_indexes_constraints_owner_and_grants_reach_the_partition(conn: psycopg.
         conn.execute("RESET ROLE; DROP TABLE orders; DROP ROLE app_owner; DROP ROLE app_reader")
 
 
+def test_maintain_privilege_reaches_new_partitions(conn: psycopg.Connection) -> None:
+    """PostgreSQL 17's MAINTAIN (VACUUM, ANALYZE, REINDEX, ... without owning the table) is copied to each new
+    partition like the other grants, with its grant option, by create_partition and by maintenance."""
+    if conn.info.server_version < 170000:
+        pytest.skip("the MAINTAIN privilege exists from PostgreSQL 17")
+    conn.execute("""
+        DROP ROLE IF EXISTS app_owner; DROP ROLE IF EXISTS app_dba; DROP ROLE IF EXISTS app_ops;
+        CREATE ROLE app_owner; CREATE ROLE app_dba; CREATE ROLE app_ops;
+        CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+        ALTER TABLE events OWNER TO app_owner;
+        GRANT MAINTAIN ON events TO app_dba WITH GRANT OPTION;
+        GRANT MAINTAIN, SELECT ON events TO app_ops;
+    """)
+    try:
+        made = [conn.execute("SELECT steward.create_monthly_partition('events', '2024-07-01')::text").fetchone()[0]]
+        conn.execute("SELECT steward.manage('events', '1 month', premake => 2)")
+        conn.execute("SELECT * FROM steward.maintain_partitions('events')")
+        made += [r[0] for r in conn.execute(
+            "SELECT relid::regclass::text FROM pg_partition_tree('events') WHERE isleaf AND relid::regclass::text "
+            "<> %s", [made[0]])]
+        assert len(made) >= 3
+        for name in made:
+            acl = conn.execute("SELECT relacl::text FROM pg_class WHERE oid = %s::regclass", [name]).fetchone()[0]
+            assert "app_dba=m*/app_owner" in acl and "app_ops=rm/app_owner" in acl, (name, acl)
+        conn.execute("SET ROLE app_ops")
+        conn.execute(f"ANALYZE {made[0]}")  # MAINTAIN lets it analyze a table it does not own
+        conn.execute("RESET ROLE")
+        analyzed = conn.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relid = %s::regclass",
+                                [made[0]]).fetchone()[0]
+        assert analyzed is not None
+    finally:
+        conn.execute("RESET ROLE; SELECT steward.unmanage('events'); DROP TABLE events; "
+                     "DROP ROLE app_owner; DROP ROLE app_dba; DROP ROLE app_ops")
+
+
 def test_sub_partitioned_layout_is_copied_from_the_newest_sibling(conn: psycopg.Connection) -> None:
     conn.execute(workload_sql("seed_tables"))
     conn.execute("SELECT steward.create_partition('transaction_log', '2025-01-01', '1 year')")

@@ -215,3 +215,23 @@ def test_run_maintenance_works_off_a_backlog_in_steps_bounded_by_lock_timeout(co
     assert conn.execute("SELECT count(*) FROM steward.partition_maintenance_log WHERE action = 'more'").fetchone() == (
         0,)
     assert conn.execute("SELECT * FROM steward.maintain_partitions()").fetchall() == []
+
+
+def test_record_run_start_and_end_check_their_arguments(conn: psycopg.Connection) -> None:
+    for sql, sqlstate in (("SELECT steward.record_run_start('run_maintenance')", "22023"),
+                          ("SELECT steward.record_run_end(NULL, 1, 1, 0)", "22004"),
+                          ("SELECT steward.record_run_end(424242, 1, 1, 0)", "22023")):
+        with pytest.raises(psycopg.Error) as raised:
+            conn.execute(sql)
+        assert raised.value.sqlstate == sqlstate, (sql, raised.value)
+        conn.rollback()
+    run_id = conn.execute("SELECT steward.record_run_start()").fetchone()[0]
+    with pytest.raises(psycopg.Error) as raised:
+        conn.execute("SELECT steward.record_run_end(%s, -1, 1, 0)", [run_id])
+    assert raised.value.sqlstate == "22023"
+    conn.rollback()
+    run_id = conn.execute("SELECT steward.record_run_start()").fetchone()[0]
+    conn.execute("SELECT steward.record_run_end(%s, 3, 2, 1)", [run_id])
+    assert conn.execute("SELECT procedure, tables_due, actions, failures, other_owners, finished_at IS NOT NULL "
+                        "FROM steward.maintenance_runs WHERE run_id = %s", [run_id]).fetchone() == (
+        "pg-steward maintain", 3, 2, 1, 0, True)

@@ -8,6 +8,8 @@ shown to work.
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from psycopg import errors
@@ -197,6 +199,22 @@ def test_heap_fetches_ask_for_vacuum(shop: psycopg.Connection) -> None:
     assert found["fix"] == "VACUUM (ANALYZE) public.orders;"
     shop.execute(found["fix"])
     assert not [a for a in advice(shop, query) if a["problem"] == "index-only scan visits the heap"]
+
+
+def test_index_scans_show_their_index_searches_where_the_server_counts_them(shop: psycopg.Connection) -> None:
+    """PostgreSQL 18 prints Index Searches (an = ANY list of values on different leaf pages descends more than
+    once), and ANALYZE has buffers by default; the rows are the same on every major, with the searches in the
+    detail from 18 on."""
+    shop.execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
+    rows = nodes(shop, "SELECT * FROM orders WHERE id IN (3, 300, 30000)")
+    [scan] = [r for r in rows if r["index_name"] == "orders_pkey"]
+    assert scan["operation"] == "Index Scan" and scan["rows_actual"] == 3
+    assert scan["shared_hit_blocks"] + scan["shared_read_blocks"] > 0
+    if shop.info.server_version >= 180000:
+        searches = re.search(r"Index Searches: (\d+)", scan["detail"])
+        assert searches and 2 <= int(searches.group(1)) <= 3
+    else:
+        assert "Index Searches" not in scan["detail"]
 
 
 @pytest.fixture

@@ -285,3 +285,110 @@ def test_a_known_text_reuses_its_logged_fingerprint(pgss) -> None:
     fingerprints = admin.execute("SELECT DISTINCT fingerprint FROM steward.query_performance_log "
                                  "WHERE query_text LIKE 'SELECT count(*) FROM work%'").fetchall()
     assert fingerprints == [("from-the-log",)]
+
+
+def test_entry_re_created_with_more_calls_and_wider_extremes(pgss) -> None:
+    """Evicted and back between two snapshots, with more calls, a higher maximum and a lower minimum.
+
+    From PostgreSQL 17 its new stats_since says it started again: all its calls are logged, in a window that
+    starts at that stats_since. Before 17 nothing in its counters tells it from an entry that went on: the
+    window is undercounted (the calls beyond the old count), never negative.
+    """
+    admin, app = pgss
+    slow = "SELECT count(*) FROM work, pg_sleep(%s) WHERE id < 1"
+    capture(admin)
+    for _ in range(3):
+        app.execute(slow, [0.01])
+    capture(admin)
+    assert logged_calls(admin) == 3
+    evict(admin)
+    app.execute(slow, [0.0])  # a lower minimum
+    app.execute(slow, [0.05])  # a higher maximum
+    for _ in range(4):
+        app.execute(slow, [0.01])
+    back = capture(admin)
+    row = admin.execute(
+        "SELECT l.calls, l.window_start, e.stats_since FROM steward.query_performance_log l "
+        "JOIN steward.query_stats_snapshot_entry e ON e.snapshot_id = %s AND e.queryid = l.queryid AND e.toplevel "
+        "WHERE l.execution_date = %s AND l.query_text LIKE 'SELECT count(*) FROM work%%'",
+        [back["snapshot_id"], back["captured_at"]]).fetchone()
+    if admin.info.server_version >= 170000:
+        assert back["started_again"] == 1
+        assert row[0] == 6
+        assert row[1] == row[2] and row[1] > back["previous_captured_at"]  # counted since its stats_since
+    else:
+        assert back["started_again"] == 0
+        assert row[0] == 3  # 6 calls now less 3 before: the calls since the re-creation beyond the old count
+        assert row[1] == back["previous_captured_at"]
+
+
+def test_minmax_reset_alone_is_not_a_new_start(pgss) -> None:
+    """PostgreSQL 17's minmax_only reset lowers an entry's maximum; the entry went on and its delta is exact."""
+    admin, app = pgss
+    if admin.info.server_version < 170000:
+        pytest.skip("pg_stat_statements_reset(..., minmax_only) exists from PostgreSQL 17")
+    slow = "SELECT count(*) FROM work, pg_sleep(%s) WHERE id < 1"
+    capture(admin)
+    app.execute(slow, [0.2])
+    app.execute(slow, [0.0])
+    capture(admin)
+    admin.execute("SELECT pg_stat_statements_reset(0, 0, %s, true)", [queryid(admin)])
+    for _ in range(2):
+        app.execute(slow, [0.0])
+    after = capture(admin)
+    assert after["started_again"] == 0
+    calls, max_ms = admin.execute(
+        "SELECT calls, max_time_ms FROM steward.query_performance_log WHERE execution_date = %s "
+        "AND query_text LIKE 'SELECT count(*) FROM work%%'", [after["captured_at"]]).fetchone()
+    # The maximum since the reset is one of the window's calls (fast ones, not the 200 ms before it).
+    assert calls == 2 and max_ms is not None and max_ms < 150
+
+
+def test_nested_statements_are_logged_and_grouped_apart(pgss) -> None:
+    """The same statement run directly and inside a function: two entries (toplevel true and false) of
+    pg_stat_statements, two log rows, two groups of slow_queries (the nested one marked)."""
+    admin, app = pgss
+    admin.execute("CREATE FUNCTION count_work() RETURNS bigint LANGUAGE plpgsql AS "
+                  "$$ DECLARE r bigint; BEGIN EXECUTE 'SELECT count(*) FROM work WHERE id < 7' INTO r; "
+                  "RETURN r; END $$")
+    app.execute("SET pg_stat_statements.track = 'all'")
+    capture(admin)
+    for _ in range(2):
+        app.execute("SELECT count(*) FROM work WHERE id < 5")
+    for _ in range(3):
+        app.execute("SELECT count_work()")
+    capture(admin)
+    rows = admin.execute(
+        "SELECT toplevel, calls, group_key FROM steward.query_performance_log "
+        "WHERE source = 'pg_stat_statements' AND query_text ILIKE '%count(*) FROM work WHERE id <%' "
+        "ORDER BY toplevel").fetchall()
+    assert [(top, calls) for top, calls, _ in rows] == [(False, 3), (True, 2)]
+    assert rows[0][2] == rows[1][2] + " (nested)"
+    groups = {r[0]: r[1] for r in admin.execute(
+        "SELECT fingerprint, calls FROM steward.slow_queries(since => '1 hour', \"limit\" => 100)")}
+    assert groups[rows[1][2]] == 2 and groups[rows[0][2]] == 3
+
+
+def test_io_wal_and_parallel_counters_by_version(pgss) -> None:
+    """Block I/O time on every version; WAL buffers full and parallel workers from PostgreSQL 18, NULL before."""
+    admin, app = pgss
+    for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0",
+                    "max_parallel_workers_per_gather = 2"):
+        app.execute(f"SET {setting}")
+    capture(admin)
+    plan = app.execute("EXPLAIN (FORMAT JSON) SELECT count(*) FROM work WHERE id < 900").fetchone()[0]
+    assert "Gather" in str(plan), "the workload was expected to run in parallel"
+    for _ in range(2):
+        app.execute("SELECT count(*) FROM work WHERE id < 900")
+    capture(admin)
+    io_read, io_write, wal_full, planned, launched = admin.execute(
+        "SELECT blk_read_time_ms, blk_write_time_ms, wal_buffers_full, parallel_workers_to_launch, "
+        "parallel_workers_launched FROM steward.query_performance_log "
+        "WHERE source = 'pg_stat_statements' AND query_text LIKE 'SELECT count(*) FROM work WHERE id < %%'"
+    ).fetchone()
+    assert io_read is not None and io_read >= 0 and io_write is not None and io_write >= 0
+    if admin.info.server_version >= 180000:
+        assert wal_full == 0
+        assert planned == 4 and 0 <= launched <= planned  # 2 workers planned per call, 2 calls
+    else:
+        assert (wal_full, planned, launched) == (None, None, None)

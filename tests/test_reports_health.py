@@ -20,7 +20,8 @@ def test_clean_database_is_healthy(conn: psycopg.Connection) -> None:
     checks = health(conn)
     assert set(checks) == {"vacuum", "analyze", "xid_wraparound", "multixact_wraparound", "sequences",
                            "cache_hit_ratio", "connections", "idle_in_transaction", "long_running_queries",
-                           "blocked_queries", "invalid_indexes", "database_size", "temp_files", "maintenance_runs"}
+                           "blocked_queries", "invalid_indexes", "database_size", "temp_files", "checkpoints",
+                           "maintenance_runs"}
     assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}
     assert all(c["fix"] is None and c["threshold"] for c in checks.values())
     assert checks["database_size"]["value"].endswith("MB")
@@ -115,3 +116,29 @@ def test_invalid_index_is_a_health_warning(conn: psycopg.Connection) -> None:
         conn.execute("CREATE UNIQUE INDEX CONCURRENTLY dup_v ON dup (v)")
     check = health(conn)["invalid_indexes"]
     assert check["status"] == "warning" and check["detail"] == "public.dup_v"
+
+
+def test_requested_checkpoints_read_from_the_view_of_the_server(conn: psycopg.Connection) -> None:
+    """Checkpoint counters are in pg_stat_checkpointer from PostgreSQL 17 (pg_stat_bgwriter lost them), in
+    pg_stat_bgwriter before: health reads the one the server has, and many requested checkpoints are critical."""
+    view, requested = (("pg_stat_checkpointer", "num_requested") if conn.info.server_version >= 170000
+                       else ("pg_stat_bgwriter", "checkpoints_req"))
+    conn.execute("SELECT pg_stat_reset_shared(%s)", [view.removeprefix("pg_stat_")])
+    few = health(conn)["checkpoints"]
+    assert few["status"] == "unknown" and "too few checkpoints to judge" in few["detail"]
+    assert f"({view})" in few["detail"]
+    for _ in range(12):
+        conn.execute("CHECKPOINT")
+    # The checkpointer counts a checkpoint when it has finished it: the last one may not be counted yet.
+    counted = conn.execute(f"SELECT {requested} FROM {view}").fetchone()[0]
+    assert counted >= 11
+    check = health(conn)["checkpoints"]
+    assert check["status"] == "critical" and check["value"].endswith("% requested")
+    shown = int(check["detail"].split(" requested and ")[0])
+    assert 11 <= counted <= shown <= 12 and f"({view})" in check["detail"]
+    wal = conn.execute("SELECT pg_size_bytes(current_setting('max_wal_size'))").fetchone()[0]
+    assert check["fix"].startswith(f"ALTER SYSTEM SET max_wal_size = '{2 * wal // 2**20}MB';")
+    # Its thresholds can be set like any check's: none at all makes it informational.
+    conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
+                 "VALUES ('checkpoints', NULL, NULL)")
+    assert health(conn)["checkpoints"]["status"] == "ok"

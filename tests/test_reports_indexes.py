@@ -25,6 +25,29 @@ def test_clean_database_has_no_findings(conn: psycopg.Connection) -> None:
     assert [r for r in rows(conn, "SELECT * FROM steward.table_bloat()") if r["fix"]] == []
 
 
+def test_unused_index_says_what_the_server_knows_of_its_last_scan(conn: psycopg.Connection) -> None:
+    """PostgreSQL 16 records each index's last scan (last_idx_scan): an index scanned today is in use, and an
+    unused one is dated by the statistics; before 16 the finding says the server cannot tell when."""
+    conn.execute("CREATE TABLE t (id int, a int, b int)")
+    conn.execute("INSERT INTO t SELECT g, g, g FROM generate_series(1, 1000) g")
+    conn.execute("CREATE INDEX t_a ON t (a)")
+    conn.execute("CREATE INDEX t_b ON t (b)")
+    conn.execute("ANALYZE t")
+    conn.execute("SET enable_seqscan = off")
+    conn.execute("SELECT * FROM t WHERE a = 3")
+    flush_stats(conn)
+    found = {r["index"]: r for r in report(conn) if r["problem"] == "unused"}
+    assert set(found) == {"t_b"}
+    detail = found["t_b"]["detail"]
+    assert detail.startswith("no index scans since the statistics")
+    if conn.info.server_version >= 160000:
+        last = conn.execute("SELECT last_idx_scan FROM pg_stat_all_indexes WHERE indexrelname = 't_a'").fetchone()
+        assert last[0] is not None  # t_a: scanned now, so not idle
+        assert "does not record when an index was last scanned" not in detail
+    else:
+        assert "does not record when an index was last scanned (last_idx_scan is from PostgreSQL 16)" in detail
+
+
 def test_each_problem_is_found_with_its_fix(conn: psycopg.Connection) -> None:
     conn.execute("CREATE TABLE parent (id int PRIMARY KEY)")
     conn.execute("CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent, a int, b int)")

@@ -392,6 +392,35 @@ $python$;
 COMMENT ON FUNCTION steward.detach_steps(regclass) IS
   'What a client should run to detach expired partitions concurrently (FINALIZE of pending detaches first), per managed table in detach mode';
 
+-- A client that maintains every managed table itself, one transaction per table (pg-steward maintain), records its
+-- run as run_maintenance does, so that steward.health() sees it.
+CREATE OR REPLACE FUNCTION steward.record_run_start(procedure text DEFAULT 'pg-steward maintain')
+RETURNS bigint
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+@python pg_steward.partitions.maintain.record_run_start(procedure)
+$python$;
+
+COMMENT ON FUNCTION steward.record_run_start(text) IS
+  'Starts a row of steward.maintenance_runs for a client''s run over every managed table; its run_id';
+
+CREATE OR REPLACE FUNCTION steward.record_run_end(
+    run_id bigint, tables_due integer, actions integer, failures integer, other_owners integer DEFAULT 0)
+RETURNS void
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+@python pg_steward.partitions.maintain.record_run_end(run_id, tables_due, actions, failures, other_owners)
+$python$;
+
+COMMENT ON FUNCTION steward.record_run_end(bigint, integer, integer, integer, integer) IS
+  'Finishes a client''s run started with steward.record_run_start, with its counts';
+
 CREATE OR REPLACE FUNCTION steward.record_detach(
     parent regclass, partition text, step text, ok boolean, detail text DEFAULT NULL)
 RETURNS void

@@ -75,6 +75,7 @@ def test_slow_by_mean_or_by_total() -> None:
 V14 = {"userid", "dbid", "toplevel", "queryid", "calls", "total_exec_time", "total_plan_time", "min_exec_time",
        "max_exec_time", "rows", "blk_read_time"}
 V17 = (V14 - {"blk_read_time"}) | {"shared_blk_read_time", "stats_since", "minmax_stats_since"}
+V18 = V17 | {"wal_buffers_full", "parallel_workers_to_launch", "parallel_workers_launched"}
 
 
 @pytest.mark.parametrize(("version", "columns", "name", "expected"), [
@@ -87,6 +88,12 @@ V17 = (V14 - {"blk_read_time"}) | {"shared_blk_read_time", "stats_since", "minma
     (120000, {"total_time"}, "total_exec_time", "total_time"),
     (120000, {"total_time"}, "toplevel", None),
     (170000, V14, "blk_read_time", "blk_read_time"),  # server upgraded, extension not yet
+    (180000, V18, "wal_buffers_full", "wal_buffers_full"),
+    (180000, V18, "parallel_workers_launched", "parallel_workers_launched"),
+    (180000, V17, "wal_buffers_full", None),  # 18 with pg_stat_statements 1.11 (not updated)
+    (170000, V17, "parallel_workers_to_launch", None),
+    (170000, V17, "minmax_stats_since", "minmax_stats_since"),
+    (160000, V14, "minmax_stats_since", None),
 ])
 def test_columns_are_chosen_by_version(version: int, columns: set, name: str, expected: str | None) -> None:
     assert column_for(name, version, columns) == expected
@@ -96,3 +103,36 @@ def test_select_list_fills_missing_columns_with_constants() -> None:
     pairs = dict(select_list(140000, V14))
     assert pairs["stats_since"] == "NULL::timestamptz" and pairs["toplevel"] == "toplevel"
     assert dict(select_list(130000, V14 - {"toplevel"}))["toplevel"] == "true"
+
+
+def test_minmax_reset_alone_keeps_the_entry_and_knows_its_maximum() -> None:
+    """17+: minmax_stats_since moved, stats_since did not: a continuing entry whose maximum is from the window."""
+    before = entry(calls=10, ms=100.0, mx=50.0, since="2026-01-01 00:00:00+00",
+                   minmax_stats_since="2026-01-01 00:00:00+00")
+    now = entry(calls=12, ms=104.0, mx=3.0, since="2026-01-01 00:00:00+00",
+                minmax_stats_since="2026-01-02 00:00:00+00")
+    d = delta(before, now, full_reset=False)
+    assert (d.calls, d.exec_ms, d.started_again, d.max_exec_ms, d.counting_since) == (2, 4.0, False, 3.0, None)
+
+
+def test_a_counter_going_down_is_a_new_start_even_with_the_same_stats_since() -> None:
+    same = "2026-01-01 00:00:00+00"
+    d = delta(entry(calls=10, ms=100.0, since=same), entry(calls=4, ms=40.0, since=same), full_reset=False)
+    assert (d.calls, d.exec_ms, d.started_again) == (4, 40.0, True)
+
+
+def test_re_created_entry_counts_since_its_stats_since() -> None:
+    d = delta(entry(calls=10, since="2026-01-01 00:00:00+00"),
+              entry(calls=30, ms=300.0, since="2026-01-02 00:00:00+00"), full_reset=False)
+    assert (d.calls, d.counting_since) == (30, "2026-01-02 00:00:00+00")
+
+
+def test_new_counters_are_none_where_the_server_has_none() -> None:
+    old = delta(entry(calls=1), entry(calls=3, ms=120.0), full_reset=False)
+    assert (old.wal_buffers_full, old.parallel_workers_to_launch, old.parallel_workers_launched) == (None,) * 3
+    new = delta(entry(calls=1, wal_buffers_full=2, parallel_workers_to_launch=4, parallel_workers_launched=4,
+                      local_blk_read_time=1.0, blk_read_time=2.0),
+                entry(calls=3, ms=120.0, wal_buffers_full=5, parallel_workers_to_launch=8,
+                      parallel_workers_launched=6, local_blk_read_time=1.5, blk_read_time=4.0), full_reset=False)
+    assert (new.wal_buffers_full, new.parallel_workers_to_launch, new.parallel_workers_launched) == (3, 4, 2)
+    assert new.io_read_ms == 2.5  # shared and local, as blk_read_time counted both before 17

@@ -7,7 +7,7 @@ import pytest
 from pg_steward.errors import StewardError
 from pg_steward.queries.advice import advise, filter_columns
 from pg_steward.queries.facts import Facts, RelationFacts, RootFacts
-from pg_steward.queries.plan import parse_plan
+from pg_steward.queries.plan import detail, parse_plan
 from pg_steward.queries.pruning import key_columns, pruning
 from pg_steward.queries.statements import classify, require_plain
 
@@ -148,3 +148,20 @@ def test_statement_classification() -> None:
     with pytest.raises(StewardError, match="not a plain query"):
         require_plain(classify("DELETE FROM t"), allow_writes=False)
     require_plain(classify("DELETE FROM t"), allow_writes=True)
+
+
+def test_both_shapes_of_explain_output_read_alike() -> None:
+    """PostgreSQL 18's output (Index Searches, Disabled, fractional rows, Planning buffers) and 17's give the
+    same nodes; the index searches appear in the node's detail where the server prints them."""
+    v17 = {"Node Type": "Index Scan", "Schema": "public", "Relation Name": "t", "Alias": "t",
+           "Index Name": "t_pkey", "Plan Rows": 3, "Actual Rows": 1, "Actual Loops": 3, "Actual Total Time": 0.1,
+           "Index Cond": "(t.id = ANY ('{1,5,900}'::integer[]))", "Shared Hit Blocks": 6}
+    v18 = {**v17, "Actual Rows": 1.0, "Disabled": False, "Index Searches": 9}
+    old = parse_plan(analyzed(v17))
+    new = parse_plan([{**analyzed(v18)[0], "Planning": {"Shared Hit Blocks": 4, "Shared Read Blocks": 0}}])
+    assert (old.nodes[0].rows_actual_total, new.nodes[0].rows_actual_total) == (3.0, 3.0)
+    assert old.nodes[0].get("Shared Hit Blocks") == new.nodes[0].get("Shared Hit Blocks") == 6
+    assert old.nodes[0].index_searches is None and new.nodes[0].index_searches == 9
+    assert "Index Searches" not in detail(old.nodes[0])
+    assert "Index Searches: 9 over 3 loops" in detail(new.nodes[0])
+    assert advise(old, Facts()) == advise(new, Facts())

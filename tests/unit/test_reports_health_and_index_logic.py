@@ -81,3 +81,28 @@ def test_sequence_percent_used() -> None:
     assert hc.percent_used(31130, 1, 1, 32767, 1) == 95.0
     assert hc.percent_used(None, 1, 1, 100, 1) is None
     assert hc.percent_used(-95, -1, -1, -1, -101) == 94.0
+
+
+def test_checkpoint_counters_by_server_columns() -> None:
+    assert hc.checkpoint_figures(set())[0] == "pg_stat_bgwriter"  # up to 16: no pg_stat_checkpointer
+    view, columns = hc.checkpoint_figures({"num_timed", "num_requested", "num_done", "write_time"})
+    assert (view, columns["requested"], columns["timed"]) == ("pg_stat_checkpointer", "num_requested", "num_timed")
+    assert hc.requested_share(3, 4) is None  # too few to judge
+    assert hc.requested_share(30, 10) == 25.0
+    assert hc.status(hc.requested_share(30, 10), hc.DEFAULTS["checkpoints"]) == "warning"
+
+
+def test_unused_says_since_when_where_the_server_records_last_scans() -> None:
+    never = f.unused([replace(BASE, scans=0)], "since the statistics began", last_scan_known=True)
+    assert never[0].detail.startswith("no index scans since the statistics began;")
+    assert f.NO_LAST_SCAN not in never[0].detail
+    # PostgreSQL 16+: scanned, but not for longer than UNUSED_AFTER_DAYS.
+    idle = replace(BASE, scans=40, last_scan="2026-09-01 10:00:00+00", idle_days=f.UNUSED_AFTER_DAYS + 0.5)
+    [found] = f.unused([idle], "since x", last_scan_known=True)
+    assert found.detail.startswith(f"not scanned since 2026-09-01 10:00:00+00 ({f.UNUSED_AFTER_DAYS} days), "
+                                   "40 index scans before that since x")
+    assert f.unused([replace(idle, idle_days=f.UNUSED_AFTER_DAYS - 1)], "x", last_scan_known=True) == []
+    # Before 16 the server cannot tell: only never-scanned indexes are found, and the finding says so.
+    assert f.unused([idle], "x", last_scan_known=False) == []
+    [old] = f.unused([replace(BASE, scans=0)], "since x", last_scan_known=False)
+    assert f.NO_LAST_SCAN in old.detail

@@ -140,14 +140,27 @@ def maintain_one(db: Client, oid: int, table: str, concurrently: bool) -> list[d
 
 def maintain(db: Client, parent: str | None, concurrently: bool,
              advance: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
-    """Maintain every managed table (or ``parent``); one row per action."""
+    """Maintain every managed table (or ``parent``); one row per action.
+
+    A run over every table is recorded in ``steward.maintenance_runs`` (``steward.record_run_start`` /
+    ``record_run_end``), as ``CALL steward.run_maintenance()`` records its own, so that ``steward.health()``
+    knows when maintenance last completed.
+    """
     tables = managed_tables(db, parent)
+    run_id = None if parent is not None else db.query("SELECT steward.record_run_start() AS run_id")[0]["run_id"]
     rows: list[dict[str, Any]] = []
+    failed = 0
     for oid, table in tables:
         try:
-            rows += maintain_one(db, oid, table, concurrently)
+            done = maintain_one(db, oid, table, concurrently)
         except psycopg.Error as error:  # one table's failure is reported; the others go on
-            rows.append(_action(table, "error", None, False, describe(error)))
+            done = [_action(table, "error", None, False, describe(error))]
+        rows += done
+        failed += any(not r["ok"] for r in done)
         if advance:
             advance(len(tables), table)
+    if run_id is not None:
+        actions = sum(r["ok"] and r["action"] not in ("more", "skip") for r in rows)
+        db.query("SELECT steward.record_run_end($1::pg_catalog.int8, $2::pg_catalog.int4, $3::pg_catalog.int4, "
+                 "$4::pg_catalog.int4)", run_id, len(tables), actions, failed)
     return rows

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pg_steward.arguments import not_null
 from pg_steward.db import Database
 from pg_steward.errors import (
     INSUFFICIENT_PRIVILEGE,
@@ -310,6 +311,39 @@ class Run:
                    "failures = $4::pg_catalog.int4, other_owners = $5::pg_catalog.int4 "
                    "WHERE run_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
                    self.run_id, self.tables_due, self.actions, self.failures, self.others)
+
+
+CLIENT_PROCEDURES = ("pg-steward maintain",)  # what record_run_start accepts: clients that maintain every table
+
+
+def record_run_start(db: Database, procedure: str | None) -> int:
+    """``steward.record_run_start(procedure)``: a client's run over every managed table, started; its run_id."""
+    if procedure not in CLIENT_PROCEDURES:
+        raise StewardError(f"procedure must be one of {', '.join(CLIENT_PROCEDURES)}, not {procedure!r}",
+                           INVALID_PARAMETER_VALUE,
+                           hint="run_maintenance and maintain_partitions record their own runs.")
+    return Run.start(db, procedure).run_id
+
+
+def record_run_end(db: Database, run_id: int | None, tables_due: int | None, actions: int | None,
+                   failures: int | None, other_owners: int | None) -> None:
+    """``steward.record_run_end(...)``: the run finished with its counts (the trigger refuses another role's run,
+    or one already finished)."""
+    counts = {"run_id": run_id, "tables_due": tables_due, "actions": actions, "failures": failures,
+              "other_owners": other_owners}
+    for name, value in counts.items():
+        not_null(name, value)
+        assert value is not None
+        if value < 0:
+            raise StewardError(f"{name} must not be negative, got {value}", INVALID_PARAMETER_VALUE)
+    assert run_id is not None and tables_due is not None and actions is not None and failures is not None
+    assert other_owners is not None
+    if not db.query("SELECT 1 FROM steward.maintenance_runs WHERE run_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8 "
+                    "AND procedure OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])", run_id,
+                    list(CLIENT_PROCEDURES)):
+        raise StewardError(f"no client run {run_id} in steward.maintenance_runs", INVALID_PARAMETER_VALUE,
+                           hint="Pass the run_id steward.record_run_start returned.")
+    Run(run_id, tables_due, actions, failures, other_owners).finish(db)
 
 
 def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
+from pg_steward import server
 from pg_steward.db import Database, Row
 from pg_steward.errors import (
     INVALID_PARAMETER_VALUE,
@@ -114,13 +115,8 @@ def _snapshot_sql(db: Database, schema: str) -> str:
     baseline, nothing returned), $4 whether pg_stat_statements was fully reset
     in between (every entry then counts from zero and is returned).
     """
-    version = int(db.query("SELECT pg_catalog.current_setting('server_version_num')::int AS v")[0]["v"])
-    available = {r["attname"] for r in db.query(
-        "SELECT a.attname::text FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relname = 'pg_stat_statements' AND pg_catalog.quote_ident(n.nspname) = $1 AND a.attnum > 0",
-        schema)}
-    pairs = statstatements.select_list(version, available)
+    available = server.columns(db, f"{schema}.pg_stat_statements")
+    pairs = statstatements.select_list(server.version_num(db), available)
     columns = ", ".join(name for name, _ in pairs)
     exprs = ", ".join(f"s.{expr}" if expr in available else expr for _, expr in pairs)
     before = ", ".join(f"p.{c} AS before_{c}" for c in statstatements.BEFORE)
@@ -195,22 +191,30 @@ def _log_deltas(db: Database, schema: str, deltas: list[statstatements.Delta], w
         return 0
     known = _known_shapes(db, [text_hash(texts[d.key.queryid]) for d in logged])
     shapes = [known.get(text_hash(texts[d.key.queryid])) or shape(texts[d.key.queryid]) for d in logged]
+    # A re-created entry (17+: stats_since moved) counted only since its stats_since: its window starts there.
     db.execute(
         "INSERT INTO steward.query_performance_log (query_hash, query_text, execution_time_ms, rows_returned, "
         "execution_date, fingerprint, normalized_query, source, calls, mean_time_ms, max_time_ms, window_start, "
-        "queryid, database_name, username, toplevel, shared_blks_hit, shared_blks_read, temp_blks_written) "
+        "queryid, database_name, username, toplevel, shared_blks_hit, shared_blks_read, temp_blks_written, "
+        "blk_read_time_ms, blk_write_time_ms, wal_buffers_full, parallel_workers_to_launch, "
+        "parallel_workers_launched) "
         "SELECT v.h, v.q, v.ms, v.r, $5::timestamptz, v.fp, v.nq, 'pg_stat_statements', v.calls, "
-        "v.ms / v.calls, v.mx, $6::timestamptz, v.qid, pg_catalog.current_database(), "
-        "(SELECT rolname FROM pg_catalog.pg_roles WHERE oid = v.uid::oid), v.top, v.hit, v.rd, v.tw "
+        "v.ms / v.calls, v.mx, GREATEST($6::timestamptz, v.since), v.qid, pg_catalog.current_database(), "
+        "(SELECT rolname FROM pg_catalog.pg_roles WHERE oid = v.uid::oid), v.top, v.hit, v.rd, v.tw, "
+        "v.io_r, v.io_w, v.wbf, v.pw_plan, v.pw_run "
         "FROM unnest($1::text[], $2::text[], $3::float8[], $4::bigint[], $7::text[], $8::text[], "
         "$9::bigint[], $10::float8[], $11::bigint[], $12::bigint[], $13::boolean[], $14::bigint[], $15::bigint[], "
-        "$16::bigint[]) AS v(h, q, ms, r, fp, nq, calls, mx, qid, uid, top, hit, rd, tw)",
+        "$16::bigint[], $17::timestamptz[], $18::float8[], $19::float8[], $20::bigint[], $21::bigint[], "
+        "$22::bigint[]) "
+        "AS v(h, q, ms, r, fp, nq, calls, mx, qid, uid, top, hit, rd, tw, since, io_r, io_w, wbf, pw_plan, pw_run)",
         [text_hash(texts[d.key.queryid]) for d in logged], [texts[d.key.queryid] for d in logged],
         [d.exec_ms for d in logged], [d.rows for d in logged], captured_at, window_start,
         [s[0] for s in shapes], [s[1] for s in shapes], [d.calls for d in logged],
         [d.max_exec_ms for d in logged], [d.key.queryid for d in logged], [d.key.userid for d in logged],
         [d.key.toplevel for d in logged], [d.shared_blks_hit for d in logged], [d.shared_blks_read for d in logged],
-        [d.temp_blks_written for d in logged])
+        [d.temp_blks_written for d in logged], [d.counting_since for d in logged],
+        [d.io_read_ms for d in logged], [d.io_write_ms for d in logged], [d.wal_buffers_full for d in logged],
+        [d.parallel_workers_to_launch for d in logged], [d.parallel_workers_launched for d in logged])
     return len(logged)
 
 

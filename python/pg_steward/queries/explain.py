@@ -39,6 +39,8 @@ def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_
     if query is None or not query.strip():
         raise StewardError("query must be a statement", NULL_VALUE_NOT_ALLOWED)
     require_plain(classify(query), bool(allow_writes))
+    # BUFFERS is named: PostgreSQL 18 adds it to ANALYZE by default, older servers only when asked, and the plan
+    # analysis reads its keys on every server (plan.py reads both shapes of output).
     options = "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" if analyze else "VERBOSE, FORMAT JSON"
     try:
         with db.subtransaction():

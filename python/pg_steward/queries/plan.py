@@ -6,6 +6,14 @@ share is therefore time x loops / processes, where processes is the number
 of workers launched by the Gather above it plus the leader. Exclusive time is
 a node's inclusive time minus that of its children (InitPlans and SubPlans
 included: their time is spent inside the node that runs them).
+
+Both shapes of output are read: up to PostgreSQL 17, buffers appear only with
+BUFFERS; from 18 ANALYZE adds them by default, index scans carry "Index
+Searches" (descents into the index, summed over loops and workers: an
+``= ANY`` list or a skip scan makes several), nodes say whether they were
+"Disabled", "Actual Rows" is fractional (an average per loop) and the
+top-level "Planning" holds the planner's buffers. A key a server does not
+print is absent, never zero.
 """
 
 from __future__ import annotations
@@ -63,6 +71,12 @@ class PlanNode:
             return None
         actual, estimate = max(self.rows_actual, 1.0), max(self.rows_estimate, 1.0)
         return max(actual / estimate, estimate / actual)
+
+    @property
+    def index_searches(self) -> int | None:
+        """Times the index was descended into, over all loops (PostgreSQL 18 on); None where not printed."""
+        value = self.raw.get("Index Searches")
+        return None if value is None else int(value)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.raw.get(key, default)
@@ -151,7 +165,7 @@ def descendants(plan: Plan, node: PlanNode) -> list[PlanNode]:
 
 _DETAIL_KEYS = (
     "Index Cond", "Recheck Cond", "Hash Cond", "Merge Cond", "Join Filter", "Filter", "Sort Key",
-    "Sort Method", "Heap Fetches", "Subplans Removed", "Workers Launched", "Hash Batches",
+    "Sort Method", "Heap Fetches", "Index Searches", "Subplans Removed", "Workers Launched", "Hash Batches",
     "Original Hash Batches", "Peak Memory Usage", "Disk Usage", "HashAgg Batches",
 )
 
@@ -165,6 +179,8 @@ def detail(node: PlanNode) -> str | None:
             continue
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
+        if key == "Index Searches" and (node.loops or 0) > 1:
+            value = f"{node.index_searches} over {node.loops} loops"
         parts.append(f"{key}: {value}")
     if node.get("Sort Space Used") is not None:
         parts.append(f"Sort Space: {node.get('Sort Space Used')}kB ({node.get('Sort Space Type')})")

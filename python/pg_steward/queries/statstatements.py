@@ -8,12 +8,22 @@ A snapshot pair is turned into per-entry work done in between: the
 difference when the entry went on, the whole counters when it started again.
 
 How we know it started again: on PostgreSQL 17 each entry says since when it
-counts (``stats_since``). Before 17 we look for anything that cannot happen to
-a continuing entry: a counter that went down, a maximum time that went down,
-a minimum that went up, or a full reset (``pg_stat_statements_info.stats_reset``
-moved). An entry evicted and re-created that already made up more calls than
-before, with a new maximum and minimum, is indistinguishable from one that
-went on; its delta is then too small, never negative.
+counts (``stats_since``): a changed one means the entry was re-created, and
+its whole counters are work done since then. Its minimum and maximum times
+can be reset alone (``pg_stat_statements_reset(..., minmax_only => true)``),
+which moves ``minmax_stats_since`` and nothing else: the entry went on, and
+its maximum is then the slowest call since that reset. Before 17 we look for
+anything that cannot happen to a continuing entry: a counter that went down,
+a maximum time that went down, a minimum that went up, or a full reset
+(``pg_stat_statements_info.stats_reset`` moved). An entry evicted and
+re-created that already made up more calls than before, with a new maximum
+and minimum, is indistinguishable from one that went on; its delta is then too
+small, never negative. A counter that went down counts as a new start on every
+version, so no delta is ever negative.
+
+Entries are keyed by ``toplevel`` too (14+): a statement run directly and the
+same statement run inside a function are separate entries, each with its own
+delta, logged with its ``toplevel`` flag.
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-# Snapshot column -> pg_stat_statements column, per PostgreSQL version. Only
-# names that changed are listed; the others are the same in 14 to 17.
+# Snapshot column -> pg_stat_statements column, per PostgreSQL version (None: the
+# server has no such column). Only names that changed or are new are listed;
+# the others are the same in 14 to 18.
 RENAMED_FROM = {
     # PostgreSQL 13 split planning from execution time.
     "total_exec_time": {130000: "total_exec_time", 0: "total_time"},
@@ -33,14 +44,26 @@ RENAMED_FROM = {
     "toplevel": {140000: "toplevel", 0: None},
     # PostgreSQL 17 renamed block I/O timing and added per-entry reset times.
     "blk_read_time": {170000: "shared_blk_read_time", 0: "blk_read_time"},
+    "blk_write_time": {170000: "shared_blk_write_time", 0: "blk_write_time"},
+    "local_blk_read_time": {170000: "local_blk_read_time", 0: None},
+    "local_blk_write_time": {170000: "local_blk_write_time", 0: None},
     "stats_since": {170000: "stats_since", 0: None},
+    "minmax_stats_since": {170000: "minmax_stats_since", 0: None},
+    # PostgreSQL 18: WAL buffers full, parallel workers planned and launched.
+    "wal_buffers_full": {180000: "wal_buffers_full", 0: None},
+    "parallel_workers_to_launch": {180000: "parallel_workers_to_launch", 0: None},
+    "parallel_workers_launched": {180000: "parallel_workers_launched", 0: None},
 }
 SAME = ("userid", "dbid", "queryid", "calls", "rows", "shared_blks_hit", "shared_blks_read",
         "temp_blks_read", "temp_blks_written")
 DEFAULTS = {"total_plan_time": "0", "toplevel": "true", "stats_since": "NULL::timestamptz",
-            "blk_read_time": "0"}
+            "minmax_stats_since": "NULL::timestamptz", "blk_read_time": "0", "blk_write_time": "0",
+            "local_blk_read_time": "NULL::float8", "local_blk_write_time": "NULL::float8",
+            "wal_buffers_full": "NULL::bigint", "parallel_workers_to_launch": "NULL::bigint",
+            "parallel_workers_launched": "NULL::bigint"}
 COUNTERS = ("calls", "total_exec_time", "total_plan_time", "rows", "shared_blks_hit", "shared_blks_read",
-            "temp_blks_read", "temp_blks_written", "blk_read_time")
+            "temp_blks_read", "temp_blks_written", "blk_read_time", "blk_write_time", "local_blk_read_time",
+            "local_blk_write_time", "wal_buffers_full", "parallel_workers_to_launch", "parallel_workers_launched")
 
 
 def column_for(name: str, server_version: int, available: set[str]) -> str | None:
@@ -88,19 +111,37 @@ class Delta:
     temp_blks_written: int
     max_exec_ms: float | None  # the slowest call, when it is known to fall in the window
     started_again: bool
+    io_read_ms: float  # data file blocks read and written (shared and local), with track_io_timing
+    io_write_ms: float
+    wal_buffers_full: int | None  # PostgreSQL 18 on; None where the server does not count it
+    parallel_workers_to_launch: int | None
+    parallel_workers_launched: int | None
+    counting_since: object = None  # when a re-created entry began counting (stats_since, 17+)
 
 
 def key(entry: dict) -> Key:
     return Key(entry["userid"], entry["dbid"], bool(entry["toplevel"]), entry["queryid"])
 
 
+def _known(before: dict, now: dict, column: str) -> bool:
+    return before.get(column) is not None and now.get(column) is not None
+
+
 def started_again(before: dict, now: dict) -> bool:
     """Whether ``now`` counts from zero since ``before`` was taken (see the module doc)."""
-    if before.get("stats_since") is not None and now.get("stats_since") is not None:
-        return before["stats_since"] != now["stats_since"]
-    if any((now[c] or 0) < (before[c] or 0) for c in COUNTERS):
+    if any((now.get(c) or 0) < (before.get(c) or 0) for c in COUNTERS):
         return True
+    if _known(before, now, "stats_since"):
+        return before["stats_since"] != now["stats_since"]
     return now["max_exec_time"] < before["max_exec_time"] or now["min_exec_time"] > before["min_exec_time"]
+
+
+def _slowest_known(before: dict, now: dict) -> bool:
+    """Whether the entry's maximum time is that of a call made since ``before`` (it went on)."""
+    if now["max_exec_time"] > before["max_exec_time"]:
+        return True
+    # 17+: the minimum and maximum were reset alone in the window; the maximum is of calls made since.
+    return _known(before, now, "minmax_stats_since") and before["minmax_stats_since"] != now["minmax_stats_since"]
 
 
 def delta(before: dict | None, now: dict, full_reset: bool) -> Delta:
@@ -108,14 +149,23 @@ def delta(before: dict | None, now: dict, full_reset: bool) -> Delta:
     base = {c: 0 for c in COUNTERS} if fresh else before
 
     def diff(column: str) -> float:
-        return (now[column] or 0) - (base[column] or 0)
+        return (now.get(column) or 0) - (base.get(column) or 0)
+
+    def counted(column: str) -> int | None:
+        return None if now.get(column) is None else int(diff(column))
 
     slowest = None
-    if fresh or now["max_exec_time"] > before["max_exec_time"]:
+    if fresh or _slowest_known(before, now):
         slowest = float(now["max_exec_time"])
     return Delta(key(now), int(diff("calls")), float(diff("total_exec_time")), int(diff("rows")),
                  int(diff("shared_blks_hit")), int(diff("shared_blks_read")), int(diff("temp_blks_written")),
-                 slowest, fresh and before is not None)
+                 slowest, fresh and before is not None,
+                 io_read_ms=float(diff("blk_read_time") + diff("local_blk_read_time")),
+                 io_write_ms=float(diff("blk_write_time") + diff("local_blk_write_time")),
+                 wal_buffers_full=counted("wal_buffers_full"),
+                 parallel_workers_to_launch=counted("parallel_workers_to_launch"),
+                 parallel_workers_launched=counted("parallel_workers_launched"),
+                 counting_since=now.get("stats_since") if fresh else None)
 
 
 @dataclass
@@ -126,7 +176,7 @@ class Window:
 
 
 # What a delta needs of the previous snapshot's entry.
-BEFORE = (*COUNTERS, "min_exec_time", "max_exec_time", "stats_since")
+BEFORE = (*COUNTERS, "min_exec_time", "max_exec_time", "stats_since", "minmax_stats_since")
 
 
 def window(pairs: list[tuple[dict | None, dict]], full_reset: bool) -> Window:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pg_steward import server
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import error_first_line
@@ -252,6 +253,27 @@ def _temp_files(db: Database) -> Measure:
         "-- raise work_mem for the statements that spill (set log_temp_files = 0 to name them)"
 
 
+def _checkpoints(db: Database) -> Measure:
+    """Share of requested checkpoints: many mean max_wal_size is too small for the write load."""
+    view, col = health_checks.checkpoint_figures(server.columns(db, "pg_catalog.pg_stat_checkpointer"))
+    r = db.query(f"SELECT {col['timed']}::bigint AS timed, {col['requested']}::bigint AS requested, "
+                 f"{col['write_ms']}::float8 AS write_ms, {col['sync_ms']}::float8 AS sync_ms, "
+                 f"{col['buffers']}::bigint AS buffers, coalesce(stats_reset::text, 'the start') AS since, "
+                 "pg_catalog.current_setting('max_wal_size') AS max_wal_size, "
+                 "pg_catalog.pg_size_bytes(pg_catalog.current_setting('max_wal_size')) AS max_wal_bytes "
+                 f"FROM pg_catalog.{view}")[0]
+    share = health_checks.requested_share(int(r["timed"]), int(r["requested"]))
+    detail = (f"{r['requested']} requested and {r['timed']} timed checkpoints since {r['since']} ({view}), "
+              f"{r['buffers']} buffers written in {r['write_ms'] / 1000:.1f} s (sync {r['sync_ms'] / 1000:.1f} s); "
+              f"max_wal_size {r['max_wal_size']}")
+    if share is None:
+        detail += f": too few checkpoints to judge (fewer than {health_checks.CHECKPOINTS_TO_JUDGE})"
+    fix = (f"ALTER SYSTEM SET max_wal_size = '{2 * int(r['max_wal_bytes']) // 2**20}MB'; "
+           "SELECT pg_catalog.pg_reload_conf();  "
+           "-- fewer checkpoints forced by WAL volume (a manual CHECKPOINT counts as requested too)")
+    return share, detail, fix
+
+
 _RUN_COLUMNS = """
 SELECT r.run_id, r.procedure, r.run_by::pg_catalog.text AS run_by, r.started_at,
        r.started_at::pg_catalog.text AS started,
@@ -337,7 +359,7 @@ MEASURES: dict[str, Callable[[Database], Measure]] = {
     "sequences": _sequences, "cache_hit_ratio": _cache_hit, "connections": _connections,
     "idle_in_transaction": _idle_in_transaction, "long_running_queries": _long_running,
     "blocked_queries": _blocked, "invalid_indexes": _invalid_indexes, "database_size": _database_size,
-    "temp_files": _temp_files, "maintenance_runs": _maintenance_runs,
+    "temp_files": _temp_files, "checkpoints": _checkpoints, "maintenance_runs": _maintenance_runs,
 }
 
 

@@ -29,9 +29,12 @@ DEFAULTS: dict[str, Threshold] = {
     "invalid_indexes": Threshold(1, None, unit="indexes"),
     "database_size": Threshold(None, None, unit="bytes"),
     "temp_files": Threshold(10 * 2**30, 100 * 2**30, unit="bytes"),
+    "checkpoints": Threshold(25, 50, unit="% requested"),
     # Age of the last maintenance run in which every table due succeeded (the schedule runs every 15 minutes).
     "maintenance_runs": Threshold(3600, 86400, unit="s"),
 }
+# Below this many checkpoints since the statistics reset, the share of requested ones says nothing yet.
+CHECKPOINTS_TO_JUDGE = 10
 CHECKS = list(DEFAULTS)
 
 
@@ -100,3 +103,27 @@ def percent_used(last_value: int | None, start: int, increment: int, max_value: 
     if span <= 0:
         return 100.0
     return round(100.0 * used / span, 2)
+
+
+def checkpoint_figures(server_columns: set[str]) -> tuple[str, dict[str, str]] | None:
+    """Where this server keeps its checkpoint counters: (view, our name -> its column), or None.
+
+    PostgreSQL 17 moved them from pg_stat_bgwriter to pg_stat_checkpointer, with new names; the view's columns
+    decide (``server_columns``: those of pg_stat_checkpointer, empty where it does not exist).
+    """
+    if {"num_timed", "num_requested"} <= server_columns:
+        return "pg_stat_checkpointer", {"timed": "num_timed", "requested": "num_requested",
+                                        "write_ms": "write_time", "sync_ms": "sync_time",
+                                        "buffers": "buffers_written"}
+    return "pg_stat_bgwriter", {"timed": "checkpoints_timed", "requested": "checkpoints_req",
+                                "write_ms": "checkpoint_write_time", "sync_ms": "checkpoint_sync_time",
+                                "buffers": "buffers_checkpoint"}
+
+
+def requested_share(timed: int, requested: int) -> float | None:
+    """Percentage of checkpoints that were requested (WAL filled max_wal_size, or a CHECKPOINT) rather than
+    timed; None while there are too few to judge."""
+    total = timed + requested
+    if total < CHECKPOINTS_TO_JUDGE:
+        return None
+    return round(100.0 * requested / total, 1)

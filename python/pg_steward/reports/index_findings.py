@@ -38,6 +38,8 @@ class IndexInfo:
     child: bool                    # attached to an index of the parent table
     size_bytes: int
     scans: int | None
+    last_scan: str | None = None     # pg_stat_all_indexes.last_idx_scan (PostgreSQL 16 on), the latest of partitions
+    idle_days: float | None = None   # days since last_scan
 
     @property
     def qualified(self) -> str:
@@ -134,15 +136,29 @@ def column_list(index: IndexInfo, names: dict[tuple[int, int], str]) -> str:
     return ", ".join(names.get((index.table_oid, c), "expression") for c in index.columns[:index.key_count])
 
 
-def unused(indexes: list[IndexInfo], since: str) -> list[Finding]:
+# An index last scanned longer ago than this is reported as unused (where the server records the last scan).
+UNUSED_AFTER_DAYS = 30
+_STANDBYS = "scans on standbys are not counted here: check them before dropping"
+NO_LAST_SCAN = ("this server does not record when an index was last scanned (last_idx_scan is from PostgreSQL 16): "
+                "an index used only long ago cannot be told from one in use")
+
+
+def unused(indexes: list[IndexInfo], since: str, last_scan_known: bool = True) -> list[Finding]:
+    """Indexes never scanned since the statistics began, and (PostgreSQL 16+) those not scanned for
+    UNUSED_AFTER_DAYS days; ``last_scan_known`` says whether the server records last scans."""
     out = []
     for index in indexes:
-        if index.child or not index.valid or index.must_stay() or index.scans is None or index.scans > 0:
+        if index.child or not index.valid or index.must_stay() or index.scans is None:
             continue
-        out.append(Finding(
-            "unused", index,
-            f"no index scans {since}; scans on standbys are not counted here: check them before dropping",
-            drop_statement(index), "warning" if index.size_bytes >= 1 << 20 else "info"))
+        if index.scans == 0:
+            detail = f"no index scans {since}; " + (_STANDBYS if last_scan_known else f"{NO_LAST_SCAN}; {_STANDBYS}")
+        elif last_scan_known and index.idle_days is not None and index.idle_days >= UNUSED_AFTER_DAYS:
+            detail = (f"not scanned since {index.last_scan} ({int(index.idle_days)} days), {index.scans} index scans "
+                      f"before that {since}; {_STANDBYS}")
+        else:
+            continue
+        out.append(Finding("unused", index, detail, drop_statement(index),
+                           "warning" if index.size_bytes >= 1 << 20 else "info"))
     return out
 
 

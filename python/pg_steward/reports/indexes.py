@@ -8,6 +8,7 @@ reports work the same for a member of pg_monitor as for a superuser.
 
 from __future__ import annotations
 
+from pg_steward import server
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.partitions.tree import partition_walk
@@ -21,6 +22,8 @@ def _not_extension_member(table: str) -> str:
             f"AND d.objid = {table}.oid AND d.deptype = 'e')")
 
 
+# PostgreSQL 16 records each index's last scan (pg_stat_all_indexes.last_idx_scan); {last_scan} is filled by
+# _indexes_sql() with it, or NULL on a server without it.
 _INDEXES_SQL = f"""
 SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS table_name,
        i.indrelid::bigint AS table_oid, ci.relname::text AS name, am.amname::text AS method,
@@ -42,6 +45,7 @@ SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS tab
             THEN (SELECT sum(s2.idx_scan) FROM {partition_walk("ci.oid")} AS t
                   JOIN pg_catalog.pg_stat_all_indexes AS s2 ON s2.indexrelid = t.relid)
             ELSE s.idx_scan END::bigint AS scans,
+       {{last_scan}},
        -- pg_get_indexdef() waits behind a lock on the table: read only where a finding needs it.
        CASE WHEN NOT i.indisvalid THEN pg_catalog.pg_get_indexdef(ci.oid) END AS definition
 FROM pg_catalog.pg_index AS i
@@ -52,6 +56,18 @@ JOIN pg_catalog.pg_am AS am ON am.oid = ci.relam
 LEFT JOIN pg_catalog.pg_stat_all_indexes AS s ON s.indexrelid = ci.oid
 WHERE {USER_SCHEMA} AND {_not_extension_member("ct")}
 """
+
+_LAST_SCAN = f"""CASE WHEN ci.relkind = 'I'
+            THEN (SELECT max(s2.last_idx_scan) FROM {partition_walk("ci.oid")} AS t
+                  JOIN pg_catalog.pg_stat_all_indexes AS s2 ON s2.indexrelid = t.relid)
+            ELSE s.last_idx_scan END"""
+
+
+def _indexes_sql(last_scan_known: bool) -> str:
+    last = f"({_LAST_SCAN})" if last_scan_known else "NULL::timestamptz"
+    return _INDEXES_SQL.replace("{last_scan}", f"{last}::text AS last_scan, (pg_catalog.date_part('epoch', "
+                                f"pg_catalog.now() OPERATOR(pg_catalog.-) {last}) / 86400)::float8 AS idle_days")
+
 
 _COLUMN_NAMES_SQL = f"""
 SELECT a.attrelid::bigint AS table_oid, a.attnum::int AS attnum, a.attname::text AS name
@@ -105,7 +121,7 @@ def _index_info(r: Row) -> index_findings.IndexInfo:
         options=tuple(r["options"] or []), expressions=r["expressions"], predicate=r["predicate"],
         unique=r["is_unique"], constraint=r["is_constraint"], replica_identity=r["replica_identity"],
         valid=r["is_valid"], partitioned=r["partitioned"], child=r["child"], size_bytes=int(r["size_bytes"] or 0),
-        scans=r["scans"])
+        scans=r["scans"], last_scan=r["last_scan"], idle_days=r["idle_days"])
 
 
 def _finding_row(finding: index_findings.Finding) -> Row:
@@ -150,7 +166,8 @@ def _missing_index_findings(db: Database) -> list[Row]:
 
 def index_report(db: Database) -> list[Row]:
     """Rows of steward.index_report: every index problem with its size and fix, the most critical first."""
-    rows = db.query(_INDEXES_SQL)
+    last_scan_known = "last_idx_scan" in server.columns(db, "pg_catalog.pg_stat_all_indexes")
+    rows = db.query(_indexes_sql(last_scan_known))
     indexes = [_index_info(r) for r in rows]
     definitions = {r["oid"]: r["definition"] for r in rows}
     names = {(r["table_oid"], r["attnum"]): r["name"] for r in db.query(_COLUMN_NAMES_SQL)}
@@ -161,7 +178,8 @@ def index_report(db: Database) -> list[Row]:
     duplicated = {d.index.oid for d in dups}
     # An index already reported as a duplicate is not reported again as redundant.
     redundant = [r for r in index_findings.redundant(indexes, names) if r.index.oid not in duplicated]
-    findings = index_findings.invalid(indexes, definitions) + dups + redundant + index_findings.unused(indexes, since)
+    findings = (index_findings.invalid(indexes, definitions) + dups + redundant
+                + index_findings.unused(indexes, since, last_scan_known))
     out = [_finding_row(x) for x in findings] + _fk_findings(db, indexes, names) + _missing_index_findings(db)
     rank = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda r: (rank[r["severity"]], r["problem"], -r["size_bytes"], r["schema"], r["table"],

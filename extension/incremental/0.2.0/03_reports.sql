@@ -1,0 +1,10 @@
+-- pg_steward 0.2.0, run once per database: the health checks checkpoints and maintenance_runs (the one list
+-- of the check names a threshold row may name).
+-- Reference: extension/reports.md. See extension/build.py for the rules of incremental sources.
+
+ALTER TABLE steward.health_thresholds DROP CONSTRAINT health_thresholds_check_name_check;
+ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_name_check
+    CHECK (check_name OPERATOR(pg_catalog.=) ANY (ARRAY[
+        'vacuum', 'analyze', 'xid_wraparound', 'multixact_wraparound', 'sequences', 'cache_hit_ratio',
+        'connections', 'idle_in_transaction', 'long_running_queries', 'blocked_queries', 'invalid_indexes',
+        'database_size', 'temp_files', 'checkpoints', 'maintenance_runs']));
