@@ -87,6 +87,22 @@ def waits_on_lock(admin: psycopg.Connection, pid: int) -> bool:
     return row is not None and row[0] == "Lock"
 
 
+def waits_for_relation(admin: psycopg.Connection, pid: int, relations: tuple[str, ...]) -> bool:
+    """``pid`` waits for a lock on one of ``relations`` (an ungranted row of pg_locks)."""
+    return admin.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE pid = %s AND NOT granted "
+                         "AND relation = ANY (%s::regclass[]))", [pid, list(relations)]).fetchone()[0]
+
+
+def wait_for_state(predicate: Callable[[], bool], alive: Callable[[], bool]) -> bool:
+    """Poll ``predicate`` for as long as ``alive()`` holds: a wait on states only, whatever the machine's load
+    (the thing watched is bounded by its own statement_timeout). False if it ended before the state was seen."""
+    while alive():
+        if predicate():
+            return True
+        time.sleep(0.005)  # a polling pause, not a wait for an outcome
+    return predicate()
+
+
 def blockers(admin: psycopg.Connection, pid: int) -> set[int]:
     return set(admin.execute("SELECT pg_blocking_pids(%s)", [pid]).fetchone()[0])
 
@@ -295,7 +311,9 @@ def test_a_lock_holder_bounds_maintenance_and_the_others_go_on(new_database: Cal
                 "SELECT parent::text, action, ok, detail FROM steward.maintain_partitions()").fetchall(), "maintenance")
             try:
                 run.start()
-                assert wait_until(lambda: waits_on_lock(admin, steward_pid), timeout=10), "maintenance never waited"
+                # Waiting for h's lock is a state of pg_locks, seen however long the run takes to reach h.
+                assert wait_for_state(lambda: waits_for_relation(admin, steward_pid, ("h", "h_default")),
+                                      run.is_alive), "maintenance never waited"
                 # Writers that start while maintenance waits: into a table it has done (a row for DEFAULT, whose
                 # lock it holds), into one it has not reached yet, and into the held table.
                 for conn, table, day in ((conns[0], "a_free", later), (conns[1], "z_free", today),
@@ -307,7 +325,7 @@ def test_a_lock_holder_bounds_maintenance_and_the_others_go_on(new_database: Cal
                 for writer in writers[:2]:
                     writer.finish(timeout=BUDGET + 10)
                 held_writer_pid = conns[2].info.backend_pid
-                assert writers[2].is_alive() and wait_until(lambda: waits_on_lock(admin, held_writer_pid))
+                assert wait_for_state(lambda: waits_on_lock(admin, held_writer_pid), writers[2].is_alive)
                 assert blockers(admin, held_writer_pid) == {holder_pid}, "the writer waits behind the holder only"
             finally:
                 holder.execute("ROLLBACK")

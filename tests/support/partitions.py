@@ -25,6 +25,17 @@ def digest(conn: psycopg.Connection, table: str) -> tuple[int, str]:
     ).fetchone()
 
 
+def act(conn: psycopg.Connection, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of ``sql``."""
+    return conn.execute(sql, params).fetchall()
+
+
+def month(conn: psycopg.Connection, offset: int) -> str:
+    """``YYYY_MM`` of the month ``offset`` months from the server's current one (a monthly partition's suffix)."""
+    return conn.execute("SELECT to_char(date_trunc('month', current_date) + %s * interval '1 month', "
+                        "'YYYY_MM')", [offset]).fetchone()[0]
+
+
 def steward_tables(conn: psycopg.Connection) -> list[str]:
     """Every table of schema steward, and pg_cron's job table when it lives in this database."""
     names = [r[0] for r in conn.execute(

@@ -73,3 +73,22 @@ def test_timestamptz_days_in_a_zone() -> None:
     now = dt.datetime(2024, 3, 10, 12, 0, tzinfo=utc)
     wanted = wanted_ranges([], config(premake=0, span=Span(days=1), zone="America/New_York"), now, None, [])
     assert wanted == [(dt.datetime(2024, 3, 10, 5, 0, tzinfo=utc), dt.datetime(2024, 3, 11, 4, 0, tzinfo=utc))]
+
+
+def test_an_integer_key_without_data_premakes_nothing() -> None:
+    ints = config(premake=3, span=Span(width=100))
+    assert wanted_ranges([part(0, 100)], ints, None, None, []) == []
+    assert wanted_ranges([part(0, 100), part(200, 300)], ints, None, None, []) == [(100, 200)]
+
+
+def test_no_partial_slot_below_the_oldest_partition() -> None:
+    odd = [part(D(2024, 3, 15), D(2024, 4, 15))]
+    assert wanted_ranges(odd, config(premake=0), D(2024, 5, 17), None, []) == [
+        (D(2024, 4, 15), D(2024, 5, 1)), (D(2024, 5, 1), D(2024, 6, 1))]
+
+
+def test_the_last_slot_of_the_key_range_reaches_maxvalue() -> None:
+    ints = config(premake=2, span=Span(width=100))
+    assert wanted_ranges([], ints, 2147483647, None, [], "integer") == [(2147483600, Unbounded.MAXVALUE)]
+    assert wanted_ranges([], config(premake=0), D(2024, 5, 17), None, [D(9999, 12, 31)]) == [
+        (D(2024, 5, 1), D(2024, 6, 1)), (D(9999, 12, 1), Unbounded.MAXVALUE)]

@@ -173,9 +173,12 @@ def _value_key(value: Value) -> tuple:
     if value is Unbounded.MAXVALUE or value is None:
         return (2,)
     try:
-        return (1, 0, Decimal(value))
+        number = Decimal(value)
     except InvalidOperation:
         return (1, 1, value)
+    # NaN (a float or numeric 'NaN', a text 'nan') sorts after every number, as PostgreSQL orders it; Decimal
+    # refuses to compare it.
+    return (1, 0, Decimal("Infinity"), 1) if number.is_nan() else (1, 0, number, 0)
 
 
 def sort_key(bound: PartitionBound | None) -> tuple:

@@ -38,10 +38,12 @@ from pg_steward.db import Database
 from pg_steward.errors import (
     CHECK_VIOLATION,
     DATETIME_OVERFLOW,
+    FOREIGN_KEY_VIOLATION,
     INTERNAL_ERROR,
     INVALID_OBJECT_DEFINITION,
     INVALID_PARAMETER_VALUE,
     StewardError,
+    error_fields,
     error_sqlstate,
 )
 from pg_steward.owner_rights import owner_rights, require_owner_rights
@@ -51,13 +53,24 @@ from pg_steward.partitions.config import read_config
 from pg_steward.partitions.locking import lock_parent, with_lock_retries
 from pg_steward.partitions.model import Parent, PartitionOptions, RangePartition, storage_clause
 from pg_steward.partitions.naming import partition_name, suffix
-from pg_steward.partitions.spans import INTEGER_KEYS, UTC, Key, Span, advance, floor, time_span, zone
+from pg_steward.partitions.spans import (
+    INTEGER_KEYS,
+    UTC,
+    Key,
+    Span,
+    advance,
+    advance_within,
+    floor,
+    time_span,
+    zone,
+)
 from pg_steward.partitions.values import (
     TIMESTAMP,
     TIMESTAMPTZ,
     Bound,
     bound_text,
     from_text,
+    order,
     overlaps,
     to_literal_text,
 )
@@ -69,8 +82,8 @@ class Created:
     oid: int
     schema: str
     name: str
-    start: Key
-    end: Key
+    start: Bound
+    end: Bound
     created: bool
     moved_rows: int = 0
 
@@ -95,19 +108,38 @@ def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bou
     return None
 
 
-def _range_sql(start: Key, end: Key) -> str:
-    return (f"FOR VALUES FROM ({quote_literal(to_literal_text(start))}) "
-            f"TO ({quote_literal(to_literal_text(end))})")
+def _literal(value: Bound) -> str:
+    return value.value if isinstance(value, Unbounded) else quote_literal(to_literal_text(value))
 
 
-def _check_sql(parent: Parent, start: Key, end: Key) -> str:
+def _range_sql(start: Bound, end: Bound) -> str:
+    return f"FOR VALUES FROM ({_literal(start)}) TO ({_literal(end)})"
+
+
+def _check_sql(parent: Parent, start: Bound, end: Bound) -> str:
     key = parent.key_sql
-    return (f"{key} IS NOT NULL AND {key} >= {quote_literal(to_literal_text(start))} "
-            f"AND {key} < {quote_literal(to_literal_text(end))}")
+    lower = "" if start is Unbounded.MINVALUE else f" AND {key} >= {_literal(start)}"
+    upper = "" if end is Unbounded.MAXVALUE else f" AND {key} < {_literal(end)}"
+    return f"{key} IS NOT NULL{lower}{upper}"
 
 
-def _choose_name(db: Database, parent: Parent, start: Key, span: Span | None, tz: ZoneInfo) -> str:
-    aligned = span is not None and floor(start, span, tz) == start
+def _in_range(parent: Parent, start: Bound, end: Bound) -> tuple[str, tuple[Key, ...]]:
+    """``WHERE`` clause and parameters of the rows of ``[start, end)`` (MINVALUE, MAXVALUE: no bound)."""
+    conditions, args = [f"{parent.key_sql} IS NOT NULL"], []
+    for bound, operator in ((start, ">="), (end, "<")):
+        if not isinstance(bound, Unbounded):
+            args.append(bound)
+            conditions.append(f"{parent.key_sql} {operator} ${len(args)}")
+    return "WHERE " + " AND ".join(conditions), tuple(args)
+
+
+def _choose_name(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo) -> str:
+    if isinstance(start, Unbounded):  # the first slot of the key's range, from MINVALUE
+        return partition_name(parent.name, "_pminvalue", lambda n: catalog.relation_exists(db, parent.schema, n),
+                              f"{parent.oid}:MINVALUE")
+    # Named by its span (``_p2024_07``) only when it is one whole slot; a piece of a slot by its exact start.
+    aligned = span is not None and floor(start, span, tz) == start and (
+        end is Unbounded.MAXVALUE or advance_within(start, span, tz, parent.key_type) == end)
     local = start.astimezone(tz).replace(tzinfo=None) if isinstance(start, dt.datetime) and start.tzinfo else None
     tail = suffix(start, span or Span(days=1), aligned=aligned, tz_local=local)
     return partition_name(parent.name, tail, lambda n: catalog.relation_exists(db, parent.schema, n),
@@ -141,17 +173,15 @@ def _copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
         db.execute(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
 
 
-def _default_rows(db: Database, parent: Parent, start: Key, end: Key) -> bool:
+def _default_rows(db: Database, parent: Parent, start: Bound, end: Bound) -> bool:
     if parent.default_oid is None:
         return False
     schema, name = catalog.relation_name(db, parent.default_oid)
-    return bool(db.query(
-        f"SELECT 1 FROM {qualified(schema, name)} WHERE {parent.key_sql} >= $1 AND {parent.key_sql} < $2 LIMIT 1",
-        start, end,
-    ))
+    where, args = _in_range(parent, start, end)
+    return bool(db.query(f"SELECT 1 FROM {qualified(schema, name)} {where} LIMIT 1", *args))
 
 
-def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Key, end: Key) -> int:
+def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound, end: Bound) -> int:
     assert parent.default_oid is not None
     default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
     db.execute(f"LOCK TABLE {default_sql} IN ACCESS EXCLUSIVE MODE")
@@ -159,9 +189,23 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Key, e
     # DEFAULT is locked ACCESS EXCLUSIVE: nothing changes it between the copy and the delete, which are two plain
     # statements (a DELETE ... RETURNING feeding the INSERT buffers every row in a tuplestore, which
     # bench/partition_maintenance.py (c) showed slower).
-    where = f"WHERE {parent.key_sql} >= $1 AND {parent.key_sql} < $2"
-    copied = db.execute(f"INSERT INTO {new_sql} ({columns}) SELECT {columns} FROM {default_sql} {where}", start, end)
-    deleted = db.execute(f"DELETE FROM {default_sql} {where}", start, end)
+    where, args = _in_range(parent, start, end)
+    copied = db.execute(f"INSERT INTO {new_sql} ({columns}) SELECT {columns} FROM {default_sql} {where}", *args)
+    try:
+        deleted = db.execute(f"DELETE FROM {default_sql} {where}", *args)
+    except Exception as error:
+        if error_sqlstate(error) != FOREIGN_KEY_VIOLATION:
+            raise
+        fields = error_fields(error)
+        raise StewardError(
+            f"cannot move rows of {bound_text(start)} to {bound_text(end)} out of {default_sql}: a foreign key "
+            f"of {fields.get('table_name', 'another table')} references them "
+            f"({fields.get('constraint_name', 'a constraint')}); the rows stay in DEFAULT",
+            FOREIGN_KEY_VIOLATION, detail=fields.get("detail"),
+            hint="Moving a row into its partition deletes it from DEFAULT, which this foreign key forbids while "
+                 "rows reference it. Repoint or remove the referencing rows; the next run then moves these.",
+            schema_name=fields.get("schema_name"), table_name=fields.get("table_name"),
+            constraint_name=fields.get("constraint_name")) from None
     if copied != deleted:  # cannot happen under the lock; if it ever did, the subtransaction undoes both
         raise StewardError(f"moved {copied} rows into {new_sql} but deleted {deleted} from {default_sql}",
                            INTERNAL_ERROR)
@@ -169,13 +213,13 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Key, e
 
 
 def create_range_partition(
-    db: Database, parent: Parent, start: Key, end: Key, *,
+    db: Database, parent: Parent, start: Bound, end: Bound, *,
     span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
 ) -> Created:
     """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows."""
     options = options or PartitionOptions()
     tz = tz or ZoneInfo("UTC")
-    if not start < end:  # type: ignore[operator]
+    if not order(start) < order(end):
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
     what = f"create partition {parent.label} [{bound_text(start)}, {bound_text(end)})"
     try:
@@ -207,7 +251,7 @@ def _lock_parent(db: Database, parent: Parent) -> None:
         db.execute(f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
 
 
-def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Span | None, tz: ZoneInfo,
+def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
                    options: PartitionOptions, force_move: bool = False) -> Created:
     """One attempt, under lock_timeout: the catalog is read after the parent's locks are held."""
     _lock_parent(db, parent)
@@ -215,7 +259,7 @@ def _create_locked(db: Database, parent: Parent, start: Key, end: Key, span: Spa
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
         return Created(found.oid, found.schema, found.name, start, end, created=False)
-    name = _choose_name(db, parent, start, span, tz)
+    name = _choose_name(db, parent, start, end, span, tz)
     new_sql = qualified(parent.schema, name)
     template = _template(partitions)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "

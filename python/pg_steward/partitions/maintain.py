@@ -11,6 +11,7 @@ ends in an ERROR when a table failed, so that pg_cron records a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,21 +24,23 @@ from pg_steward.errors import (
     INVALID_PARAMETER_VALUE,
     MAINTENANCE_FAILED,
     StewardError,
+    error_fields,
     error_message,
     error_sqlstate,
 )
 from pg_steward.owner_rights import owner_rights
 from pg_steward.partitions import catalog
+from pg_steward.partitions.bounds import Unbounded
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
 from pg_steward.partitions.config import limits, managed_oids, read_config, register, require_registered_identity
 from pg_steward.partitions.create import create_range_partition
 from pg_steward.partitions.locking import lock_parent, with_lock_retries
-from pg_steward.partitions.model import Config, Parent
+from pg_steward.partitions.model import Config, Parent, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges
 from pg_steward.partitions.retention import expired, retire
-from pg_steward.partitions.spans import Key, advance, floor, zone
+from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
 from pg_steward.partitions.survey import idle_tables
-from pg_steward.partitions.values import bound_text, from_text, order
+from pg_steward.partitions.values import Bound, bound_text, from_text
 from pg_steward.runtime import pin_settings, pinned_commit
 from pg_steward.sqltext import qualified
 
@@ -58,27 +61,66 @@ class Action:
                 "ok": self.ok, "detail": self.detail}
 
 
-def stranded_values(db: Database, parent: Parent, config: Config) -> list[Key]:
-    """One key value per span slot that has rows in the DEFAULT partition."""
+def error_text(error: BaseException) -> str:
+    """An error as one log detail: its message, then PostgreSQL's DETAIL when it has one (``error_fields``)."""
+    detail = error_fields(error).get("detail")
+    return error_message(error) + (f" ({detail})" if detail else "")
+
+
+# The time key values the bound arithmetic can place (years 1 to 9999; a day of margin at the low end for zones
+# west of UTC): the DEFAULT rows outside (infinities, BC dates, years past 9999) are counted and reported.
+_PLACEABLE = ("0001-01-02", "10000-01-01")
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """What the DEFAULT partition holds: one key value per span slot with rows, and the rows no slot can hold."""
+
+    values: list[Key]
+    unplaceable: int = 0
+
+
+def stranded_values(db: Database, parent: Parent, config: Config) -> Stranded:
+    """One key value per span slot that has rows in the DEFAULT partition, and the count of unplaceable rows.
+
+    A value no partition of this table's spans can hold (infinity, a BC date, a year past 9999) never stops
+    the walk: the search runs over the placeable values only, and the others are counted."""
     if parent.default_oid is None:
-        return []
+        return Stranded([])
+    assert parent.key_type is not None
     default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
-    tz = zone(config.time_zone)
+    key, tz = parent.key_sql, zone(config.time_zone)
+    placeable = f"{key} IS NOT NULL"
+    limits_args: tuple[str, ...] = ()
+    if parent.is_time:
+        placeable = f"{key} >= $1::{parent.key_type} AND {key} < $2::{parent.key_type}"
+        limits_args = _PLACEABLE
     found: list[Key] = []
     cursor: Key | None = None
+    unplaceable = 0
     while len(found) < MAX_NEW_PER_RUN:
-        where = f"WHERE {parent.key_sql} >= $1" if cursor is not None else f"WHERE {parent.key_sql} IS NOT NULL"
-        args = (cursor,) if cursor is not None else ()
-        row = db.query(f"SELECT min({parent.key_sql})::text AS v FROM {default_sql} {where}", *args)[0]
+        where = f"WHERE {placeable}" + (f" AND {key} >= ${len(limits_args) + 1}" if cursor is not None else "")
+        args = (*limits_args, cursor) if cursor is not None else limits_args
+        row = db.query(f"SELECT min({key})::text AS v FROM {default_sql} {where}", *args)[0]
         if row["v"] is None:
             break
-        assert parent.key_type is not None
         value = from_text(row["v"], parent.key_type)
-        if not order(value)[0] == 1:
-            break  # infinity: no partition can hold it
+        try:
+            slot = floor(value, config.span, tz)  # type: ignore[arg-type]
+        except (OverflowError, ValueError):
+            # The last hours of 9999 (UTC) are the year 10000 in a zone east of UTC: the day before is in the
+            # last slot of the calendar, which reaches to MAXVALUE and so holds them.
+            value = value - dt.timedelta(days=1)  # type: ignore[operator]
+            slot = floor(value, config.span, tz)  # type: ignore[arg-type]
         found.append(value)  # type: ignore[arg-type]
-        cursor = advance(floor(value, config.span, tz), config.span, tz)  # type: ignore[arg-type]
-    return found
+        nxt = advance_within(slot, config.span, tz, parent.key_type)
+        if isinstance(nxt, Unbounded):
+            break  # the last slot of the key's range (to MAXVALUE) holds the rest
+        cursor = nxt
+    if parent.is_time:
+        unplaceable += db.query(f"SELECT count(*) AS n FROM {default_sql} WHERE {key} IS NOT NULL AND NOT "
+                                f"({placeable})", *limits_args)[0]["n"]
+    return Stranded(found, unplaceable)
 
 
 @dataclass(frozen=True)
@@ -89,11 +131,18 @@ class Step:
     seconds: float | None  # None: a quarter of the table's lock_timeout
 
 
+# Errors of one partition's creation that come from the rows to be moved, not from the table or its locks: the
+# partition is left undone and reported, and the table's other work goes on.
+_ROW_ERRORS = ("23", "22")  # integrity constraint violations (a foreign key referencing a DEFAULT row), data
+
+
 def maintain_table(db: Database, config: Config, step: Step | None = None,
-                   budget_s: float | None = None) -> list[Action]:
+                   budget_s: float | None = None, retire_now: bool = True) -> list[Action]:
     """One table's maintenance. With ``step``, creation stops at its limits (always one partition at least) with
     a ``more`` action, and retention waits for the step that creates the last partition. Past ``budget_s``
-    seconds (the superuser's per-table budget) the table stops with a logged ``budget`` action."""
+    seconds (the superuser's per-table budget) the table stops with a logged ``budget`` action. With
+    ``retire_now`` false (``manage``), retention retires nothing and returns a ``would <mode>`` preview row per
+    partition the next run will retire."""
     parent = catalog.read_parent(db, config.parent_oid)
     catalog.require_range(parent)
     tz = zone(config.time_zone)
@@ -101,11 +150,13 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     actions: list[Action] = []
     now = now_as_key(now_utc(db), parent.key_type, tz) if parent.is_time else None
     cutoff = cutoff_for(db, parent, config.retention, tz) if config.retention and parent.is_time else None
+    stranded = Stranded([])
 
-    def plan() -> list[tuple[Key, Key]]:
+    def plan() -> list[tuple[Key, Bound]]:
         # The table's change lock first: a concurrent run of another session waits here, then reads what this
         # one made. Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the
         # DDL. The reads run with the owner's rights, so the owner's row security policies never act as the caller.
+        nonlocal stranded
         lock_parent(db, parent)
         clock = now
         with owner_rights(db, parent.owner, parent.label) as table_db:
@@ -114,7 +165,7 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                 clock = int(top) if top is not None else None
             stranded = stranded_values(table_db, parent, config)
         parts = catalog.range_partitions(db, parent)
-        return wanted_ranges(parts, config, clock, cutoff, stranded)
+        return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type)
 
     began = time.monotonic()
 
@@ -133,7 +184,17 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
             rest = len(wanted) - index
             actions.append(Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next step goes on"))
             return actions  # retention comes with the last step
-        made = create_range_partition(db, parent, start, end, span=config.span, tz=tz, options=config.options)
+        try:
+            with db.subtransaction():
+                made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
+                                              options=config.options)
+        except Exception as error:
+            if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
+                raise
+            actions.append(Action(parent.oid, "error", None, False,
+                                  f"partition {bound_text(start)} to {bound_text(end)} not created: "
+                                  + error_text(error)))
+            continue
         if made.created:
             detail = f"{bound_text(start)} to {bound_text(end)}"
             if made.moved_rows:
@@ -143,15 +204,40 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                 db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
     if cutoff is not None:
         for part in expired(catalog.range_partitions(db, parent), cutoff):
+            detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
+            if not retire_now:
+                actions.append(Action(parent.oid, f"would {config.retention_mode}", f"{part.schema}.{part.name}",
+                                      True, f"{detail}; {_contents(db, parent, part)}; done by the next "
+                                      "maintenance run (steward.run_maintenance or maintain_partitions)"))
+                continue
             if over_budget():
                 actions.append(Action(parent.oid, "budget", None, True,
                                       f"retention stopped at the per-table budget of {budget_s:g} s, "
                                       "the next run goes on"))
                 return actions
             name = retire(db, parent, part, config.retention_mode, config.archive_schema, config.options.lock)
-            detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
             actions.append(Action(parent.oid, config.retention_mode, name, True, detail))
+    unplaceable = 0
+    if stranded.unplaceable:  # counted again: a last partition to MAXVALUE made just now may hold some of them
+        with owner_rights(db, parent.owner, parent.label) as table_db:
+            unplaceable = stranded_values(table_db, parent, config).unplaceable
+    if unplaceable:
+        # Last, so that it is the table's latest log row: steward.health() lists the table as failing.
+        actions.append(Action(parent.oid, "unplaceable", None, False,
+                              f"{unplaceable} rows of the DEFAULT partition have key values no partition "
+                              f"of {span_text(config.span)} can hold (infinity, BC dates, years past 9999); "
+                              "they stay in DEFAULT: move or correct them by hand"))
     return actions
+
+
+def _contents(db: Database, parent: Parent, part: RangePartition) -> str:
+    """``N rows, B bytes`` of a partition (with its sub-partitions), counted with the owner's rights."""
+    size = db.query("SELECT coalesce(sum(pg_catalog.pg_total_relation_size(relid)), 0)::bigint AS b, "
+                    "pg_catalog.pg_size_pretty(coalesce(sum(pg_catalog.pg_total_relation_size(relid)), 0)::bigint) "
+                    "AS pretty FROM pg_catalog.pg_partition_tree($1::bigint::oid::regclass)", part.oid)[0]
+    with owner_rights(db, parent.owner, parent.label) as table_db:
+        rows = table_db.query(f"SELECT count(*) AS n FROM {part.sql}")[0]["n"]
+    return f"{rows} rows, {size['b']} bytes ({size['pretty']})"
 
 
 def log(db: Database, action: Action) -> None:
@@ -174,7 +260,8 @@ def log(db: Database, action: Action) -> None:
             raise  # refused for another reason (no INSERT grant): the caller's error
 
 
-def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: float | None = None) -> list[Action]:
+def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: float | None = None,
+                  retire_now: bool = True) -> list[Action]:
     try:
         with db.subtransaction():
             require_registered_identity(db, oid)
@@ -183,11 +270,11 @@ def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: fl
                 step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
             if budget_s is None:
                 budget_s = limits(db).table_budget_ms / 1000
-            actions = maintain_table(db, config, step, budget_s) if config else []
+            actions = maintain_table(db, config, step, budget_s, retire_now) if config else []
     except Exception as error:  # one table's failure is logged; the others go on
-        actions = [Action(oid, "error", None, False, error_message(error))]
+        actions = [Action(oid, "error", None, False, error_text(error))]
     for action in actions:
-        if action.action != "more":  # not an action taken: the log keeps what was done
+        if action.action != "more" and not action.action.startswith("would "):  # the log keeps what was done
             log(db, action)
     return actions
 
@@ -285,10 +372,12 @@ def manage(db: Database, parent: str | None, span: str | None, premake: int | No
            retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
            lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
            tablespace: str | None, storage_parameters: list[str] | None) -> list[dict[str, Any]]:
-    """``steward.manage(...)``: register the table (``config.register``), then maintain it once; its actions."""
+    """``steward.manage(...)``: register the table (``config.register``), then make what is due (premake, gaps,
+    DEFAULT rows), retiring nothing: what retention will retire at the next maintenance run comes back as
+    ``would <mode>`` rows (partition, rows, bytes), so that the policy is seen before it acts."""
     oid = register(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
                    lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
-    return maintain_partitions(db, oid)
+    return [a.row() for a in _maintain_one(db, oid, retire_now=False)]
 
 
 MAX_STEPS_PER_TABLE = 1000  # a table's backlog is worked off in at most this many transactions per run

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pg_steward.errors import DATETIME_OVERFLOW, INVALID_PARAMETER_VALUE, StewardError
+from pg_steward.partitions.bounds import Unbounded
 
 UTC = dt.timezone.utc
 DAY_ANCHOR = dt.date(2000, 1, 3)  # a Monday: weeks start on Mondays
 MICROS_PER_DAY = 86_400_000_000
 TIME_KEYS = ("date", "timestamp without time zone", "timestamp with time zone")
 INTEGER_KEYS = ("smallint", "integer", "bigint")
+INTEGER_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 Key = int | dt.date | dt.datetime
 
@@ -136,7 +138,43 @@ def advance(start: Key, span: Span, tz: ZoneInfo, count: int = 1) -> Key:
     try:
         return _advance(start, span, tz, count)
     except (OverflowError, ValueError):
-        raise _out_of_range(f"{start} plus {count} x {span}") from None
+        raise _out_of_range(f"{start} plus {count} x {span_text(span)}") from None
+
+
+def advance_within(start: Key, span: Span, tz: ZoneInfo, key_type: str | None,
+                   count: int = 1) -> Key | Unbounded:
+    """``advance``, or MAXVALUE where the result would pass the largest value of the key's type (an integer key's
+    maximum, a time key's year 9999): the last slot of the key's range reaches to MAXVALUE."""
+    if span.width and key_type in INTEGER_MAX:
+        assert isinstance(start, int)
+        end = start + count * span.width
+        return end if end <= INTEGER_MAX[key_type] else Unbounded.MAXVALUE
+    try:
+        return _advance(start, span, tz, count)
+    except (OverflowError, ValueError):
+        return Unbounded.MAXVALUE
+
+
+def floor_within(value: Key, span: Span, tz: ZoneInfo, key_type: str | None) -> Key | Unbounded:
+    """``floor``, or MINVALUE where the slot would start below the smallest value of the key's type: the first
+    slot of the key's range reaches down to MINVALUE."""
+    try:
+        start = floor(value, span, tz)
+    except (OverflowError, ValueError):
+        return Unbounded.MINVALUE
+    if span.width and key_type in INTEGER_MAX and start < -INTEGER_MAX[key_type] - 1:  # type: ignore[operator]
+        return Unbounded.MINVALUE
+    return start
+
+
+def span_text(span: Span) -> str:
+    """A span as a DBA writes it: ``1 month``, ``7 days``, ``3600 s``, ``width 100``."""
+    parts = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in ((span.months, "month"), (span.days, "day")) if n]
+    if span.micros:
+        parts.append(f"{span.micros / 1_000_000:g} s")
+    if span.width:
+        parts.append(f"width {span.width}")
+    return ", ".join(parts) or "0"
 
 
 def _out_of_range(what: str) -> StewardError:
@@ -178,7 +216,7 @@ def subtract(value: Key, interval: Span, tz: ZoneInfo) -> Key:
     try:
         return _subtract(value, interval, tz)
     except (OverflowError, ValueError):
-        raise _out_of_range(f"{value} minus {interval}") from None
+        raise _out_of_range(f"{value} minus {span_text(interval)}") from None
 
 
 def _subtract(value: Key, interval: Span, tz: ZoneInfo) -> Key:
