@@ -164,7 +164,8 @@ def test_a_referenced_default_row_is_reported_with_why_and_the_rest_goes_on(conn
                                                                              True)]
     detail = rows[0][3]
     assert re.search(r"out of \S+o_default\W: a foreign key of line references them \(line_\w+_fkey\d*\)", detail)
-    assert "is still referenced from table \"line\"" in detail, detail  # PostgreSQL's DETAIL, kept
+    # PostgreSQL's DETAIL, kept ("is still referenced" up to 17; 18 reports RESTRICT as 23001, "is referenced")
+    assert re.search(r'is (still )?referenced from table "line"', detail), detail
     assert digest(conn, "o") == before
     assert act(conn, "SELECT id FROM o_default") == [(1,)]
     logged = failures(conn, "public.o")

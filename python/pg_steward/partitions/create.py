@@ -42,6 +42,7 @@ from pg_steward.errors import (
     INTERNAL_ERROR,
     INVALID_OBJECT_DEFINITION,
     INVALID_PARAMETER_VALUE,
+    RESTRICT_VIOLATION,
     StewardError,
     error_fields,
     error_sqlstate,
@@ -194,7 +195,7 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound,
     try:
         deleted = db.execute(f"DELETE FROM {default_sql} {where}", *args)
     except Exception as error:
-        if error_sqlstate(error) != FOREIGN_KEY_VIOLATION:
+        if error_sqlstate(error) not in (FOREIGN_KEY_VIOLATION, RESTRICT_VIOLATION):  # RESTRICT: 23001 on 18+
             raise
         fields = error_fields(error)
         raise StewardError(
