@@ -198,9 +198,17 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound,
         if error_sqlstate(error) not in (FOREIGN_KEY_VIOLATION, RESTRICT_VIOLATION):  # RESTRICT: 23001 on 18+
             raise
         fields = error_fields(error)
+        # The referencing table, by the constraint's name: PostgreSQL 18's 23001 names the referenced one.
+        referencing = db.query(
+            "SELECT r.relname::pg_catalog.text AS t FROM pg_catalog.pg_constraint AS c "
+            "JOIN pg_catalog.pg_class AS r ON r.oid OPERATOR(pg_catalog.=) c.conrelid "
+            "WHERE c.conname OPERATOR(pg_catalog.=) $1 AND c.contype OPERATOR(pg_catalog.=) 'f' "
+            "AND c.confrelid OPERATOR(pg_catalog.=) $2::pg_catalog.int8::pg_catalog.oid LIMIT 1",
+            fields.get("constraint_name", ""), parent.default_oid)
+        table = referencing[0]["t"] if referencing else fields.get("table_name", "another table")
         raise StewardError(
             f"cannot move rows of {bound_text(start)} to {bound_text(end)} out of {default_sql}: a foreign key "
-            f"of {fields.get('table_name', 'another table')} references them "
+            f"of {table} references them "
             f"({fields.get('constraint_name', 'a constraint')}); the rows stay in DEFAULT",
             FOREIGN_KEY_VIOLATION, detail=fields.get("detail"),
             hint="Moving a row into its partition deletes it from DEFAULT, which this foreign key forbids while "
