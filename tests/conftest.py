@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pg_steward.localserver import LocalServer
+from pg_steward.localserver import DATABASE, LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
@@ -69,6 +69,13 @@ def _create_database(server: LocalServer, extension: bool) -> str:
         with psycopg.connect(server.url_for(name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION pg_steward CASCADE")
     return name
+
+
+@pytest.fixture(scope="module")
+def cron_ready(server: LocalServer) -> None:
+    """pg_cron created in its database (cron.database_name of the test server)."""
+    with psycopg.connect(server.url_for(DATABASE), autocommit=True) as admin:
+        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
 
 
 @pytest.fixture

@@ -12,13 +12,6 @@ from psycopg import errors
 from pg_steward.localserver import DATABASE, LocalServer
 
 
-@pytest.fixture(scope="module")
-def cron_ready(server: LocalServer) -> None:
-    """pg_cron created in its database (cron.database_name of the test server)."""
-    with psycopg.connect(server.url_for(DATABASE), autocommit=True) as admin:
-        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
-
-
 @pytest.fixture
 def sched(cron_ready: None, new_database: Callable[..., str]) -> Iterator[psycopg.Connection]:
     """A fresh database (not pg_cron's) with pg_steward and dblink."""

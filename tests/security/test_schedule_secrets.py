@@ -20,12 +20,6 @@ from pg_steward.localserver import DATABASE, LocalServer
 ROLE = "sched_owner"
 
 
-@pytest.fixture(scope="module")
-def cron_ready(server: LocalServer) -> None:
-    with psycopg.connect(server.url_for(DATABASE), autocommit=True) as admin:
-        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
-
-
 @pytest.fixture
 def sched(cron_ready: None, new_database: Callable[..., str]) -> Iterator[psycopg.Connection]:
     """A database that is not pg_cron's, with dblink, and a login role that owns a partitioned table there."""
