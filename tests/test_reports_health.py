@@ -34,7 +34,8 @@ def test_sequences_near_overflow_of_their_type(conn: psycopg.Connection) -> None
     assert checks["sequences"]["status"] == "critical"
     assert checks["sequences"]["value"] == "95 % used"
     assert '"public"."small_id_seq" at 31130 of 32767' in checks["sequences"]["detail"]
-    assert checks["sequences"]["fix"].startswith('ALTER SEQUENCE "public"."small_id_seq" AS bigint')
+    assert checks["sequences"]["fix"].startswith('ALTER TABLE "public"."small" ALTER COLUMN "id" TYPE bigint; '
+                                                 'ALTER SEQUENCE "public"."small_id_seq" AS bigint')
     # A bigint sequence feeding an int column overflows at the column's limit.
     conn.execute("SELECT setval('small_id_seq', 1)")
     conn.execute("CREATE SEQUENCE wide")
@@ -53,6 +54,53 @@ def test_sequences_near_overflow_of_their_type(conn: psycopg.Connection) -> None
     assert "sequences" not in health(conn)
     with pytest.raises(errors.CheckViolation):
         conn.execute("INSERT INTO steward.health_thresholds (check_name) VALUES ('no_such_check')")
+
+
+def test_sequences_measured_against_the_narrowest_column_they_feed(conn: psycopg.Connection) -> None:
+    """Issue 18, case 12: a bigint sequence feeding an int column by DEFAULT nextval() without OWNED BY was 0 %
+    used at 93 % of the column's range, and the detail named only the top three."""
+    conn.execute("CREATE TABLE tiny (id smallserial)")
+    conn.execute("SELECT setval('tiny_id_seq', 31130)")  # 95 % of smallint: sequence and column are smallint
+    conn.execute("CREATE SEQUENCE shared_ids")  # bigint, never OWNED BY
+    conn.execute("CREATE TABLE orders (id int DEFAULT nextval('shared_ids'))")
+    conn.execute("CREATE TABLE archive (id bigint DEFAULT nextval('shared_ids'))")  # the wider of the two
+    conn.execute("SELECT setval('shared_ids', 1997159793)")  # 93 % of int4
+    conn.execute("CREATE SEQUENCE lone AS integer")  # feeds no column: its own maximum bounds it
+    conn.execute("SELECT setval('lone', 1825361101)")  # 85 %
+    conn.execute("CREATE SEQUENCE measure_ids")
+    conn.execute("CREATE TABLE measures (id int DEFAULT nextval('measure_ids'), at date) PARTITION BY RANGE (at)")
+    conn.execute("CREATE TABLE measures_2026 PARTITION OF measures FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+    conn.execute("SELECT setval('measure_ids', 1717986918)")  # 80 %
+    conn.execute("CREATE SEQUENCE calm")
+    conn.execute("CREATE TABLE calm_rows (id bigint DEFAULT nextval('calm'))")
+    conn.execute("SELECT setval('calm', 1997159793)")  # far from bigint's end
+    check = health(conn)["sequences"]
+    assert check["status"] == "critical" and check["value"] == "95 % used", check
+    detail = check["detail"]
+    shown = ['"public"."tiny_id_seq" at 31130 of 32767',
+             '"public"."shared_ids" at 1997159793 of 2147483647 (93.0%), the limit of integer column '
+             '"public"."orders"."id"',
+             '"public"."lone" at 1825361101 of 2147483647 (85.0%)',
+             '"public"."measure_ids" at 1717986918 of 2147483647 (80.0%), the limit of integer column '
+             '"public"."measures"."id"']
+    places = [detail.find(text) for text in shown]
+    assert -1 not in places and places == sorted(places), detail  # every one over the threshold, worst first
+    assert "calm" not in detail and "measures_2026" not in detail
+    fix = check["fix"]
+    for statement in ['ALTER TABLE "public"."tiny" ALTER COLUMN "id" TYPE bigint;',
+                      'ALTER SEQUENCE "public"."tiny_id_seq" AS bigint NO MAXVALUE;',
+                      'ALTER TABLE "public"."orders" ALTER COLUMN "id" TYPE bigint;',
+                      'ALTER SEQUENCE "public"."lone" AS bigint NO MAXVALUE;',
+                      'ALTER TABLE "public"."measures" ALTER COLUMN "id" TYPE bigint;']:
+        assert statement in fix, fix
+    for wrong in ('"archive"', '"measures_2026"', 'SEQUENCE "public"."shared_ids"', 'SEQUENCE "public"."measure_ids"',
+                  '"calm'):
+        assert wrong not in fix, fix
+    assert "rewrites" in fix and "ACCESS EXCLUSIVE" in fix
+    # The fix, run as given, leaves no sequence near its end.
+    conn.execute(fix)
+    after = health(conn)["sequences"]
+    assert after["status"] == "ok" and after["fix"] is None, after
 
 
 def test_dead_tuples_past_the_autovacuum_trigger(conn: psycopg.Connection) -> None:
@@ -142,3 +190,4 @@ def test_requested_checkpoints_read_from_the_view_of_the_server(conn: psycopg.Co
     conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
                  "VALUES ('checkpoints', NULL, NULL)")
     assert health(conn)["checkpoints"]["status"] == "ok"
+

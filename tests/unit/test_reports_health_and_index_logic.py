@@ -88,6 +88,28 @@ def test_sequence_percent_used() -> None:
     assert hc.percent_used(-95, -1, -1, -1, -101) == 94.0
 
 
+def test_a_sequence_is_bounded_by_the_narrowest_integer_column_it_feeds() -> None:
+    wide = hc.FedColumn('"s"."a"', '"id"', "int8", "bigint")
+    narrow = hc.FedColumn('"s"."b"', '"id"', "int4", "integer")
+    text = hc.FedColumn('"s"."c"', '"code"', "text", "text")
+    use = hc.sequence_use('"s"."q"', 1997159793, 1, 1, 1, 2**63 - 1, [wide, text, narrow])
+    assert use is not None and use.percent == 93.0 and use.limit == 2**31 - 1 and use.bounded_by == narrow
+    assert use.fix == ('ALTER TABLE "s"."b" ALTER COLUMN "id" TYPE bigint;',)  # the sequence itself is bigint
+    assert hc.sequence_text(use).endswith('(93.0%), the limit of integer column "s"."b"."id"')
+    # A descending sequence heads to the column's minimum, and to its own MINVALUE when that is nearer.
+    down = hc.sequence_use('"s"."d"', -2040109465, -1, -1, -2**63, -1, [narrow])
+    assert down is not None and down.limit == -2**31 and down.percent == 95.0
+    own = hc.sequence_use('"s"."e"', -95, -1, -1, -101, -1, [narrow])
+    assert own is not None and own.bounded_by is None and own.percent == 94.0
+    assert own.fix == ('ALTER TABLE "s"."b" ALTER COLUMN "id" TYPE bigint;',
+                       'ALTER SEQUENCE "s"."e" AS bigint NO MINVALUE;')
+    assert hc.sequence_use('"s"."n"', None, 1, 1, 1, 100, [narrow]) is None
+    fix = hc.sequences_fix([use, use])
+    assert fix is not None and fix.count("ALTER TABLE") == 1 and "rewrites the table" in fix
+    assert hc.sequences_fix([]) is None
+    assert hc.judged_floor(hc.Threshold(75, 90)) == 75 and hc.judged_floor(hc.Threshold(None, None)) is None
+
+
 def test_checkpoint_counters_by_server_columns() -> None:
     assert hc.checkpoint_figures(set())[0] == "pg_stat_bgwriter"  # up to 16: no pg_stat_checkpointer
     view, columns = hc.checkpoint_figures({"num_timed", "num_requested", "num_done", "write_time"})

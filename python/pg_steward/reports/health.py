@@ -16,7 +16,7 @@ from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import error_first_line
 from pg_steward.reports import health_checks
-from pg_steward.sqltext import qualified
+from pg_steward.sqltext import qualified, quote_ident
 
 Measure = tuple[float | None, str, str | None]  # value, detail, fix
 
@@ -105,14 +105,8 @@ def _multixact(db: Database) -> Measure:
 
 
 _SEQUENCES_SQL = """
-SELECT s.schemaname::text AS schema, s.sequencename::text AS name, s.last_value, s.start_value, s.increment_by,
-       s.min_value, s.max_value,
-       (SELECT CASE t.typname WHEN 'int2' THEN 32767 WHEN 'int4' THEN 2147483647 END
-        FROM pg_catalog.pg_depend AS d
-        JOIN pg_catalog.pg_attribute AS a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-        JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
-        WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')
-          AND d.refclassid = 'pg_catalog.pg_class'::regclass LIMIT 1)::bigint AS column_max,
+SELECT c.oid, s.schemaname::text AS schema, s.sequencename::text AS name, s.last_value, s.start_value,
+       s.increment_by, s.min_value, s.max_value,
        pg_catalog.has_sequence_privilege(c.oid, 'SELECT') OR pg_catalog.has_sequence_privilege(c.oid, 'USAGE')
          AS visible
 FROM pg_catalog.pg_sequences AS s
@@ -120,30 +114,62 @@ JOIN pg_catalog.pg_namespace AS n ON n.nspname = s.schemaname
 JOIN pg_catalog.pg_class AS c ON c.relnamespace = n.oid AND c.relname = s.sequencename
 """
 
+# The columns each sequence feeds: those whose DEFAULT calls nextval on it (pg_depend records the default's
+# dependency on the sequence, OWNED BY or not), and those it is OWNED BY or the identity of. A column of a
+# partition is named by its root, the table whose column type one changes.
+_FEEDS_SQL = """
+WITH feeds AS (
+    SELECT d.refobjid AS seq, ad.adrelid AS rel, ad.adnum AS attnum
+    FROM pg_catalog.pg_depend AS d
+    JOIN pg_catalog.pg_attrdef AS ad ON ad.oid = d.objid
+    WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+      AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+    UNION
+    SELECT d.objid, d.refobjid, d.refobjsubid
+    FROM pg_catalog.pg_depend AS d
+    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+)
+SELECT DISTINCT f.seq, rn.nspname::text AS schema, rc.relname::text AS table_name, a.attname::text AS column_name,
+       bt.typname::text AS type_name, pg_catalog.format_type(bt.oid, NULL) AS type_shown
+FROM feeds AS f
+JOIN pg_catalog.pg_class AS s ON s.oid = f.seq AND s.relkind = 'S'
+JOIN pg_catalog.pg_class AS c ON c.oid = f.rel
+JOIN pg_catalog.pg_attribute AS a ON a.attrelid = f.rel AND a.attnum = f.attnum AND NOT a.attisdropped
+JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_type AS bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+JOIN pg_catalog.pg_class AS rc
+  ON rc.oid = CASE WHEN c.relispartition THEN pg_catalog.pg_partition_root(c.oid) ELSE c.oid END
+JOIN pg_catalog.pg_namespace AS rn ON rn.oid = rc.relnamespace
+ORDER BY 2, 3, 4
+"""
 
-def _sequences(db: Database) -> Measure:
-    """Share of each sequence's range used, bounded by the type of the column it feeds."""
-    worst: list[tuple[float, Row]] = []
+
+def _sequences(db: Database, threshold: health_checks.Threshold) -> Measure:
+    """Share of each sequence's range used, up to the narrowest column it feeds; every one over the threshold."""
+    feeds: dict[int, list[health_checks.FedColumn]] = {}
+    for f in db.query(_FEEDS_SQL):
+        feeds.setdefault(f["seq"], []).append(health_checks.FedColumn(
+            qualified(f["schema"], f["table_name"]), quote_ident(f["column_name"]), f["type_name"], f["type_shown"]))
+    uses: list[health_checks.SequenceUse] = []
     hidden = 0
     for r in db.query(_SEQUENCES_SQL):
         if not r["visible"]:
             hidden += 1
             continue
-        limit = min(r["max_value"], r["column_max"]) if r["column_max"] else r["max_value"]
-        pct = health_checks.percent_used(r["last_value"], r["start_value"], r["increment_by"], limit, r["min_value"])
-        if pct is not None:
-            worst.append((pct, dict(r, limit=limit)))
-    worst.sort(key=lambda x: -x[0])
+        use = health_checks.sequence_use(qualified(r["schema"], r["name"]), r["last_value"], r["start_value"],
+                                         r["increment_by"], r["min_value"], r["max_value"], feeds.get(r["oid"], []))
+        if use is not None:
+            uses.append(use)
+    uses.sort(key=lambda u: (-u.percent, u.name))
     note = f"; {hidden} sequence(s) this role may not read" if hidden else ""
-    if not worst:
+    if not uses:
         return (None if hidden else 0.0), "no sequence in use" + note, None
-    top = worst[:3]
-    detail = "; ".join(f"{qualified(r['schema'], r['name'])} at {r['last_value']} of {r['limit']} ({pct}%)"
-                       for pct, r in top) + note
-    r = top[0][1]
-    fix = (f"ALTER SEQUENCE {qualified(r['schema'], r['name'])} AS bigint MAXVALUE 9223372036854775807;  "
-           f"-- and ALTER TABLE ... ALTER COLUMN ... TYPE bigint on the column it feeds")
-    return top[0][0], detail, fix
+    floor = health_checks.judged_floor(threshold)
+    over = [u for u in uses if floor is not None and u.percent >= floor]
+    detail = "; ".join(health_checks.sequence_text(u) for u in over or uses[:1]) + note
+    return uses[0].percent, detail, health_checks.sequences_fix(over)
 
 
 def _cache_hit(db: Database) -> Measure:
@@ -356,11 +382,13 @@ def _maintenance_runs(db: Database) -> Measure:
 
 MEASURES: dict[str, Callable[[Database], Measure]] = {
     "vacuum": _vacuum, "analyze": _analyze, "xid_wraparound": _xid, "multixact_wraparound": _multixact,
-    "sequences": _sequences, "cache_hit_ratio": _cache_hit, "connections": _connections,
+    "cache_hit_ratio": _cache_hit, "connections": _connections,
     "idle_in_transaction": _idle_in_transaction, "long_running_queries": _long_running,
     "blocked_queries": _blocked, "invalid_indexes": _invalid_indexes, "database_size": _database_size,
     "temp_files": _temp_files, "checkpoints": _checkpoints, "maintenance_runs": _maintenance_runs,
 }
+# Checks whose detail depends on the threshold (every finding over it is named).
+JUDGED_MEASURES: dict[str, Callable[[Database, health_checks.Threshold], Measure]] = {"sequences": _sequences}
 
 
 def _value_text(check: str, value: float | None, threshold: health_checks.Threshold) -> str | None:
@@ -387,7 +415,8 @@ def health(db: Database) -> list[Row]:
         threshold = health_checks.effective(check, override)
         try:
             with db.subtransaction():
-                value, detail, fix = MEASURES[check](db)
+                judged = JUDGED_MEASURES.get(check)
+                value, detail, fix = judged(db, threshold) if judged else MEASURES[check](db)
         except Exception as error:  # a check that cannot run is unknown, never the end of the report
             out.append(_row(check, "unknown", None, threshold, f"could not run: {error_first_line(error)}", None))
             continue

@@ -105,6 +105,85 @@ def percent_used(last_value: int | None, start: int, increment: int, max_value: 
     return round(100.0 * used / span, 2)
 
 
+# The values an integer column can hold, by the name of its (base) type; other types bound no sequence.
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "int2": (-2**15, 2**15 - 1), "int4": (-2**31, 2**31 - 1), "int8": (-2**63, 2**63 - 1),
+}
+BIGINT_RANGE = INTEGER_RANGES["int8"]
+
+
+@dataclass(frozen=True)
+class FedColumn:
+    """A column a sequence feeds (by a DEFAULT calling nextval on it, OWNED BY or identity), named by the table
+    one alters it on: the root of a partition tree."""
+    table: str  # schema-qualified and quoted
+    column: str  # quoted
+    type_name: str  # pg_type.typname of the column's base type
+    type_shown: str  # format_type of it
+
+
+@dataclass(frozen=True)
+class SequenceUse:
+    """How far a sequence has gone towards the first value it, or a column it feeds, cannot hold."""
+    name: str  # schema-qualified and quoted
+    last_value: int
+    percent: float
+    limit: int  # the bound it heads to: its MAXVALUE (MINVALUE when descending) or the narrowest column's
+    bounded_by: FedColumn | None  # the column whose type is that bound, None when the sequence's own is
+    fix: tuple[str, ...]  # the statements that give it, and every column it feeds, bigint's range
+
+
+def sequence_use(name: str, last_value: int | None, start: int, increment: int, min_value: int, max_value: int,
+                 columns: list[FedColumn]) -> SequenceUse | None:
+    """Measure a sequence against its own bound and the narrowest integer column it feeds; None if never used."""
+    low, high, bounded_by = min_value, max_value, None
+    for column in columns:
+        held = INTEGER_RANGES.get(column.type_name)
+        if held is None:
+            continue
+        if increment > 0 and held[1] < high:
+            high, bounded_by = held[1], column
+        if increment < 0 and held[0] > low:
+            low, bounded_by = held[0], column
+    percent = percent_used(last_value, start, increment, high, low)
+    if percent is None or last_value is None:
+        return None
+    fix = [f"ALTER TABLE {c.table} ALTER COLUMN {c.column} TYPE bigint;" for c in columns
+           if c.type_name in INTEGER_RANGES and INTEGER_RANGES[c.type_name] != BIGINT_RANGE]
+    if increment > 0 and max_value < BIGINT_RANGE[1]:
+        fix.append(f"ALTER SEQUENCE {name} AS bigint NO MAXVALUE;")
+    if increment < 0 and min_value > BIGINT_RANGE[0]:
+        fix.append(f"ALTER SEQUENCE {name} AS bigint NO MINVALUE;")
+    return SequenceUse(name, last_value, percent, high if increment > 0 else low, bounded_by,
+                       tuple(dict.fromkeys(fix)))
+
+
+def sequence_text(use: SequenceUse) -> str:
+    text = f"{use.name} at {use.last_value} of {use.limit} ({use.percent}%)"
+    if use.bounded_by:
+        text += f", the limit of {use.bounded_by.type_shown} column {use.bounded_by.table}.{use.bounded_by.column}"
+    return text
+
+
+REWRITE_NOTE = ("ALTER COLUMN ... TYPE bigint rewrites the table (every partition of a partitioned one) and its "
+                "indexes under an ACCESS EXCLUSIVE lock that blocks reads and writes: plan a maintenance window")
+
+
+def sequences_fix(uses: list[SequenceUse]) -> str | None:
+    """One fix for the sequences listed, each statement once, and what the column changes cost."""
+    statements = list(dict.fromkeys(s for use in uses for s in use.fix))
+    if not statements:
+        return None
+    rewrite = any(s.startswith("ALTER TABLE") for s in statements)
+    return " ".join(statements) + (f"  -- {REWRITE_NOTE}" if rewrite else "")
+
+
+def judged_floor(threshold: Threshold) -> float | None:
+    """The lowest value a check reports as warning or critical (higher is worse), None if it has no threshold."""
+    limits = [x for x in (threshold.warning, threshold.critical) if x is not None]
+    return min(limits) if limits else None
+
+
 def checkpoint_figures(server_columns: set[str]) -> tuple[str, dict[str, str]] | None:
     """Where this server keeps its checkpoint counters: (view, our name -> its column), or None.
 
