@@ -145,7 +145,7 @@ def test_blocking_lock_and_idle_transaction(conn: psycopg.Connection, new_databa
         checks = health(conn)
         assert checks["blocked_queries"]["status"] == "warning", checks["blocked_queries"]
         assert f"for pid(s) [{holder_pid}]" in checks["blocked_queries"]["detail"]
-        assert checks["blocked_queries"]["fix"].startswith(f"SELECT pg_catalog.pg_cancel_backend({holder_pid})")
+        assert checks["blocked_queries"]["fix"].startswith(f"SELECT pg_catalog.pg_terminate_backend({holder_pid})")
         assert checks["idle_in_transaction"]["status"] == "warning", checks["idle_in_transaction"]
         assert f"pid {holder_pid}" in checks["idle_in_transaction"]["detail"]
         assert checks["idle_in_transaction"]["fix"].startswith(f"SELECT pg_catalog.pg_terminate_backend({holder_pid})")
@@ -191,3 +191,74 @@ def test_requested_checkpoints_read_from_the_view_of_the_server(conn: psycopg.Co
                  "VALUES ('checkpoints', NULL, NULL)")
     assert health(conn)["checkpoints"]["status"] == "ok"
 
+
+def _wait_for_lock(conn: psycopg.Connection, pid: int) -> None:
+    _wait_until(lambda: conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'", [pid]).fetchone()[0] == 1)
+
+
+def _blocked_check(conn: psycopg.Connection, url: str, hold: Callable[[psycopg.Connection], None]) -> dict:
+    """health()'s blocked_queries row while ``hold`` holds the row a waiter wants to update; then its fix run as
+    given must free the waiter."""
+    conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int)")
+    conn.execute("INSERT INTO accounts VALUES (1, 100)")
+    conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
+                 "VALUES ('blocked_queries', 0.001, NULL)")
+    holder = psycopg.connect(url)
+    waiter = psycopg.connect(url, autocommit=True)
+    holder.execute("UPDATE accounts SET balance = balance - 1 WHERE id = 1")
+    hold(holder)
+    done = threading.Event()
+    blocked = threading.Thread(target=lambda: (waiter.execute("UPDATE accounts SET balance = 0 WHERE id = 1"),
+                                               done.set()))
+    blocked.start()
+    try:
+        _wait_for_lock(conn, waiter.info.backend_pid)
+        check = health(conn)["blocked_queries"]
+        assert check["status"] == "warning", check
+        conn.execute(check["fix"])
+        blocked.join(timeout=30)  # the fix frees the waiter, whose UPDATE then completes
+        assert done.is_set(), "the waiter is still blocked after the fix"
+        return check
+    finally:
+        holder.close()
+        blocked.join()
+        waiter.close()
+
+
+def test_an_idle_in_transaction_blocker_is_terminated_not_cancelled(conn: psycopg.Connection) -> None:
+    """Issue 18, case 13: the fix cancelled an idle-in-transaction blocker, which does nothing (no statement runs
+    to cancel) and left the waiter blocked; it terminates such a blocker, and says why."""
+    pids: list[int] = []
+    check = _blocked_check(conn, conn.info.dsn, lambda holder: pids.append(holder.info.backend_pid))
+    assert check["fix"].startswith(f"SELECT pg_catalog.pg_terminate_backend({pids[0]});"), check
+    assert "pg_cancel_backend" not in check["fix"]
+    assert f"pid {pids[0]} is idle in transaction" in check["detail"], check
+    assert "cancelling it would not end its transaction" in check["detail"]
+    assert health(conn)["blocked_queries"]["status"] == "ok"
+
+
+def test_an_active_blocker_is_cancelled(conn: psycopg.Connection) -> None:
+    """A blocker running a statement in its transaction is cancelled: the statement's error aborts the transaction,
+    which releases its locks."""
+    pids: list[int] = []
+    outcome: list[BaseException | None] = []
+
+    def run(holder: psycopg.Connection) -> None:
+        try:
+            holder.execute("SELECT pg_sleep(30)")
+            outcome.append(None)
+        except psycopg.Error as error:
+            outcome.append(error)
+
+    def hold(holder: psycopg.Connection) -> None:
+        pids.append(holder.info.backend_pid)
+        threading.Thread(target=run, args=(holder,)).start()
+        _wait_until(lambda: conn.execute("SELECT state FROM pg_stat_activity WHERE pid = %s",
+                                         [pids[0]]).fetchone()[0] == "active")
+
+    check = _blocked_check(conn, conn.info.dsn, hold)
+    assert check["fix"].startswith(f"SELECT pg_catalog.pg_cancel_backend({pids[0]});"), check
+    assert "pg_terminate_backend" not in check["fix"]
+    assert f"pid {pids[0]} is active" in check["detail"], check
+    assert len(outcome) == 1 and isinstance(outcome[0], errors.QueryCanceled), outcome

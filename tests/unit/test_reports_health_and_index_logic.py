@@ -110,6 +110,16 @@ def test_a_sequence_is_bounded_by_the_narrowest_integer_column_it_feeds() -> Non
     assert hc.judged_floor(hc.Threshold(75, 90)) == 75 and hc.judged_floor(hc.Threshold(None, None)) is None
 
 
+def test_a_blocker_is_terminated_when_it_runs_nothing_to_cancel() -> None:
+    for state in ("idle in transaction", "idle in transaction (aborted)", "idle"):
+        statement, why = hc.blocker_action(7, state)
+        assert statement == "SELECT pg_catalog.pg_terminate_backend(7);" and "would not end" in why
+    statement, why = hc.blocker_action(7, "active")
+    assert statement == "SELECT pg_catalog.pg_cancel_backend(7);" and why.startswith("pid 7 is active")
+    assert "not visible" in hc.blocker_action(7, None)[1]
+    assert hc.blocker_action(0, None) == ("", hc.blocker_action(0, "active")[1])  # a prepared transaction
+
+
 def test_checkpoint_counters_by_server_columns() -> None:
     assert hc.checkpoint_figures(set())[0] == "pg_stat_bgwriter"  # up to 16: no pg_stat_checkpointer
     view, columns = hc.checkpoint_figures({"num_timed", "num_requested", "num_done", "write_time"})

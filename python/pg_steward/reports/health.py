@@ -238,7 +238,15 @@ def _long_running(db: Database) -> Measure:
                      "SELECT pg_catalog.pg_cancel_backend({pid});  -- and SET statement_timeout for its role")
 
 
+_BLOCKER_STATES_SQL = """
+SELECT b.pid, a.state FROM pg_catalog.unnest($1::pg_catalog.int4[]) WITH ORDINALITY AS b(pid, n)
+LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.pid = b.pid
+ORDER BY b.n
+"""
+
+
 def _blocked(db: Database) -> Measure:
+    """Longest lock wait; the fix frees its waiter: cancel a blocker running a statement, terminate an idle one."""
     rows = db.query("""
 SELECT a.pid, pg_catalog.pg_blocking_pids(a.pid) AS blockers, pg_catalog.left(a.query, 80) AS query,
        extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) a.query_start)::float8 AS seconds
@@ -250,10 +258,13 @@ ORDER BY seconds DESC""")
     if not rows:
         return (None if hidden else 0.0), "no session waiting for a lock" + note, None
     detail = "; ".join(f"pid {r['pid']} waits {int(r['seconds'])} s for pid(s) {r['blockers']}: {r['query']}"
-                       for r in rows[:3]) + note
-    blocker = rows[0]["blockers"][0]
-    fix = (f"SELECT pg_catalog.pg_cancel_backend({blocker});  -- the blocking session; "
-           f"pg_terminate_backend({blocker}) if it is idle in a transaction")
+                       for r in rows[:3])
+    actions = [health_checks.blocker_action(b["pid"], b["state"])
+               for b in db.query(_BLOCKER_STATES_SQL, [int(p) for p in rows[0]["blockers"]])]
+    detail += "".join(f"; {why}" for _, why in actions) + note
+    statements = [statement for statement, _ in actions if statement]
+    fix = (" ".join(statements) + f"  -- the session(s) blocking pid {rows[0]['pid']}, see the detail"
+           if statements else "-- a prepared transaction blocks it: see the detail")
     return round(rows[0]["seconds"], 3), detail, fix
 
 

@@ -184,6 +184,33 @@ def judged_floor(threshold: Threshold) -> float | None:
     return min(limits) if limits else None
 
 
+# What to do with a session that holds a lock others wait for, by its pg_stat_activity state. Cancelling
+# stops a running statement (its error aborts the transaction and frees the locks); a session with no
+# statement running has nothing to cancel, and only terminating it ends its transaction or session locks.
+_IDLE_HOLDER = {
+    "idle in transaction": "idle in transaction",
+    "idle in transaction (aborted)": "idle in an aborted transaction",
+    "idle": "idle, holding a session-level lock (an advisory lock)",
+}
+
+
+def blocker_action(pid: int, state: str | None) -> tuple[str, str]:
+    """The statement that frees the waiters of blocking session ``pid`` and why, from its state."""
+    if pid == 0:
+        return ("", "a prepared transaction holds the lock: COMMIT PREPARED or ROLLBACK PREPARED it "
+                    "(see pg_prepared_xacts)")
+    if state in _IDLE_HOLDER:
+        return (f"SELECT pg_catalog.pg_terminate_backend({pid});",
+                f"pid {pid} is {_IDLE_HOLDER[state]}: cancelling it would not end its transaction (no statement "
+                f"runs to cancel), terminating it does (its work is rolled back)")
+    if state is None:
+        return (f"SELECT pg_catalog.pg_cancel_backend({pid});",
+                f"the state of pid {pid} is not visible (needs pg_read_all_stats): cancel it if it runs a "
+                f"statement, terminate it (pg_terminate_backend) if it is idle in a transaction")
+    return (f"SELECT pg_catalog.pg_cancel_backend({pid});",
+            f"pid {pid} is {state}: cancelling its statement aborts its transaction, which frees the lock")
+
+
 def checkpoint_figures(server_columns: set[str]) -> tuple[str, dict[str, str]] | None:
     """Where this server keeps its checkpoint counters: (view, our name -> its column), or None.
 
