@@ -67,6 +67,9 @@ def test_sequences_measured_against_the_narrowest_column_they_feed(conn: psycopg
     conn.execute("SELECT setval('shared_ids', 1997159793)")  # 93 % of int4
     conn.execute("CREATE SEQUENCE lone AS integer")  # feeds no column: its own maximum bounds it
     conn.execute("SELECT setval('lone', 1825361101)")  # 85 %
+    conn.execute("CREATE TABLE plain (id bigint)")  # a view's default is no column a fix can change
+    conn.execute("CREATE VIEW plain_view AS SELECT id::int AS id FROM plain")
+    conn.execute("ALTER VIEW plain_view ALTER COLUMN id SET DEFAULT nextval('lone')")
     conn.execute("CREATE SEQUENCE measure_ids")
     conn.execute("CREATE TABLE measures (id int DEFAULT nextval('measure_ids'), at date) PARTITION BY RANGE (at)")
     conn.execute("CREATE TABLE measures_2026 PARTITION OF measures FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
@@ -93,8 +96,8 @@ def test_sequences_measured_against_the_narrowest_column_they_feed(conn: psycopg
                       'ALTER SEQUENCE "public"."lone" AS bigint NO MAXVALUE;',
                       'ALTER TABLE "public"."measures" ALTER COLUMN "id" TYPE bigint;']:
         assert statement in fix, fix
-    for wrong in ('"archive"', '"measures_2026"', 'SEQUENCE "public"."shared_ids"', 'SEQUENCE "public"."measure_ids"',
-                  '"calm'):
+    for wrong in ('"archive"', '"measures_2026"', '"plain_view"', 'SEQUENCE "public"."shared_ids"',
+                  'SEQUENCE "public"."measure_ids"', '"calm'):
         assert wrong not in fix, fix
     assert "rewrites" in fix and "ACCESS EXCLUSIVE" in fix
     # The fix, run as given, leaves no sequence near its end.

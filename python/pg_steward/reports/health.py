@@ -116,7 +116,8 @@ JOIN pg_catalog.pg_class AS c ON c.relnamespace = n.oid AND c.relname = s.sequen
 
 # The columns each sequence feeds: those whose DEFAULT calls nextval on it (pg_depend records the default's
 # dependency on the sequence, OWNED BY or not), and those it is OWNED BY or the identity of. A column of a
-# partition is named by its root, the table whose column type one changes.
+# partition is named by its root, the table whose column type one changes. Only columns of tables: a view's
+# column type cannot be changed by a fix (the table's under it can).
 _FEEDS_SQL = """
 WITH feeds AS (
     SELECT d.refobjid AS seq, ad.adrelid AS rel, ad.adnum AS attnum
@@ -135,7 +136,7 @@ SELECT DISTINCT f.seq, rn.nspname::text AS schema, rc.relname::text AS table_nam
        bt.typname::text AS type_name, pg_catalog.format_type(bt.oid, NULL) AS type_shown
 FROM feeds AS f
 JOIN pg_catalog.pg_class AS s ON s.oid = f.seq AND s.relkind = 'S'
-JOIN pg_catalog.pg_class AS c ON c.oid = f.rel
+JOIN pg_catalog.pg_class AS c ON c.oid = f.rel AND c.relkind IN ('r', 'p')
 JOIN pg_catalog.pg_attribute AS a ON a.attrelid = f.rel AND a.attnum = f.attnum AND NOT a.attisdropped
 JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type AS bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END

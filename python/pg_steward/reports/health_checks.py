@@ -166,7 +166,8 @@ def sequence_text(use: SequenceUse) -> str:
 
 
 REWRITE_NOTE = ("ALTER COLUMN ... TYPE bigint rewrites the table (every partition of a partitioned one) and its "
-                "indexes under an ACCESS EXCLUSIVE lock that blocks reads and writes: plan a maintenance window")
+                "indexes under an ACCESS EXCLUSIVE lock that blocks reads and writes: plan a maintenance window "
+                "(a view using the column must be dropped before and created again after)")
 
 
 def sequences_fix(uses: list[SequenceUse]) -> str | None:
