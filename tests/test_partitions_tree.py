@@ -246,6 +246,9 @@ def test_siblings_sort_by_the_keys_real_order(conn: psycopg.Connection) -> None:
         CREATE TABLE letters (k text COLLATE "C") PARTITION BY LIST (k);
         CREATE TABLE letters_a PARTITION OF letters FOR VALUES IN ('a');
         CREATE TABLE letters_b PARTITION OF letters FOR VALUES IN ('B');
+        CREATE TABLE codes (k char(3)) PARTITION BY LIST (k);
+        CREATE TABLE codes_abz PARTITION OF codes FOR VALUES IN ('abz');
+        CREATE TABLE codes_abc PARTITION OF codes FOR VALUES IN ('abc');
         CREATE DOMAIN amount AS numeric CHECK (VALUE > -1000);
         CREATE TABLE amounts (x amount) PARTITION BY LIST (x);
         CREATE TABLE amounts_10 PARTITION OF amounts FOR VALUES IN ('10');
@@ -255,3 +258,4 @@ def test_siblings_sort_by_the_keys_real_order(conn: psycopg.Connection) -> None:
     assert [r["name"] for r in tree(conn, "ages")[1:]] == ["ages_first", "ages_bc_early", "ages_bc_late", "ages_now"]
     assert [r["name"] for r in tree(conn, "letters")[1:]] == ["letters_b", "letters_a"]  # "C": 'B' < 'a'
     assert [r["name"] for r in tree(conn, "amounts")[1:]] == ["amounts_9", "amounts_10"]
+    assert [r["name"] for r in tree(conn, "codes")[1:]] == ["codes_abc", "codes_abz"]  # char(3), not char(1)

@@ -86,7 +86,9 @@ LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid 
 # sorted by the database; values of other types keep the text order of sort_key().
 _KEY_ORDER_SQL = f"""
 SELECT pt.partrelid::bigint AS oid, (k.n - 1)::int AS position,
-       pg_catalog.format_type(t.oid, NULL) AS sort_type,
+       -- With its typmod: format_type(bpchar, NULL) is "character", i.e. char(1), which would cut values.
+       pg_catalog.format_type(t.oid, CASE WHEN declared.typtype = 'd' THEN declared.typtypmod
+                                          ELSE COALESCE(a.atttypmod, -1) END) AS sort_type,
        CASE WHEN k.coll <> 0 THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
        END AS sort_collation,
        'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || op.oprname || ')' AS sort_operator
