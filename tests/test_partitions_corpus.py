@@ -59,6 +59,12 @@ def test_every_partition_function_over_the_corpus(conn: psycopg.Connection, layo
                       "FROM steward.partitions(%s::regclass)", [layout.name])
     assert not isinstance(tree, psycopg.Error), f"partitions(): {tree}"
     assert tree[0][0] == layout.name and len(tree) > 1
+    if layout.order:
+        assert tuple(name for name, *_ in tree[1:]) == layout.order, "partitions() out of the key's order"
+    for name, strategy, *_ in tree[1:]:  # a sub-tree asked for directly: its root keeps its bound's strategy
+        sub = call(conn, "SELECT strategy FROM steward.partitions(%s::regclass) LIMIT 1", [name])
+        if not isinstance(sub, psycopg.Error):
+            assert sub == [(strategy,)], f"partitions({name})"
 
     managed = False
     if layout.manage is not None:

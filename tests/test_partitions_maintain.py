@@ -102,6 +102,34 @@ def test_run_maintenance_procedure(conn: psycopg.Connection) -> None:
     assert act(conn, "SELECT count(*) FROM steward.partition_maintenance_log WHERE NOT ok") == [(0,)]
 
 
+@pytest.mark.parametrize("how", ["begin", "multi-statement", "function"])
+def test_run_maintenance_in_a_transaction_block_says_how_to_run_it(conn: psycopg.Connection, how: str) -> None:
+    """A CALL that cannot commit is refused before any work, with 25001 and a hint, not PostgreSQL's bare
+    "invalid transaction termination"; maintain_partitions() does the same work in the caller's transaction."""
+    conn.execute("CREATE TABLE a (d date NOT NULL) PARTITION BY RANGE (d)")
+    conn.execute("SELECT * FROM steward.manage('a', premake => 0)")
+    conn.execute("DROP TABLE a_p" + month(conn, 0))
+    conn.execute("CREATE FUNCTION maintain_in_a_function() RETURNS void LANGUAGE plpgsql "
+                 "AS $$ BEGIN CALL steward.run_maintenance(); END $$")
+    runs = act(conn, "SELECT count(*) FROM steward.maintenance_runs")
+    with pytest.raises(psycopg.errors.ActiveSqlTransaction) as refused:
+        if how == "begin":
+            with conn.transaction():
+                conn.execute("CALL steward.run_maintenance()")
+        elif how == "multi-statement":
+            conn.execute("SELECT 1; CALL steward.run_maintenance()")
+        else:
+            conn.execute("SELECT maintain_in_a_function()")
+    diag = refused.value.diag
+    assert diag.message_primary == "pg_steward: steward.run_maintenance() cannot run inside a transaction block"
+    assert "outside BEGIN" in diag.message_hint and "steward.maintain_partitions()" in diag.message_hint
+    assert act(conn, "SELECT count(*) FROM steward.maintenance_runs") == runs  # refused before any work
+    assert tree_names(conn, "a") == ["a"]
+    with conn.transaction():
+        conn.execute("SELECT * FROM steward.maintain_partitions()")
+    assert tree_names(conn, "a") == ["a", "a_p" + month(conn, 0)]
+
+
 def test_integer_keys_follow_the_highest_value(conn: psycopg.Connection) -> None:
     conn.execute("CREATE TABLE ids (id bigint NOT NULL) PARTITION BY RANGE (id);"
                  "CREATE TABLE ids_default PARTITION OF ids DEFAULT;"

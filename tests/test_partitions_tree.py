@@ -206,3 +206,56 @@ def test_a_partition_locked_exclusively_does_not_make_the_tree_wait(conn: psycop
     assert rows["l"]["total_bytes"] is None  # a sum with an unknown part is unknown
     assert {r["name"] for r in tree(conn, "l")} == {"l", "l_1", "l_2"}
     assert tree(conn, "l")[0]["total_bytes"] > 0  # the lock is gone: sizes again
+
+
+def test_a_sub_partition_asked_for_directly_reports_its_own_strategy(conn: psycopg.Connection) -> None:
+    """The first row of a tree rooted at a partition is that partition, with the strategy of its bound."""
+    conn.execute("CREATE TABLE y (d date, r text) PARTITION BY RANGE (d);"
+                 "CREATE TABLE y_2024 PARTITION OF y FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
+                 " PARTITION BY LIST (r);"
+                 "CREATE TABLE y_2024_eu PARTITION OF y_2024 FOR VALUES IN ('eu')")
+    rows = tree(conn, "y_2024")
+    assert [(r["name"], r["strategy"], r["range_from"]) for r in rows] == [
+        ("y_2024", "range", "2024-01-01"), ("y_2024_eu", "list", None),
+    ]
+    assert rows[0]["partition_of"] is None and rows[0]["level"] == 0  # the root of the tree asked for
+    assert tree(conn, "y")[0]["strategy"] is None  # a table that is no partition has no bound, no strategy
+
+
+def test_enum_lists_come_in_the_enums_order(conn: psycopg.Connection) -> None:
+    """Enum values sort by their place in the type (a value added BEFORE another too), not by their text."""
+    conn.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
+                 "CREATE TABLE moods (m mood) PARTITION BY LIST (m);"
+                 "CREATE TABLE moods_happy PARTITION OF moods FOR VALUES IN ('happy');"
+                 "CREATE TABLE moods_sad PARTITION OF moods FOR VALUES IN ('sad');"
+                 "CREATE TABLE moods_ok PARTITION OF moods FOR VALUES IN ('ok')")
+    conn.execute("ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'")
+    conn.execute("CREATE TABLE moods_meh PARTITION OF moods FOR VALUES IN ('meh')")
+    assert [r["name"] for r in tree(conn, "moods")[1:]] == ["moods_sad", "moods_meh", "moods_ok", "moods_happy"]
+
+
+def test_siblings_sort_by_the_keys_real_order(conn: psycopg.Connection) -> None:
+    """BC dates, infinities, the key's collation and a domain key: each in PostgreSQL's order of the key."""
+    conn.execute(
+        """
+        CREATE TABLE ages (d date) PARTITION BY RANGE (d);
+        CREATE TABLE ages_now PARTITION OF ages FOR VALUES FROM ('2000-01-01') TO ('infinity');
+        CREATE TABLE ages_bc_late PARTITION OF ages FOR VALUES FROM ('0044-01-01 BC') TO ('2000-01-01');
+        CREATE TABLE ages_bc_early PARTITION OF ages FOR VALUES FROM ('0100-01-01 BC') TO ('0044-01-01 BC');
+        CREATE TABLE ages_first PARTITION OF ages FOR VALUES FROM ('-infinity') TO ('0100-01-01 BC');
+        CREATE TABLE letters (k text COLLATE "C") PARTITION BY LIST (k);
+        CREATE TABLE letters_a PARTITION OF letters FOR VALUES IN ('a');
+        CREATE TABLE letters_b PARTITION OF letters FOR VALUES IN ('B');
+        CREATE TABLE codes (k char(3)) PARTITION BY LIST (k);
+        CREATE TABLE codes_abz PARTITION OF codes FOR VALUES IN ('abz');
+        CREATE TABLE codes_abc PARTITION OF codes FOR VALUES IN ('abc');
+        CREATE DOMAIN amount AS numeric CHECK (VALUE > -1000);
+        CREATE TABLE amounts (x amount) PARTITION BY LIST (x);
+        CREATE TABLE amounts_10 PARTITION OF amounts FOR VALUES IN ('10');
+        CREATE TABLE amounts_9 PARTITION OF amounts FOR VALUES IN ('9.5', '100');
+        """
+    )
+    assert [r["name"] for r in tree(conn, "ages")[1:]] == ["ages_first", "ages_bc_early", "ages_bc_late", "ages_now"]
+    assert [r["name"] for r in tree(conn, "letters")[1:]] == ["letters_b", "letters_a"]  # "C": 'B' < 'a'
+    assert [r["name"] for r in tree(conn, "amounts")[1:]] == ["amounts_9", "amounts_10"]
+    assert [r["name"] for r in tree(conn, "codes")[1:]] == ["codes_abc", "codes_abz"]  # char(3), not char(1)

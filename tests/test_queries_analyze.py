@@ -252,3 +252,47 @@ def test_pruning_at_planning_at_start_up_and_during_execution(sales: psycopg.Con
     during = "SELECT * FROM sales WHERE sold = (SELECT date '2024-02-10')"
     assert pruning(sales, during, analyze=True) == [("public.sales", "RANGE (sold)", 6, 6, 0, 1, True, False)]
     assert not [a for a in advice(sales, during) if a["problem"] == "partitions not pruned"]
+
+
+def test_a_writes_target_is_not_a_scanned_partition(sales: psycopg.Connection) -> None:
+    """The node of an INSERT (UPDATE, DELETE, MERGE) names its target partition; only the scans below count."""
+    copy = ("INSERT INTO sales_1 SELECT id, sold - 31, amount FROM sales "
+            "WHERE sold >= '2024-02-01' AND sold < '2024-02-10'")
+    assert pruning_of_writes(sales, copy) == [("public.sales", "RANGE (sold)", 6, 1, 0, None, True, False)]
+    assert pruning_of_writes(sales, copy, analyze=True) == [("public.sales", "RANGE (sold)", 6, 1, 0, 1, True, False)]
+    # Nothing of sales is read at all: no row (it was "1 of 6 scanned, pruned").
+    assert pruning_of_writes(sales, "INSERT INTO sales_1 VALUES (0, '2024-01-02', 0)") == []
+    merge = ("MERGE INTO sales_3 AS s USING (SELECT id FROM sales_2 WHERE id = 40) AS v ON s.id = v.id "
+             "WHEN MATCHED THEN DELETE")
+    assert pruning_of_writes(sales, merge) == [("public.sales", "RANGE (sold)", 6, 2, 0, None, True, False)]
+
+
+def pruning_of_writes(conn: psycopg.Connection, query: str, analyze: bool = False) -> list[tuple]:
+    return conn.execute("SELECT partitioned_table, partition_key, partitions_total, partitions_in_plan, "
+                        "subplans_removed, partitions_executed, pruned, fix IS NOT NULL FROM steward.check_pruning("
+                        "%s, \"analyze\" => %s, allow_writes => true)", [query, analyze]).fetchall()
+
+
+def test_explain_execute_shows_the_run_time_pruning_of_a_generic_plan(sales: psycopg.Connection) -> None:
+    """A prepared statement of the caller's session is explained as EXECUTE explains it: a generic plan prunes
+    at executor start-up (Subplans Removed)."""
+    sales.execute("SELECT 1; PREPARE by_day(date) AS SELECT sum(amount) FROM sales WHERE sold = $1; SELECT 2")
+    sales.execute("SET plan_cache_mode = force_generic_plan")
+    assert pruning(sales, "EXECUTE by_day('2024-02-10')") == [
+        ("public.sales", "RANGE (sold)", 6, 1, 5, None, True, False)]
+    assert pruning(sales, "EXECUTE by_day('2024-02-10')", analyze=True) == [
+        ("public.sales", "RANGE (sold)", 6, 1, 5, 1, True, False)]
+    assert [n["operation"] for n in nodes(sales, "EXECUTE by_day('2024-02-10')")][:2] == ["Aggregate", "Append"]
+
+
+def test_explain_execute_follows_the_rules_of_the_prepared_statement(sales: psycopg.Connection) -> None:
+    sales.execute("PREPARE wipe(date) AS DELETE FROM sales WHERE sold = $1")
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="not a plain query: it is a DELETE"):
+        pruning(sales, "EXECUTE wipe('2024-02-10')", analyze=True)
+    assert pruning_of_writes(sales, "EXECUTE wipe('2024-02-10')", analyze=True)[0][3] == 1
+    assert sales.execute("SELECT count(*) FROM sales WHERE sold = '2024-02-10'").fetchone()[0] > 0  # rolled back
+    with pytest.raises(psycopg.errors.InvalidSqlStatementName, match='prepared statement "nope" does not exist'):
+        pruning(sales, "EXECUTE nope(1)")
+    sales.execute("PREPARE twice AS SELECT 1; DEALLOCATE twice; PREPARE twice AS DELETE FROM sales")
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match='cannot tell what prepared statement "twice"'):
+        pruning_of_writes(sales, "EXECUTE twice")

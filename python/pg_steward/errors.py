@@ -28,6 +28,9 @@ STATEMENT_TOO_COMPLEX = "54001"
 OBJECT_NOT_IN_PREREQUISITE_STATE = "55000"
 LOCK_NOT_AVAILABLE = "55P03"
 FEATURE_NOT_SUPPORTED = "0A000"
+ACTIVE_SQL_TRANSACTION = "25001"
+INVALID_TRANSACTION_TERMINATION = "2D000"  # a COMMIT where PostgreSQL allows none (a CALL in a transaction block)
+INVALID_SQL_STATEMENT_NAME = "26000"  # no prepared statement of that name
 INTERNAL_ERROR = "XX000"
 # pg_steward's own, in an implementation-defined class ("S" for steward): a run that did not do all its work.
 MAINTENANCE_FAILED = "SW001"  # CALL steward.run_maintenance(): a table failed (its work logged, the rest committed)

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pg_steward.db import Database, PlpyDatabase
-from pg_steward.errors import INTERNAL_ERROR, StewardError, error_fields, error_message, error_sqlstate
+from pg_steward.errors import (
+    ACTIVE_SQL_TRANSACTION,
+    INTERNAL_ERROR,
+    INVALID_TRANSACTION_TERMINATION,
+    StewardError,
+    error_fields,
+    error_message,
+    error_sqlstate,
+)
 
 T = TypeVar("T")
 
@@ -101,6 +109,29 @@ def pinned_commit(db: Database, commit: Callable[[], None]) -> Callable[[], None
         pin_settings(db)
 
     return commit_and_pin
+
+
+def own_transactions(db: Database, commit: Callable[[], None], procedure: str, instead: str) -> Callable[[], None]:
+    """The first thing a procedure that commits does: commit once, before any work, and return ``pinned_commit``.
+
+    A CALL inside a transaction block (or from a function, or in a multi-statement query string) cannot
+    commit; PostgreSQL refuses the first COMMIT with a bare "invalid transaction termination". Trying it
+    before anything is done changes nothing either way, and turns the refusal into a clear 25001 that says
+    how to run the procedure, or ``instead`` (a function doing the same work in the caller's transaction).
+    """
+    try:
+        commit()
+    except Exception as error:  # plpy.SPIError: the one error PL/Python's commit raises
+        if error_sqlstate(error) != INVALID_TRANSACTION_TERMINATION:
+            raise
+        raise StewardError(
+            f"{procedure} cannot run inside a transaction block", ACTIVE_SQL_TRANSACTION,
+            detail=f"{procedure} commits as it goes, so that the locks of one step are not held for the "
+                   "whole run; inside a transaction block (BEGIN, a function, a multi-statement query string) "
+                   "it cannot commit.",
+            hint=f"CALL {procedure} on its own, outside BEGIN ... COMMIT, or use {instead}.",
+        ) from None
+    return pinned_commit(db, commit)
 
 
 def versions(db: Database) -> dict[str, str | None]:

@@ -20,6 +20,7 @@ class Layout:
     start: str | None = None  # a start for steward.create_partition(name, start, span)
     span: str = "1 month"
     placeable_only_in_default: bool = True  # after maintenance, DEFAULT holds only rows no partition can hold
+    order: tuple[str, ...] = ()  # where given, the partitions as steward.partitions() lists them: the key's order
 
 
 LAYOUTS = [
@@ -60,7 +61,24 @@ LAYOUTS = [
         CREATE TABLE enum_list_sad PARTITION OF enum_list FOR VALUES IN ('sad');
         CREATE TABLE enum_list_ok PARTITION OF enum_list FOR VALUES IN ('ok');
         INSERT INTO enum_list VALUES ('sad', 1), ('ok', 2), ('happy', 3);
-    """),
+    """, order=("enum_list_sad", "enum_list_ok", "enum_list_happy")),
+    Layout("date_bc", """
+        CREATE TABLE date_bc (d date NOT NULL, v int) PARTITION BY RANGE (d);
+        CREATE TABLE date_bc_ad PARTITION OF date_bc FOR VALUES FROM ('0001-01-01') TO ('infinity');
+        CREATE TABLE date_bc_late PARTITION OF date_bc FOR VALUES FROM ('0044-03-15 BC') TO ('0001-01-01');
+        CREATE TABLE date_bc_early PARTITION OF date_bc FOR VALUES FROM ('0753-04-21 BC') TO ('0044-03-15 BC');
+        CREATE TABLE date_bc_default PARTITION OF date_bc DEFAULT;
+        INSERT INTO date_bc VALUES ('0500-01-01 BC', 1), ('0044-03-15 BC', 2), ('2024-05-05', 3),
+            ('1000-01-01 BC', 4), ('infinity', 5);
+    """, manage="'1 month', premake => 1", start="2031-01-01", placeable_only_in_default=False,
+        order=("date_bc_early", "date_bc_late", "date_bc_ad", "date_bc_default")),
+    Layout("numeric_list", """
+        CREATE TABLE numeric_list (x numeric, v int) PARTITION BY LIST (x);
+        CREATE TABLE numeric_list_ten PARTITION OF numeric_list FOR VALUES IN ('10', '1e3');
+        CREATE TABLE numeric_list_nine PARTITION OF numeric_list FOR VALUES IN ('9.99', 'NaN');
+        CREATE TABLE numeric_list_minus PARTITION OF numeric_list FOR VALUES IN ('-2', NULL);
+        INSERT INTO numeric_list VALUES (10, 1), ('NaN', 2), (NULL, 3), (1000, 4);
+    """, order=("numeric_list_minus", "numeric_list_nine", "numeric_list_ten")),
     Layout("date_odd", """
         CREATE TABLE date_odd (d date NOT NULL, v int) PARTITION BY RANGE (d);
         CREATE TABLE date_odd_past PARTITION OF date_odd FOR VALUES FROM (MINVALUE) TO ('2000-01-01');

@@ -101,3 +101,14 @@ def test_iso_dates_sort_chronologically() -> None:
 def test_hash_partitions_sort_by_remainder() -> None:
     bounds = [parse_bound(f"FOR VALUES WITH (modulus 8, remainder {r})") for r in (7, 0, 3)]
     assert [b.remainder for b in sorted(bounds, key=sort_key)] == [0, 3, 7]
+
+
+def test_ranks_from_the_database_order_values_that_text_cannot() -> None:
+    bounds = [parse_bound(f"FOR VALUES IN ('{v}')") for v in ("happy", "sad", "ok")]
+    ranks = [{"sad": 1, "ok": 2, "happy": 3}]
+    assert [b.list_values[0] for b in sorted(bounds, key=lambda b: sort_key(b, ranks))] == ["sad", "ok", "happy"]
+    ranges = [parse_bound(f"FOR VALUES FROM ('{v}') TO (MAXVALUE)") for v in ("0001-01-01", "0044-03-15 BC")]
+    ranks = [{"0044-03-15 BC": 1, "0001-01-01": 2}]
+    assert [b.range_from[0] for b in sorted(ranges, key=lambda b: sort_key(b, ranks))] == [
+        "0044-03-15 BC", "0001-01-01",
+    ]

@@ -9,7 +9,7 @@ from pg_steward.queries.advice import advise, filter_columns
 from pg_steward.queries.facts import Facts, RelationFacts, RootFacts
 from pg_steward.queries.plan import detail, parse_plan
 from pg_steward.queries.pruning import key_columns, pruning
-from pg_steward.queries.statements import classify, require_plain
+from pg_steward.queries.statements import classify, classify_prepared, require_plain
 
 
 def scan(relation: str, rows: float, est: float, loops: int = 1, total: float = 1.0, **more) -> dict:
@@ -148,6 +148,18 @@ def test_statement_classification() -> None:
     with pytest.raises(StewardError, match="not a plain query"):
         require_plain(classify("DELETE FROM t"), allow_writes=False)
     require_plain(classify("DELETE FROM t"), allow_writes=True)
+
+
+def test_execute_is_classified_by_what_it_runs() -> None:
+    assert classify("EXECUTE q('2024-01-01', 1 + 1)").prepared == "q"
+    assert classify('EXECUTE "Q"').prepared == "Q"
+    # SQL PREPARE: the whole query string is stored; the PREPARE of that name is found in it.
+    stored = "SELECT 1; PREPARE q(date) AS SELECT * FROM t WHERE d = $1 FOR UPDATE; PREPARE r AS SELECT 2"
+    assert classify_prepared("q", stored, from_sql=True).writes == ["it locks rows (FOR UPDATE / FOR SHARE)"]
+    assert classify_prepared("r", stored, from_sql=True) == classify("SELECT 2")
+    assert classify_prepared("p", "UPDATE t SET a = $1", from_sql=False).kind == "UpdateStmt"  # the protocol's
+    with pytest.raises(StewardError, match="2 PREPAREs of that name"):
+        classify_prepared("q", "PREPARE q AS SELECT 1; DEALLOCATE q; PREPARE q AS DELETE FROM t", from_sql=True)
 
 
 def test_both_shapes_of_explain_output_read_alike() -> None:

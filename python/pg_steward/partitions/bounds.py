@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -167,11 +168,16 @@ def values_text(values: tuple[Value, ...]) -> str | None:
     return "(" + ", ".join(parts) + ")"
 
 
-def _value_key(value: Value) -> tuple:
+Ranks = Sequence[Mapping[str, int]]  # per key column: a bound value as printed -> its place in the key's order
+
+
+def _value_key(value: Value, ranks: Mapping[str, int] | None = None) -> tuple:
     if value is Unbounded.MINVALUE:
         return (0,)
     if value is Unbounded.MAXVALUE or value is None:
         return (2,)
+    if ranks is not None and value in ranks:
+        return (1, 0, ranks[value], 0)
     try:
         number = Decimal(value)
     except InvalidOperation:
@@ -181,18 +187,24 @@ def _value_key(value: Value) -> tuple:
     return (1, 0, Decimal("Infinity"), 1) if number.is_nan() else (1, 0, number, 0)
 
 
-def sort_key(bound: PartitionBound | None) -> tuple:
-    """Order siblings as a DBA reads them: by lower bound, DEFAULT last.
+def _column_ranks(ranks: Ranks | None, position: int) -> Mapping[str, int] | None:
+    return ranks[position] if ranks is not None and position < len(ranks) else None
 
-    Numbers compare as numbers; dates and timestamps compare as text, which is
-    their order in the ISO DateStyle the SQL functions pin.
+
+def sort_key(bound: PartitionBound | None, ranks: Ranks | None = None) -> tuple:
+    """Order siblings as a DBA reads them (and as PostgreSQL keeps them): by lower bound, DEFAULT last.
+
+    ``ranks`` gives each key column's values their place in the key's own order (the database sorts them:
+    enum sort order, dates as dates, the key's collation). Without it, numbers compare as numbers and
+    anything else as text, which is the order of ISO dates and timestamps of our era.
     """
     if bound is None:
         return (0, ())
     if bound.kind == "default":
         return (1, ())
     if bound.kind == "range":
-        return (0, tuple(_value_key(v) for v in bound.range_from))
+        return (0, tuple(_value_key(v, _column_ranks(ranks, i)) for i, v in enumerate(bound.range_from)))
     if bound.kind == "list":
-        return (0, tuple(sorted(_value_key(v) for v in bound.list_values))[:1])
+        # PostgreSQL places a list partition by its lowest value; one holding only NULL comes after the others.
+        return (0, tuple(sorted(_value_key(v, _column_ranks(ranks, 0)) for v in bound.list_values))[:1])
     return (0, ((1, 0, Decimal(bound.remainder or 0)), (1, 0, Decimal(bound.modulus or 0))))

@@ -41,7 +41,7 @@ from pg_steward.partitions.retention import expired, retire
 from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
 from pg_steward.partitions.survey import idle_tables
 from pg_steward.partitions.values import Bound, bound_text, from_text
-from pg_steward.runtime import pin_settings, pinned_commit
+from pg_steward.runtime import own_transactions, pin_settings
 from pg_steward.sqltext import qualified
 
 STEP_SHARE_OF_LOCK_TIMEOUT = 4  # a step of run_maintenance holds its locks for at most 1/4 of lock_timeout
@@ -392,10 +392,12 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
     Tables of owners the caller is not a member of are left to them (a NOTICE says how many). The run is a row
     of ``steward.maintenance_runs``; when a table failed, the work and the log are committed and the procedure
     then raises an ERROR, so that pg_cron records the run as failed. Each of its transactions runs with the
-    functions' settings (``runtime.pin_settings``), whatever search_path the caller has.
+    functions' settings (``runtime.pin_settings``), whatever search_path the caller has. A CALL that cannot
+    commit (in a transaction block) is refused before anything is done (``runtime.own_transactions``).
     """
+    commit = own_transactions(db, commit, "steward.run_maintenance()",
+                              "SELECT * FROM steward.maintain_partitions() for one transaction")
     pin_settings(db)
-    commit = pinned_commit(db, commit)
     run = Run.start(db, "run_maintenance")
     commit()  # the run is visible as started, even if it never ends
     # Names qualified whatever the caller's search_path (the procedure cannot pin one), in the survey's order.

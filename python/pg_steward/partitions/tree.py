@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from pg_steward.db import Database, Row
-from pg_steward.partitions.bounds import parse_bound, sort_key, value_text, values_text
+from pg_steward.partitions.bounds import PartitionBound, Ranks, parse_bound, sort_key, value_text, values_text
 from pg_steward.partitions.catalog import partitioned_oid
 
 STRATEGIES = {"r": "range", "l": "list", "h": "hash"}
@@ -75,8 +75,91 @@ SELECT tree.relid::bigint AS oid,
 FROM tree
 JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
 CROSS JOIN LATERAL (SELECT {measurable("c")} AS readable) AS sized
-LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid = tree.parentrelid
+-- The root's own parent too, when the root is itself a partition: its strategy is that of its bound.
+LEFT JOIN pg_catalog.pg_partitioned_table AS parent_key ON parent_key.partrelid = COALESCE(
+    tree.parentrelid, (SELECT i.inhparent FROM pg_catalog.pg_inherits AS i WHERE i.inhrelid = tree.relid))
 """
+
+# How each range or list key column of the partitioned nodes of the tree orders its values, as PostgreSQL
+# orders the partitions: the key's type (a domain's base type, so that no CHECK of the domain runs), its
+# collation and the "<" of its operator class. Only built-in-shaped types (base and enum, not arrays) are
+# sorted by the database; values of other types keep the text order of sort_key().
+_KEY_ORDER_SQL = f"""
+SELECT pt.partrelid::bigint AS oid, (k.n - 1)::int AS position,
+       -- With its typmod: format_type(bpchar, NULL) is "character", i.e. char(1), which would cut values.
+       pg_catalog.format_type(t.oid, CASE WHEN declared.typtype = 'd' THEN declared.typtypmod
+                                          ELSE COALESCE(a.atttypmod, -1) END) AS sort_type,
+       CASE WHEN k.coll <> 0 THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+       END AS sort_collation,
+       'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || op.oprname || ')' AS sort_operator
+FROM {partition_walk("$1::regclass")} AS tree
+JOIN pg_catalog.pg_partitioned_table AS pt ON pt.partrelid = tree.relid AND pt.partstrat IN ('r', 'l')
+CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(pt.partattrs::pg_catalog.int2[]),
+                              pg_catalog.unnest(pt.partclass::pg_catalog.oid[]),
+                              pg_catalog.unnest(pt.partcollation::pg_catalog.oid[]))
+     WITH ORDINALITY AS k(attnum, opclass, coll, n)
+JOIN pg_catalog.pg_opclass AS oc ON oc.oid = k.opclass
+LEFT JOIN pg_catalog.pg_attribute AS a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum AND k.attnum > 0
+JOIN pg_catalog.pg_type AS declared ON declared.oid = COALESCE(a.atttypid, oc.opcintype)
+JOIN pg_catalog.pg_type AS t
+  ON t.oid = CASE WHEN declared.typtype = 'd' THEN declared.typbasetype ELSE declared.oid END
+JOIN pg_catalog.pg_amop AS amop
+  ON amop.amopfamily = oc.opcfamily AND amop.amopmethod = oc.opcmethod AND amop.amopstrategy = 1
+ AND amop.amoplefttype = oc.opcintype AND amop.amoprighttype = oc.opcintype
+JOIN pg_catalog.pg_operator AS op ON op.oid = amop.amopopr
+JOIN pg_catalog.pg_namespace AS opn ON opn.oid = op.oprnamespace
+LEFT JOIN pg_catalog.pg_collation AS co ON co.oid = k.coll
+LEFT JOIN pg_catalog.pg_namespace AS cn ON cn.oid = co.collnamespace
+WHERE t.typtype IN ('b', 'e') AND t.typcategory <> 'A'
+"""
+
+
+def _place_sql(group: int, sort_type: str, collation: str | None, operator: str) -> str:
+    """Each distinct value of parameter ``$group`` (text as the catalog prints it) with its place in the order."""
+    collate = f" COLLATE {collation}" if collation else ""
+    return (f"SELECT {group} AS grp, d.v AS value, (pg_catalog.rank() OVER "
+            f"(ORDER BY d.v::{sort_type}{collate} USING {operator}))::int AS place "
+            f"FROM (SELECT DISTINCT u.v FROM pg_catalog.unnest(${group}::pg_catalog.text[]) AS u(v)) AS d")
+
+
+def key_ranks(db: Database, parent: str, rows: list[Row], bounds: dict[int, PartitionBound | None]) -> dict[int, Ranks]:
+    """Per partitioned node of the tree, its key columns' bound values ranked in the key's order.
+
+    The database sorts them, one statement for the whole tree (a group per type, collation and operator).
+    """
+    values: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for row in rows:
+        bound = bounds[row["oid"]]
+        if bound is None or row["level"] == 0:
+            continue
+        listed = [(i, v) for i, v in enumerate(bound.range_from)] + [(0, v) for v in bound.list_values]
+        for position, value in listed:
+            if isinstance(value, str):
+                values[(row["parent_oid"], position)].add(value)
+    if not values:
+        return {}
+    columns = db.query(_KEY_ORDER_SQL, parent)
+    groups: dict[tuple[str, str | None, str], list[tuple[int, int]]] = defaultdict(list)
+    for column in columns:
+        if (column["oid"], column["position"]) in values:
+            groups[(column["sort_type"], column["sort_collation"], column["sort_operator"])].append(
+                (column["oid"], column["position"]))
+    if not groups:
+        return {}
+    keys = list(groups)
+    params = [sorted(set().union(*(values[c] for c in groups[key]))) for key in keys]
+    sql = " UNION ALL ".join(_place_sql(i + 1, *key) for i, key in enumerate(keys))
+    places: dict[int, dict[str, int]] = defaultdict(dict)
+    for place in db.query(sql, *params):
+        places[place["grp"] - 1][place["value"]] = place["place"]
+    ranks: dict[int, list[dict[str, int]]] = {}
+    for i, key in enumerate(keys):
+        for oid, position in groups[key]:
+            per_column = ranks.setdefault(oid, [])
+            per_column.extend({} for _ in range(position + 1 - len(per_column)))
+            per_column[position] = places[i]
+    return ranks
+
 
 
 def leaf_row_estimate(reltuples: float, relpages: int, heap_bytes: int | None) -> int | None:
@@ -100,9 +183,8 @@ def _sum_known(values: list[int | None]) -> int | None:
     return sum(v for v in values if v is not None)
 
 
-def build_tree(rows: list[Row]) -> list[dict[str, Any]]:
+def build_tree(rows: list[Row], ranks: dict[int, Ranks] | None = None) -> list[dict[str, Any]]:
     """Catalog rows into output rows: depth first, siblings in bound order."""
-    by_oid = {row["oid"]: row for row in rows}
     children: dict[int, list[Row]] = defaultdict(list)
     root = None
     for row in rows:
@@ -113,7 +195,7 @@ def build_tree(rows: list[Row]) -> list[dict[str, Any]]:
     if root is None:
         return []
 
-    bounds = {oid: parse_bound(row["bound"]) if row["bound"] else None for oid, row in by_oid.items()}
+    bounds = parsed_bounds(rows)
     totals: dict[int, tuple[int | None, int | None]] = {}
 
     def measure(row: Row) -> tuple[int | None, int | None]:
@@ -154,7 +236,8 @@ def build_tree(rows: list[Row]) -> list[dict[str, Any]]:
                 "estimated_rows": estimated_rows,
             }
         )
-        for kid in sorted(children.get(row["oid"], []), key=lambda r: sort_key(bounds[r["oid"]])):
+        order = (ranks or {}).get(row["oid"])
+        for kid in sorted(children.get(row["oid"], []), key=lambda r: sort_key(bounds[r["oid"]], order)):
             visit(kid)
 
     visit(root)
@@ -164,4 +247,9 @@ def build_tree(rows: list[Row]) -> list[dict[str, Any]]:
 def partition_tree(db: Database, parent: str | None) -> list[dict[str, Any]]:
     """Rows of ``steward.partitions(parent)``."""
     partitioned_oid(db, parent, hint="Pass the partitioned (parent) table, or a sub-partitioned partition.")
-    return build_tree(db.query(_TREE_SQL, parent))
+    rows = db.query(_TREE_SQL, parent)
+    return build_tree(rows, key_ranks(db, parent, rows, parsed_bounds(rows)))
+
+
+def parsed_bounds(rows: list[Row]) -> dict[int, PartitionBound | None]:
+    return {row["oid"]: parse_bound(row["bound"]) if row["bound"] else None for row in rows}

@@ -13,13 +13,13 @@ import json
 from typing import Any
 
 from pg_steward.db import Database, Row
-from pg_steward.errors import NULL_VALUE_NOT_ALLOWED, StewardError
+from pg_steward.errors import INVALID_SQL_STATEMENT_NAME, NULL_VALUE_NOT_ALLOWED, StewardError
 from pg_steward.partitions.tree import partition_walk
 from pg_steward.queries.advice import Advice, advise
 from pg_steward.queries.facts import Facts, RelationFacts, RootFacts
 from pg_steward.queries.plan import Plan, detail, parse_plan
 from pg_steward.queries.pruning import pruning
-from pg_steward.queries.statements import classify, require_plain
+from pg_steward.queries.statements import Statement, classify, classify_prepared, require_plain
 
 
 class _RollBack(Exception):
@@ -38,7 +38,10 @@ def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_
     """
     if query is None or not query.strip():
         raise StewardError("query must be a statement", NULL_VALUE_NOT_ALLOWED)
-    require_plain(classify(query), bool(allow_writes))
+    statement = classify(query)
+    if statement.prepared is not None:
+        statement = prepared_statement(db, statement.prepared)
+    require_plain(statement, bool(allow_writes))
     # BUFFERS is named: PostgreSQL 18 adds it to ANALYZE by default, older servers only when asked, and the plan
     # analysis reads its keys on every server (plan.py reads both shapes of output).
     options = "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" if analyze else "VERBOSE, FORMAT JSON"
@@ -55,6 +58,17 @@ def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_
     except _RollBack as done:
         output = done.output
     return json.loads(output) if isinstance(output, str) else output
+
+
+def prepared_statement(db: Database, name: str) -> Statement:
+    """What ``EXECUTE name`` would run: the caller's prepared statement (PL/Python runs in the caller's session,
+    so its prepared statements are the caller's), classified like any other statement."""
+    rows = db.query("SELECT statement, from_sql FROM pg_catalog.pg_prepared_statements WHERE name = $1", name)
+    if not rows:
+        raise StewardError(f'prepared statement "{name}" does not exist', INVALID_SQL_STATEMENT_NAME,
+                           hint="PREPARE it in the session that calls pg_steward: EXECUTE sees that session's "
+                                "prepared statements only.")
+    return classify_prepared(name, rows[0]["statement"], rows[0]["from_sql"])
 
 
 _RELATIONS = """

@@ -14,6 +14,9 @@ from pg_steward.queries.facts import Facts
 from pg_steward.queries.plan import Plan, descendants
 
 _APPENDS = {"Append", "Merge Append"}
+# The node of an INSERT, UPDATE, DELETE or MERGE names its target, which it writes but does not scan: the
+# partitions it reads are the scans below it.
+_TARGETS = {"ModifyTable"}
 
 
 @dataclass
@@ -49,7 +52,7 @@ def pruning(plan: Plan, facts: Facts) -> list[PruningRow]:
     removed: dict[str, int] = {}
     for node in plan.nodes:
         known = facts.relations.get(node.relation or "")
-        if known is None or known.root is None:
+        if known is None or known.root is None or node.get("Node Type") in _TARGETS:
             continue
         in_plan.setdefault(known.root, set()).add(known.quoted)
         if node.executed:

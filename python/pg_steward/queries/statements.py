@@ -33,6 +33,7 @@ _EXPLAINABLE_WRITES = {"CreateTableAsStmt"} | _WRITES
 class Statement:
     kind: str  # the parse node of the statement: SelectStmt, DeleteStmt, ...
     writes: list[str]  # why it is not a plain query; empty for a plain query
+    prepared: str | None = None  # EXECUTE: the prepared statement's name (classify_prepared tells what it is)
 
 
 # The longest statement text pg_steward parses: 1 MiB, the most track_activity_query_size can keep. Parsing
@@ -94,6 +95,35 @@ def _classify(sql: str) -> Statement:
             hint="Pass one SELECT (or, with allow_writes => true, one data-modifying statement).",
         )
     kind, body = next(iter(stmts[0]["stmt"].items()))
+    if kind == "ExecuteStmt":
+        return Statement(kind, [], prepared=body["name"])
+    return _classify_node(kind, body)
+
+
+def classify_prepared(name: str, text: str, from_sql: bool) -> Statement:
+    """What ``EXECUTE name`` runs, from ``pg_prepared_statements``' ``statement`` and ``from_sql``.
+
+    A statement prepared through the protocol is stored as itself; one made by SQL ``PREPARE`` as the whole
+    query string that held the PREPARE (maybe beside other statements), where the PREPARE of that name is
+    found. EXECUTE's own parameters cannot hold a subquery, so they add no write.
+    """
+    if not from_sql:
+        return classify(text)
+    try:
+        stmts = parse_tree(text).get("stmts", [])
+        queries = [body["query"] for kind, body in (next(iter(s["stmt"].items())) for s in stmts)
+                   if kind == "PrepareStmt" and body.get("name") == name]
+        if len(queries) != 1:
+            raise StewardError(
+                f'cannot tell what prepared statement "{name}" runs: its query string holds '
+                f"{len(queries)} PREPAREs of that name", FEATURE_NOT_SUPPORTED,
+                hint=f"PREPARE {name} again in a query string of its own.")
+        return _classify_node(*next(iter(queries[0].items())))
+    except RecursionError:
+        raise StewardError("the statement is nested too deeply to be checked", STATEMENT_TOO_COMPLEX) from None
+
+
+def _classify_node(kind: str, body: dict[str, Any]) -> Statement:
     writes = []
     if kind in _EXPLAINABLE_WRITES:
         writes.append(f"it is a {_label(kind)} statement")
