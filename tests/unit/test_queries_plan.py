@@ -137,6 +137,8 @@ def test_statement_classification() -> None:
     assert classify("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d").writes
     assert classify("SELECT * INTO x FROM t").writes
     assert classify("UPDATE t SET a = 1").kind == "UpdateStmt"
+    assert classify("UPDATE t SET a = 1").writes == ["it is an UPDATE statement"]
+    assert classify("DELETE FROM t").writes == ["it is a DELETE statement"]
     with pytest.raises(StewardError, match="exactly one statement"):
         classify("SELECT 1; SELECT 2")
     with pytest.raises(StewardError, match="does not parse"):

@@ -126,11 +126,9 @@ def classify_prepared(name: str, text: str, from_sql: bool) -> Statement:
 def _classify_node(kind: str, body: dict[str, Any]) -> Statement:
     writes = []
     if kind in _EXPLAINABLE_WRITES:
-        writes.append(f"it is a {_label(kind)} statement")
+        writes.append(f"it is {_with_article(_label(kind))} statement")
     elif kind != "SelectStmt":
-        label = _label(kind)
-        article = "an" if label[0] in "AEIOU" else "a"
-        raise StewardError(f"EXPLAIN cannot analyze {article} {label} statement", FEATURE_NOT_SUPPORTED,
+        raise StewardError(f"EXPLAIN cannot analyze {_with_article(_label(kind))} statement", FEATURE_NOT_SUPPORTED,
                            hint="Pass a SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE or CREATE TABLE AS.")
     for inner, node in walk(body):
         if inner in _WRITES and inner != kind:
@@ -144,6 +142,10 @@ def _classify_node(kind: str, body: dict[str, Any]) -> Statement:
     if kind == "SelectStmt" and "lockingClause" in body:
         writes.append("it locks rows (FOR UPDATE / FOR SHARE)")
     return Statement(kind, sorted(set(writes)))
+
+
+def _with_article(label: str) -> str:
+    return ("an " if label[0] in "AEIOU" else "a ") + label
 
 
 def _label(kind: str) -> str:
