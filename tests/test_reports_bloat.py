@@ -90,7 +90,8 @@ def test_never_analyzed_is_unknown_not_a_guess(conn: psycopg.Connection) -> None
     assert index_bloat_of(conn, "raw_a")["waste_bytes"] is None
 
 
-def test_toast_is_reported_apart(conn: psycopg.Connection) -> None:
+def make_toasted(conn: psycopg.Connection) -> None:
+    """Table docs whose values live in TOAST, half of them deleted and analyzed (not vacuumed)."""
     conn.execute("CREATE EXTENSION pgstattuple")
     conn.execute("CREATE TABLE docs (id int, body text) WITH (autovacuum_enabled = off)")
     conn.execute("ALTER TABLE docs ALTER body SET STORAGE EXTERNAL")
@@ -98,6 +99,10 @@ def test_toast_is_reported_apart(conn: psycopg.Connection) -> None:
     conn.execute("DELETE FROM docs WHERE id % 2 = 0")
     flush_stats(conn)
     conn.execute("ANALYZE docs")
+
+
+def test_toast_is_reported_apart(conn: psycopg.Connection) -> None:
+    make_toasted(conn)
     found = rows(conn, "SELECT kind, waste_percent, toast_bytes, method FROM steward.table_bloat(true, 'docs')")
     kinds = {r["kind"]: r for r in found}
     assert set(kinds) == {"table", "toast"}
@@ -127,3 +132,74 @@ def test_bad_input_is_a_clean_error(conn: psycopg.Connection) -> None:
     conn.execute("CREATE TABLE t (a int)")
     unlimited = rows(conn, "SELECT method FROM steward.table_bloat(true, 't', exact_max_bytes => NULL)")
     assert unlimited == [{"method": "pgstattuple"}]
+
+
+def test_a_partitioned_table_answers_with_its_leaves_and_their_total(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE EXTENSION pgstattuple")
+    conn.execute("CREATE TABLE m (k int, v int, note text) PARTITION BY RANGE (k)")
+    conn.execute("CREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (1000) PARTITION BY LIST (v)")
+    conn.execute("CREATE TABLE m1a PARTITION OF m1 FOR VALUES IN (0) WITH (autovacuum_enabled = off)")
+    conn.execute("CREATE TABLE m1b PARTITION OF m1 DEFAULT WITH (autovacuum_enabled = off)")
+    conn.execute("CREATE TABLE m2 PARTITION OF m FOR VALUES FROM (1000) TO (2000) WITH (autovacuum_enabled = off)")
+    conn.execute("INSERT INTO m SELECT g % 2000, g % 3, md5(g::text) FROM generate_series(1, 60000) g")
+    conn.execute("CREATE INDEX m_k ON m (k)")
+    conn.execute("DELETE FROM m WHERE k >= 1000 AND k % 10 < 6")  # 60 % of m2
+    flush_stats(conn)
+    conn.execute("ANALYZE m")
+    for exact in (False, True):
+        found = rows(conn, "SELECT * FROM steward.table_bloat(%s, 'm') WHERE kind <> 'toast'", [exact])
+        assert [r["relation"] for r in found[:2]] == ['"public"."m"', '"public"."m2"']  # the total, then the most waste
+        assert {r["table_name"]: r["kind"] for r in found} == {"m": "partitioned", "m1a": "table", "m1b": "table",
+                                                              "m2": "table"}
+        total, leaves = found[0], found[1:]
+        assert total["size_bytes"] == sum(r["size_bytes"] for r in leaves)
+        assert total["waste_bytes"] == sum(r["waste_bytes"] for r in leaves) > 0 and total["fix"] is None
+        assert 55 <= leaves[0]["waste_percent"] <= 65 and "VACUUM FULL" in leaves[0]["fix"]
+        # A sub-partitioned level answers with its own leaves.
+        sub = rows(conn, "SELECT table_name, kind FROM steward.table_bloat(%s, 'm1') WHERE kind <> 'toast'", [exact])
+        assert sorted((r["table_name"], r["kind"]) for r in sub) == [("m1", "partitioned"), ("m1a", "table"),
+                                                                     ("m1b", "table")]
+        # index_bloat of the table and of its partitioned index: the leaf indexes and the total.
+        for relation in ("m", "m_k"):
+            idx = rows(conn, "SELECT * FROM steward.index_bloat(%s, %s)", [exact, relation])
+            assert idx[0]["index_name"] == "m_k" and idx[0]["measured_by"].startswith("partitions (")
+            assert sorted(r["table_name"] for r in idx[1:]) == ["m1a", "m1b", "m2"]
+            assert idx[0]["size_bytes"] == sum(r["size_bytes"] for r in idx[1:])
+            assert idx[0]["waste_bytes"] == sum(r["waste_bytes"] for r in idx[1:])
+    # A whole-database report lists the leaves once and no totals (its sums count each byte once).
+    everything = rows(conn, "SELECT table_name, kind FROM steward.table_bloat() "
+                            "WHERE kind <> 'toast' AND schema = 'public'")
+    assert sorted(r["table_name"] for r in everything) == ["m1a", "m1b", "m2"]
+
+
+def test_a_row_count_left_wrong_by_delete_then_vacuum_is_not_trusted(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE EXTENSION pgstattuple")
+    make_table(conn)
+    conn.execute("DELETE FROM orders WHERE id % 10 < 7")
+    conn.execute("VACUUM orders")  # before this session's counts reach the statistics: n_live_tup ends at 0
+    flush_stats(conn)
+    exact = bloat_of(conn, "orders", exact=True)
+    assert 65 <= exact["waste_percent"] <= 75
+    est = bloat_of(conn, "orders")
+    assert est["waste_bytes"] is None and est["waste_percent"] is None and not est["trustworthy"]
+    assert est["reason"].startswith("live rows unknown: VACUUM counted 18000 after the last ANALYZE, "
+                                    "n_live_tup says 0")
+    assert est["fix"] == 'ANALYZE "public"."orders";'
+    idx = index_bloat_of(conn, "orders_pkey")
+    assert idx["waste_bytes"] is None and idx["fix"] == 'ANALYZE "public"."orders";'
+    conn.execute("ANALYZE orders")  # the fix given
+    est = bloat_of(conn, "orders")
+    assert est["trustworthy"] and abs(est["waste_percent"] - exact["waste_percent"]) <= 5
+
+
+def test_toast_waste_is_said_not_estimated_and_measured_exactly(conn: psycopg.Connection) -> None:
+    make_toasted(conn)
+    est = {r["kind"]: r for r in rows(conn, "SELECT * FROM steward.table_bloat(relation => 'docs')")}
+    assert set(est) == {"table", "toast"}
+    toast = est["toast"]
+    assert toast["size_bytes"] == est["table"]["toast_bytes"] > 0
+    assert toast["waste_bytes"] is None and not toast["trustworthy"]
+    assert toast["reason"].startswith("TOAST waste is not estimated") and "exact => true" in toast["reason"]
+    assert toast["dead_tuples"] >= 4000 and toast["fix"] == 'VACUUM (ANALYZE) "public"."docs";'  # dead chunks
+    exact = {r["kind"]: r for r in rows(conn, "SELECT * FROM steward.table_bloat(true, 'docs')")}
+    assert exact["toast"]["waste_percent"] >= 40 and exact["toast"]["size_bytes"] == toast["size_bytes"]

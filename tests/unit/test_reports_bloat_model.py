@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from pg_steward.reports import bloat_model as m
-from pg_steward.reports.bloat_verdict import sample_verdict, stats_verdict, table_fix
+from pg_steward.reports.bloat_verdict import (
+    partition_total,
+    row_count_verdict,
+    sample_verdict,
+    stats_verdict,
+    table_fix,
+)
 
 INT4 = m.Column(4, "i", 4, 0.0)
 INT8 = m.Column(8, "d", 8, 0.0)
@@ -120,3 +126,31 @@ def test_live_rows_picks_the_guess_that_cannot_be_inflated() -> None:
     assert live_rows(dict(base, table_bytes=20 * 8192, n_live_tup=2000, n_mod_since_analyze=1000), 8192) == 2000
     # Statistics reset: the counter is empty, the density is not.
     assert live_rows(dict(base, n_live_tup=0, n_mod_since_analyze=0 + 100, reltuples=1000.0), 8192) == 1000
+
+
+def test_row_count_verdict_refuses_counts_that_contradict_each_other() -> None:
+    base = {"reltuples": 18000.0, "relpages": 546, "counter": 18000.0, "changed": 0.0, "counted_by_vacuum": False,
+            "relation": "t"}
+    assert row_count_verdict(**base) is None
+    # Deleted since ANALYZE, no VACUUM since: the counter is right and is used.
+    assert row_count_verdict(**dict(base, counter=6000.0, changed=12000.0)) is None
+    # PostgreSQL 15, DELETE then VACUUM in one session: VACUUM counted, then the deletes were subtracted again.
+    lagging = row_count_verdict(**dict(base, counter=0.0, changed=42000.0, counted_by_vacuum=True))
+    assert lagging is not None and not lagging.estimable and lagging.fix == "ANALYZE t;"
+    # Rows inserted after the VACUUM only raise the counter: no contradiction.
+    assert row_count_verdict(**dict(base, counter=21000.0, changed=3000.0, counted_by_vacuum=True)) is None
+    never = row_count_verdict(**dict(base, reltuples=-1.0))
+    assert never is not None and "reltuples = -1" in (never.reason or "")
+    zero = row_count_verdict(**dict(base, reltuples=0.0, counter=500.0))
+    assert zero is not None and "n_live_tup is 500" in (zero.reason or "")
+    # An empty table with pages left (truncation skipped) has a consistent 0: its waste is real.
+    assert row_count_verdict(**dict(base, reltuples=0.0, counter=0.0)) is None
+
+
+def test_partition_total() -> None:
+    assert partition_total([]) == (0, 0, partition_total([])[2])
+    size, expected, verdict = partition_total([(100, 60, True), (50, 50, True)])
+    assert (size, expected, verdict.trustworthy, verdict.reason) == (150, 110, True, None)
+    size, expected, verdict = partition_total([(100, 60, True), (50, None, False), (10, 10, False)])
+    assert (size, expected, verdict.estimable) == (160, None, False)
+    assert verdict.reason == "2 of 3 partitions unknown or doubtful: see their rows"

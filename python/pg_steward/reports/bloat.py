@@ -21,12 +21,31 @@ from pg_steward.errors import (
     error_first_line,
 )
 from pg_steward.reports import bloat_model as model
-from pg_steward.reports.bloat_verdict import Verdict, sample_verdict, stats_verdict, table_fix
+from pg_steward.reports.bloat_verdict import (
+    FRESH_FRACTION,
+    Verdict,
+    partition_total,
+    row_count_verdict,
+    sample_verdict,
+    stats_verdict,
+    table_fix,
+)
 from pg_steward.sqltext import qualified
+
+# The relations named by $1 that hold data: itself, or every leaf of the partitioned
+# table or index it names (all levels of sub-partitions).
+LEAVES = """ARRAY(SELECT $1::text::regclass::oid
+               UNION SELECT t.relid FROM pg_catalog.pg_partition_tree($1::text::regclass) AS t WHERE t.isleaf)"""
+
+# Whether pg_class.reltuples was last set by a VACUUM rather than by an ANALYZE.
+COUNTED_BY_VACUUM = """
+coalesce(GREATEST({s}.last_vacuum, {s}.last_autovacuum)
+         > coalesce(GREATEST({s}.last_analyze, {s}.last_autoanalyze), '-infinity'), false)
+"""
 
 _SCOPE = f"""
     {USER_SCHEMA}
-    AND ($1::text IS NULL OR c.oid = $1::text::regclass)
+    AND ($1::text IS NULL OR c.oid = ANY ({LEAVES}))
 """
 
 _TABLES_SQL = f"""
@@ -37,12 +56,14 @@ SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
        CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) END AS toast_bytes,
        coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
                  WHERE o.option_name = 'fillfactor'), 100) AS fillfactor,
-       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, {COUNTED_BY_VACUUM.format(s="s")} AS counted_by_vacuum,
        (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL OR c.reltuples >= 0) AS analyzed,
+       ts.n_live_tup AS toast_live, ts.n_dead_tup AS toast_dead,
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select
 FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = c.oid
+LEFT JOIN pg_catalog.pg_stat_all_tables AS ts ON ts.relid = c.reltoastrelid
 WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
 """
 
@@ -106,7 +127,7 @@ def live_rows(row: Row, block_size: int) -> float:
     first errs high only in that race, the second only after deletes: take the smaller.
     """
     reltuples = float(row["reltuples"])
-    fresh = row["n_mod_since_analyze"] is None or row["n_mod_since_analyze"] <= 0.05 * max(reltuples, 1.0)
+    fresh = row["n_mod_since_analyze"] is None or row["n_mod_since_analyze"] <= FRESH_FRACTION * max(reltuples, 1.0)
     if reltuples >= 0 and fresh:
         return reltuples
     density = reltuples / row["relpages"] * (int(row["table_bytes"]) / block_size) \
@@ -127,19 +148,35 @@ def _result(row: Row, relation: str, kind: str, expected: int | None, method: st
             "toast_bytes": row.get("toast_bytes"), "dead_tuples": row.get("n_dead_tup"), "fix": fix}
 
 
-def _estimate_table(row: Row, columns: dict[str, model.Column], block_size: int, role: str) -> Row:
+def _estimate_table(row: Row, columns: dict[str, model.Column], block_size: int, role: str) -> list[Row]:
     relation = qualified(row["schema"], row["name"])
     verdict = stats_verdict(columns, can_select=row["can_select"], analyzed=row["analyzed"], role=role,
-                            relation=relation)
+                            relation=relation) or row_count_verdict(
+        reltuples=row["reltuples"], relpages=row["relpages"], counter=row["n_live_tup"],
+        changed=row["n_mod_since_analyze"], counted_by_vacuum=row["counted_by_vacuum"], relation=relation)
     if verdict is not None:
-        return _result(row, relation, "table", None, "estimate", verdict, None)
-    rows = live_rows(row, block_size)
-    expected = model.heap_expected_bytes(rows, list(columns.values()), row["fillfactor"], block_size)
-    verdict = sample_verdict(rows=rows, reltuples=row["reltuples"], changed=row["n_mod_since_analyze"],
-                             pages=row["size_bytes"] // block_size, relation=relation)
-    wasted, percent = model.waste(int(row["size_bytes"]), expected)
-    return _result(row, relation, "table", expected, "estimate", verdict,
-                   table_fix(relation, percent, wasted, row["n_dead_tup"], rows))
+        out = [_result(row, relation, "table", None, "estimate", verdict, verdict.fix)]
+    else:
+        rows = live_rows(row, block_size)
+        expected = model.heap_expected_bytes(rows, list(columns.values()), row["fillfactor"], block_size)
+        verdict = sample_verdict(rows=rows, reltuples=row["reltuples"], changed=row["n_mod_since_analyze"],
+                                 pages=row["size_bytes"] // block_size, relation=relation)
+        wasted, percent = model.waste(int(row["size_bytes"]), expected)
+        out = [_result(row, relation, "table", expected, "estimate", verdict,
+                       table_fix(relation, percent, wasted, row["n_dead_tup"], rows))]
+    if row["toast_bytes"]:
+        out.append(_estimate_toast(row, relation))
+    return out
+
+
+def _estimate_toast(row: Row, relation: str) -> Row:
+    """The TOAST relation's size, apart: no statistics describe its chunks, so its waste is not guessed."""
+    toast = dict(row, size_bytes=row["toast_bytes"], toast_bytes=None, n_dead_tup=row["toast_dead"])
+    verdict = Verdict(False, False, "TOAST waste is not estimated (no statistics describe its chunks) and not "
+                                    "included in the table's row: exact => true measures it with pgstattuple")
+    live = float(row["toast_live"]) if row["toast_live"] is not None else None
+    return _result(toast, relation, "toast", None, "estimate", verdict,
+                   table_fix(relation, None, None, row["toast_dead"], live))
 
 
 def _exact_heap(db: Database, schema: str, oid: int, size: int, max_bytes: int) -> tuple[str, Row]:
@@ -229,5 +266,30 @@ def table_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
             if (i + 1) % 100 == 0:
                 db.notice(f"pg_steward: measured {i + 1} of {len(tables)} tables")
         else:
-            out.append(_estimate_table(row, columns.get(row["oid"], {}), block_size, role))
-    return sorted(out, key=lambda r: (r["waste_bytes"] is None, -(r["waste_bytes"] or 0), r["relation"]))
+            out.extend(_estimate_table(row, columns.get(row["oid"], {}), block_size, role))
+    out.sort(key=lambda r: (r["waste_bytes"] is None, -(r["waste_bytes"] or 0), r["relation"]))
+    return _partitioned_total(db, oid, out, "pgstattuple" if exact else "estimate") + out
+
+
+_PARTITIONED_SQL = """
+SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.oid = $1::text::regclass AND c.relkind = 'p'
+"""
+
+
+def _partitioned_total(db: Database, oid: str | None, leaves: list[Row], method: str) -> list[Row]:
+    """The row of a partitioned table asked for by name: its leaves' main forks added up (TOAST apart)."""
+    if oid is None:
+        return []
+    found = db.query(_PARTITIONED_SQL, oid)
+    if not found:
+        return []
+    parts = [r for r in leaves if r["kind"] == "table"]
+    size, expected, verdict = partition_total([(r["size_bytes"], r["expected_bytes"], r["trustworthy"])
+                                               for r in parts])
+    methods = sorted({r["method"] for r in parts})
+    total = dict(found[0], size_bytes=size, toast_bytes=sum(r["toast_bytes"] or 0 for r in parts),
+                 n_dead_tup=sum(r["dead_tuples"] or 0 for r in parts))
+    return [_result(total, qualified(total["schema"], total["name"]), "partitioned", expected,
+                    "+".join(methods) or method, verdict, None)]

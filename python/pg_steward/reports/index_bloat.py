@@ -18,18 +18,27 @@ from pg_steward.errors import error_first_line
 from pg_steward.reports import bloat_model as model
 from pg_steward.reports.bloat import (
     CONSTANT_WIDTH,
+    COUNTED_BY_VACUUM,
+    LEAVES,
     block_size_of,
     current_role,
     live_rows,
     require_pgstattuple,
     size_guard,
 )
-from pg_steward.reports.bloat_verdict import Verdict, index_fix, sample_verdict, stats_verdict
+from pg_steward.reports.bloat_verdict import (
+    Verdict,
+    index_fix,
+    partition_total,
+    row_count_verdict,
+    sample_verdict,
+    stats_verdict,
+)
 from pg_steward.sqltext import qualified
 
 _SCOPE = f"""
     {USER_SCHEMA}
-    AND ($1::text IS NULL OR i.indrelid = $1::text::regclass OR i.indexrelid = $1::text::regclass)
+    AND ($1::text IS NULL OR i.indrelid = ANY ({LEAVES}) OR i.indexrelid = ANY ({LEAVES}))
 """
 
 _INDEXES_SQL = f"""
@@ -37,7 +46,7 @@ SELECT ci.oid::bigint AS oid, n.nspname AS schema, ct.relname AS table_name, ci.
        am.amname::text AS method, pg_catalog.pg_relation_size(ci.oid) AS size_bytes,
        ci.reltuples::float8 AS index_reltuples, ct.reltuples::float8 AS reltuples, ct.relpages,
        pg_catalog.pg_relation_size(ct.oid) AS table_bytes,
-       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, {COUNTED_BY_VACUUM.format(s="s")} AS counted_by_vacuum,
        (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL OR ct.reltuples >= 0) AS analyzed,
        i.indisunique AS is_unique, i.indisvalid AS is_valid, i.indpred IS NOT NULL AS partial,
        i.indnatts <> i.indnkeyatts AS has_include,
@@ -110,7 +119,7 @@ def _result(row: Row, expected: int | None, method: str, verdict: Verdict) -> Ro
             "index": index, "method": row["method"], "size_bytes": size, "expected_bytes": expected,
             "waste_bytes": wasted, "waste_percent": percent, "measured_by": method,
             "trustworthy": verdict.trustworthy, "reason": verdict.reason,
-            "fix": index_fix(index, percent, wasted) if verdict.estimable else None}
+            "fix": index_fix(index, percent, wasted) if verdict.estimable else verdict.fix}
 
 
 def _not_modelled(row: Row) -> Verdict | None:
@@ -126,8 +135,11 @@ def _estimate(row: Row, keys: list[Row], block_size: int, role: str) -> Row:
     if verdict is None:
         columns = {k["name"]: model.Column(k["typlen"], k["typalign"], k["avg_width"], k["null_frac"],
                                            constant_width=bool(k["constant_width"])) for k in keys}
+        table = qualified(row["schema"], row["table_name"])
         verdict = stats_verdict(columns, can_select=row["can_select"], analyzed=row["analyzed"], role=role,
-                                relation=qualified(row["schema"], row["table_name"]))
+                                relation=table) or row_count_verdict(
+            reltuples=row["reltuples"], relpages=row["relpages"], counter=row["n_live_tup"],
+            changed=row["n_mod_since_analyze"], counted_by_vacuum=row["counted_by_vacuum"], relation=table)
     if verdict is not None:
         return _result(row, None, "estimate", verdict)
     rows = _index_rows(row, block_size)
@@ -175,10 +187,43 @@ def index_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
     if not exact:
         for key in db.query(_KEYS_SQL, name):
             keys[key["oid"]].append(key)
-    out = []
+    by_oid: dict[int, Row] = {}
     for row in indexes:
         if exact and schema is not None:
-            out.append(_exact(db, schema, row, block_size, max_bytes))
+            by_oid[row["oid"]] = _exact(db, schema, row, block_size, max_bytes)
         else:
-            out.append(_estimate(row, keys.get(row["oid"], []), block_size, role))
-    return sorted(out, key=lambda r: (r["waste_bytes"] is None, -(r["waste_bytes"] or 0), r["index"]))
+            by_oid[row["oid"]] = _estimate(row, keys.get(row["oid"], []), block_size, role)
+    out = sorted(by_oid.values(), key=lambda r: (r["waste_bytes"] is None, -(r["waste_bytes"] or 0), r["index"]))
+    return _partitioned_totals(db, name, by_oid, "pgstatindex" if exact else "estimate") + out
+
+
+# The partitioned indexes of a partitioned table (or the partitioned index) $1 names,
+# each with its leaf indexes.
+_PARTITIONED_SQL = """
+SELECT ci.oid::bigint AS oid, n.nspname AS schema, ct.relname AS table_name, ci.relname AS name,
+       am.amname::text AS method, pg_catalog.array_agg(t.relid::bigint) AS leaves
+FROM pg_catalog.pg_index AS i
+JOIN pg_catalog.pg_class AS ci ON ci.oid = i.indexrelid
+JOIN pg_catalog.pg_class AS ct ON ct.oid = i.indrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = ct.relnamespace
+JOIN pg_catalog.pg_am AS am ON am.oid = ci.relam
+CROSS JOIN LATERAL pg_catalog.pg_partition_tree(ci.oid) AS t
+WHERE ci.relkind = 'I' AND t.isleaf AND (i.indrelid = $1::text::regclass OR i.indexrelid = $1::text::regclass)
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY 4
+"""
+
+
+def _partitioned_totals(db: Database, name: str | None, by_oid: dict[int, Row], method: str) -> list[Row]:
+    """One row per partitioned index asked for by name: its leaf indexes (those listed) added up."""
+    if name is None:
+        return []
+    out = []
+    for parent in db.query(_PARTITIONED_SQL, name):
+        parts = [by_oid[oid] for oid in parent["leaves"] if oid in by_oid]
+        size, expected, verdict = partition_total([(r["size_bytes"], r["expected_bytes"], r["trustworthy"])
+                                                   for r in parts])
+        measured = "partitions (" + ("+".join(sorted({r["measured_by"] for r in parts})) or method) + ")"
+        total = _result(dict(parent, size_bytes=size), expected, measured, verdict)
+        out.append(dict(total, fix=None))  # the leaves' rows carry the fixes
+    return out
