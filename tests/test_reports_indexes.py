@@ -224,3 +224,18 @@ def test_missing_index_ignores_maintenance_scans_and_reports_a_partitioned_table
     assert [r["table"] for r in missing] == ["ev"]
     assert 'CREATE INDEX ON "public"."ev" (<column>);' in missing[0]["fix"]
     assert "partitioned table" in missing[0]["detail"]
+
+
+def test_unique_nulls_not_distinct_is_no_duplicate_of_plain_unique(conn: psycopg.Connection) -> None:
+    """A UNIQUE NULLS NOT DISTINCT index (PostgreSQL 15+) admits one NULL key, a plain UNIQUE one any number:
+    different constraints, so neither is the other's duplicate; two of the same kind still are."""
+    conn.execute("CREATE TABLE t (a int, b int)")
+    conn.execute("CREATE UNIQUE INDEX t_a_plain ON t (a)")
+    conn.execute("CREATE UNIQUE INDEX t_a_nnd ON t (a) NULLS NOT DISTINCT")
+    conn.execute("INSERT INTO t VALUES (NULL, 1)")
+    with pytest.raises(errors.UniqueViolation):  # the two really differ: only one of them refuses this row
+        conn.execute("INSERT INTO t VALUES (NULL, 2)")
+    assert not [r for r in report(conn) if r["problem"] == "duplicate"]
+    conn.execute("CREATE UNIQUE INDEX t_a_nnd_again ON t (a) NULLS NOT DISTINCT")
+    dups = [(r["index"], r["detail"]) for r in report(conn) if r["problem"] == "duplicate"]
+    assert dups == [("t_a_nnd_again", 'same definition as "public"."t_a_nnd"')]
