@@ -97,16 +97,25 @@ WHERE k.contype = 'f' AND k.conparentid = 0 AND {USER_SCHEMA} AND {_not_extensio
 """
 
 # Sequential scans per table, less those maintenance made: each CREATE INDEX or REINDEX of one of its indexes
-# and each validation of one of its foreign-key or CHECK constraints read the whole table once. A partition's
-# scans count for its partitioned table (the root of its tree), where the finding and its fix belong: a query on
-# the partitioned table scans each partition, so the root counts its busiest partition's scans.
+# and each validation of one of its foreign-key or CHECK constraints read the whole table once; and less those
+# of pg_steward's own plan analysis (EXPLAIN ANALYZE), recorded in steward.analysis_seq_scans since the
+# database's last statistics reset, and never more than the table counts (which then lost them: a crash,
+# pg_upgrade). A partition's scans count for its partitioned table (the root of its tree), where the finding and
+# its fix belong: a query on the partitioned table scans each partition, so the root counts its busiest
+# partition's scans.
 _SEQ_SCAN_SQL = f"""
 WITH leaf AS (
     SELECT coalesce(pg_catalog.pg_partition_root(c.oid), c.oid) AS root,
            s.seq_scan OPERATOR(pg_catalog.-)
              (SELECT count(*) FROM pg_catalog.pg_index AS i WHERE i.indrelid = c.oid) OPERATOR(pg_catalog.-)
              (SELECT count(*) FROM pg_catalog.pg_constraint AS k
-              WHERE k.conrelid = c.oid AND k.contype IN ('f', 'c')) AS scans,
+              WHERE k.conrelid = c.oid AND k.contype IN ('f', 'c')) OPERATOR(pg_catalog.-)
+             coalesce((SELECT a.seq_scans FROM steward.analysis_seq_scans AS a
+                       WHERE a.relid = c.oid AND a.seq_scans <= s.seq_scan
+                         AND a.since >= coalesce((SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid)
+                                                  FROM pg_catalog.pg_database AS d
+                                                  WHERE d.datname = pg_catalog.current_database()),
+                                                 '-infinity')), 0) AS scans,
            s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan, s.n_live_tup
     FROM pg_catalog.pg_stat_all_tables AS s
     JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
