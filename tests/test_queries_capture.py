@@ -392,3 +392,44 @@ def test_io_wal_and_parallel_counters_by_version(pgss) -> None:
         assert planned == 4 and 0 <= launched <= planned  # 2 workers planned per call, 2 calls
     else:
         assert (wal_full, planned, launched) == (None, None, None)
+
+
+def in_list(length: int) -> str:
+    """The one shape of these tests: a short sleep under an IN list of ``length`` constants."""
+    return f"SELECT pg_sleep(%s) WHERE 1 IN ({', '.join(str(v) for v in range(1, length + 1))})"
+
+
+def logged_shapes(conn: psycopg.Connection, snapshot_id: int) -> list[tuple[str, int]]:
+    """(fingerprint, calls) of the IN-list shape logged by one capture."""
+    return [(r[0], int(r[1])) for r in conn.execute(
+        "SELECT l.group_key, sum(l.calls) FROM steward.query_performance_log l "
+        "JOIN steward.query_stats_snapshot s ON s.captured_at = l.execution_date "
+        "WHERE s.snapshot_id = %s AND l.source = 'pg_stat_statements' AND l.query_text LIKE 'SELECT pg_sleep%%' "
+        "GROUP BY l.group_key", [snapshot_id]).fetchall()]
+
+
+def test_a_shape_spread_over_many_entries_is_slow_as_a_whole(pgss) -> None:
+    """Issue 18 case 14: twenty IN-list lengths are twenty pg_stat_statements entries before PostgreSQL 18, each
+    far under the total threshold; their sum crosses it, and the shape is logged once, with every call."""
+    admin, app = pgss
+    admin.execute("SELECT steward.capture_query_stats()")
+    for length in range(1, 21):
+        app.execute(in_list(length), [0.006])  # 20 x 6 ms = 120 ms at least
+    snapshot = admin.execute("SELECT snapshot_id FROM steward.capture_query_stats(1000000, 100)").fetchone()[0]
+    shapes = logged_shapes(admin, snapshot)
+    assert len(shapes) == 1 and shapes[0][1] == 20
+    fingerprint = admin.execute("SELECT steward.query_fingerprint(%s)", [in_list(3) % "0.006"]).fetchone()[0]
+    assert shapes[0][0] == fingerprint
+
+
+def test_a_shape_near_the_mean_threshold_is_logged_whole_on_every_run(pgss) -> None:
+    """Issue 18 case 14: calls of one shape on either side of the mean threshold (5 ms and 40 ms, mean 22.5 ms
+    against 20 ms) were logged entry by entry, a share of them that changed from run to run; the shape's mean
+    decides, so each run logs all 30 calls."""
+    admin, app = pgss
+    admin.execute("SELECT steward.capture_query_stats()")
+    for _ in range(3):
+        for length in range(1, 31):
+            app.execute(in_list(length), [0.005 if length % 2 else 0.040])
+        snapshot = admin.execute("SELECT snapshot_id FROM steward.capture_query_stats(20, 1000000)").fetchone()[0]
+        assert [calls for _, calls in logged_shapes(admin, snapshot)] == [30]

@@ -224,3 +224,54 @@ def test_missing_index_ignores_maintenance_scans_and_reports_a_partitioned_table
     assert [r["table"] for r in missing] == ["ev"]
     assert 'CREATE INDEX ON "public"."ev" (<column>);' in missing[0]["fix"]
     assert "partitioned table" in missing[0]["detail"]
+
+
+def test_unique_nulls_not_distinct_is_no_duplicate_of_plain_unique(conn: psycopg.Connection) -> None:
+    """A UNIQUE NULLS NOT DISTINCT index (PostgreSQL 15+) admits one NULL key, a plain UNIQUE one any number:
+    different constraints, so neither is the other's duplicate; two of the same kind still are."""
+    conn.execute("CREATE TABLE t (a int, b int)")
+    conn.execute("CREATE UNIQUE INDEX t_a_plain ON t (a)")
+    conn.execute("CREATE UNIQUE INDEX t_a_nnd ON t (a) NULLS NOT DISTINCT")
+    conn.execute("INSERT INTO t VALUES (NULL, 1)")
+    with pytest.raises(errors.UniqueViolation):  # the two really differ: only one of them refuses this row
+        conn.execute("INSERT INTO t VALUES (NULL, 2)")
+    assert not [r for r in report(conn) if r["problem"] == "duplicate"]
+    conn.execute("CREATE UNIQUE INDEX t_a_nnd_again ON t (a) NULLS NOT DISTINCT")
+    dups = [(r["index"], r["detail"]) for r in report(conn) if r["problem"] == "duplicate"]
+    assert dups == [("t_a_nnd_again", 'same definition as "public"."t_a_nnd"')]
+
+
+def test_missing_index_does_not_count_pg_stewards_own_plan_analysis(conn: psycopg.Connection) -> None:
+    """Issue 18 case 11: analyze_query_performance, query_advice and check_pruning run EXPLAIN ANALYZE, which
+    scans for real; their scans (serial, parallel and on partitions) are no workload of the application."""
+    conn.execute("CREATE TABLE plain (id int, a int)")
+    conn.execute("INSERT INTO plain SELECT g, g FROM generate_series(1, 20000) g")
+    conn.execute("CREATE TABLE ev (d date NOT NULL, k int) PARTITION BY RANGE (d)")
+    conn.execute("CREATE TABLE ev_1 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')")
+    conn.execute("CREATE TABLE ev_2 PARTITION OF ev FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')")
+    conn.execute("INSERT INTO ev SELECT '2024-01-01'::date + g % 59, g FROM generate_series(1, 30000) g")
+    conn.execute("ANALYZE plain, ev")
+    flush_stats(conn)
+    before = {r["table"] for r in report(conn) if r["problem"] == "missing_index"}
+    seq_scans = "SELECT sum(seq_scan) FROM pg_stat_user_tables WHERE relname IN ('plain', 'ev_1', 'ev_2')"
+    scans_before = conn.execute(seq_scans).fetchone()[0]
+    for query in ("SELECT * FROM plain WHERE a = 7", "SELECT count(*) FROM ev WHERE k = 7"):
+        for _ in range(3):
+            conn.execute("SELECT count(*) FROM steward.analyze_query_performance(%s)", [query])
+            conn.execute("SELECT count(*) FROM steward.query_advice(%s)", [query])
+            conn.execute("SELECT count(*) FROM steward.check_pruning(%s, true)", [query])
+    conn.execute("SET parallel_setup_cost = 0")  # a parallel scan counts one scan per process that ran it
+    conn.execute("SET parallel_tuple_cost = 0")
+    conn.execute("SET min_parallel_table_scan_size = 0")
+    for _ in range(3):
+        conn.execute("SELECT count(*) FROM steward.query_advice('SELECT count(*) FROM plain WHERE a = 7')")
+    conn.execute("RESET ALL")
+    flush_stats(conn)
+    made = conn.execute(seq_scans).fetchone()[0] - scans_before
+    recorded = conn.execute("SELECT sum(seq_scans) FROM steward.analysis_seq_scans").fetchone()[0]
+    assert made >= 30 and recorded == made  # every scan the analyses made, and nothing else
+    assert {r["table"] for r in report(conn) if r["problem"] == "missing_index"} == before == set()
+    for _ in range(6):  # the application's own scans still count
+        conn.execute("SELECT * FROM plain WHERE a = 7")
+    flush_stats(conn)
+    assert {r["table"] for r in report(conn) if r["problem"] == "missing_index"} == {"plain"}

@@ -42,6 +42,38 @@ COMMENT ON TABLE steward.query_stats_snapshot_entry IS
 GRANT SELECT ON steward.query_performance_log, steward.query_stats_snapshot, steward.query_stats_snapshot_entry
     TO pg_read_all_stats;
 GRANT SELECT ON steward.query_capture_settings TO PUBLIC;
+-- Every role that runs a plan analysis adds its scans, only for relations it may read (pg_dump refuses a table
+-- under row security to a non-superuser, so a trigger checks it). Superusers' rows are kept as written.
+CREATE OR REPLACE FUNCTION steward._check_analysis_scans()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $plpgsql$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles AS r
+               WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER AND r.rolsuper) THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.relid OPERATOR(pg_catalog.<>) OLD.relid
+       OR NOT coalesce(pg_catalog.has_table_privilege(NEW.relid, 'SELECT'), false) THEN
+        RAISE EXCEPTION 'pg_steward: steward.analysis_seq_scans takes scans only of relations the role may read'
+            USING ERRCODE = '42501', HINT = 'Rows are written by the plan analysis functions.';
+    END IF;
+    RETURN NEW;
+END
+$plpgsql$;
+
+COMMENT ON FUNCTION steward._check_analysis_scans() IS
+  'Internal: a steward.analysis_seq_scans row is written only for a relation its writer may read';
+
+CREATE OR REPLACE TRIGGER analysis_seq_scans_writer
+    BEFORE INSERT OR UPDATE ON steward.analysis_seq_scans
+    FOR EACH ROW EXECUTE FUNCTION steward._check_analysis_scans();
+
+GRANT SELECT, INSERT, UPDATE (seq_scans, since, last_at) ON steward.analysis_seq_scans TO PUBLIC;
+COMMENT ON TABLE steward.analysis_seq_scans IS
+  'Sequential scans made by pg_steward''s own EXPLAIN ANALYZE, per relation; index_report does not count them';
 
 CREATE OR REPLACE FUNCTION steward.log_slow_query(
     query text, execution_time_ms numeric, rows_examined bigint DEFAULT NULL, rows_returned bigint DEFAULT NULL)

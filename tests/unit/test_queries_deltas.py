@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pg_steward.queries.statstatements import column_for, delta, is_slow, select_list, started_again, window
+from pg_steward.queries.statstatements import (
+    column_for,
+    delta,
+    is_slow,
+    may_be_slow,
+    select_list,
+    slow_groups,
+    started_again,
+    window,
+)
 
 
 def entry(queryid: int = 1, calls: int = 10, ms: float = 100.0, *, rows: int = 10, mn: float = 1.0,
@@ -66,10 +75,22 @@ def test_deltas_are_never_negative(c1: int, c2: int, t1: float, t2: float, reset
 
 
 def test_slow_by_mean_or_by_total() -> None:
-    d = delta(None, entry(calls=100, ms=900.0), False)
-    assert is_slow(d, min_mean_ms=5, min_total_ms=10_000)  # mean 9 ms
-    assert not is_slow(d, min_mean_ms=10, min_total_ms=10_000)
-    assert is_slow(d, min_mean_ms=10, min_total_ms=500)
+    assert is_slow(900.0, 100, min_mean_ms=5, min_total_ms=10_000)  # mean 9 ms
+    assert not is_slow(900.0, 100, min_mean_ms=10, min_total_ms=10_000)
+    assert is_slow(900.0, 100, min_mean_ms=10, min_total_ms=500)
+
+
+def test_thresholds_apply_to_a_group_whole() -> None:
+    """Issue 18 case 14: twenty entries of one shape, each under the total threshold, are slow together; a
+    shape whose entries straddle the mean threshold is logged whole or not at all."""
+    spread = [delta(None, entry(q, calls=1, ms=80.0), False) for q in range(20)]
+    assert slow_groups(spread, ["a"] * 20, min_mean_ms=1e9, min_total_ms=1000) == spread  # 1.6 s in all
+    assert slow_groups(spread, [str(q) for q in range(20)], min_mean_ms=1e9, min_total_ms=1000) == []
+    mixed = [delta(None, entry(q, calls=1, ms=5.0 if q % 2 else 40.0), False) for q in range(30)]
+    assert slow_groups(mixed, ["a"] * 30, min_mean_ms=20, min_total_ms=1e9) == mixed  # mean 22.5 ms
+    assert slow_groups(mixed, ["a"] * 30, min_mean_ms=25, min_total_ms=1e9) == []
+    assert may_be_slow(spread, min_mean_ms=1e9, min_total_ms=1000)
+    assert not may_be_slow(spread, min_mean_ms=81, min_total_ms=1601)
 
 
 V14 = {"userid", "dbid", "toplevel", "queryid", "calls", "total_exec_time", "total_plan_time", "min_exec_time",

@@ -28,3 +28,17 @@ ALTER TABLE steward.query_performance_log DROP COLUMN group_key;
 ALTER TABLE steward.query_performance_log ADD COLUMN group_key text GENERATED ALWAYS AS (
     COALESCE(fingerprint, 'text:' OPERATOR(pg_catalog.||) query_hash)
     OPERATOR(pg_catalog.||) CASE WHEN toplevel IS FALSE THEN ' (nested)' ELSE '' END) STORED;
+
+-- Sequential scans made by pg_steward's own plan analysis (EXPLAIN ANALYZE runs the statement, so its scans
+-- are counted in pg_stat_all_tables like the application's): index_report's missing_index subtracts them.
+-- One row per relation, counting since `since`; an analysis after the database's statistics were reset starts
+-- the count again. Writers are the roles that ran an analysis, each only for relations it may read (a trigger,
+-- extension/idempotent/queries.sql).
+CREATE TABLE steward.analysis_seq_scans (
+    relid     oid         PRIMARY KEY,
+    seq_scans bigint      NOT NULL CHECK (seq_scans OPERATOR(pg_catalog.>=) 0),
+    since     timestamptz NOT NULL,
+    last_at   timestamptz NOT NULL
+);
+-- Registered, its rows never dumped: they count scans of this cluster's statistics, which a dump does not keep.
+SELECT pg_catalog.pg_extension_config_dump('steward.analysis_seq_scans', 'WHERE false');

@@ -183,14 +183,29 @@ def _known_shapes(db: Database, hashes: list[str]) -> dict[str, tuple[str | None
     return {r["h"]: (r["fingerprint"], r["normalized_query"]) for r in rows}
 
 
+def group_key(fp: str | None, query_hash: str, toplevel: bool | None) -> str:
+    """The group of a logged statement, as steward.query_performance_log.group_key computes it (a generated
+    column): its fingerprint (its text's hash when it does not parse), nested statements apart."""
+    return (fp if fp is not None else f"text:{query_hash}") + (" (nested)" if toplevel is False else "")
+
+
 def _log_deltas(db: Database, schema: str, deltas: list[statstatements.Delta], window_start: object,
-                captured_at: object) -> int:
-    texts = _texts(db, schema, [d.key.queryid for d in deltas]) if deltas else {}
-    logged = [d for d in deltas if d.key.queryid in texts]
+                captured_at: object, min_mean_ms: float, min_total_ms: float) -> int:
+    """Log the deltas of every slow group: the thresholds apply to a shape's work over the window, summed over
+    all its entries (statstatements.slow_groups)."""
+    if not statstatements.may_be_slow(deltas, min_mean_ms, min_total_ms):
+        return 0
+    texts = _texts(db, schema, [d.key.queryid for d in deltas])
+    named = [d for d in deltas if d.key.queryid in texts]
+    if not named:
+        return 0
+    known = _known_shapes(db, [text_hash(texts[d.key.queryid]) for d in named])
+    found = {id(d): known.get(text_hash(texts[d.key.queryid])) or shape(texts[d.key.queryid]) for d in named}
+    groups = [group_key(found[id(d)][0], text_hash(texts[d.key.queryid]), d.key.toplevel) for d in named]
+    logged = statstatements.slow_groups(named, groups, min_mean_ms, min_total_ms)
     if not logged:
         return 0
-    known = _known_shapes(db, [text_hash(texts[d.key.queryid]) for d in logged])
-    shapes = [known.get(text_hash(texts[d.key.queryid])) or shape(texts[d.key.queryid]) for d in logged]
+    shapes = [found[id(d)] for d in logged]
     # A re-created entry (17+: stats_since moved) counted only since its stats_since: its window starts there.
     db.execute(
         "INSERT INTO steward.query_performance_log (query_hash, query_text, execution_time_ms, rows_returned, "
@@ -255,8 +270,8 @@ def capture_query_stats(db: Database, min_mean_time_ms: Decimal | None = None,
     moved = db.query(_snapshot_sql(db, schema), head["snapshot_id"], head["captured_at"],
                      None if baseline else previous["snapshot_id"], full_reset)
     found = statstatements.window(_pairs(moved), full_reset)
-    slow = [d for d in found.deltas if statstatements.is_slow(d, mean, total)]
-    logged = _log_deltas(db, schema, slow, None if baseline else previous["captured_at"], head["captured_at"])
+    logged = _log_deltas(db, schema, found.deltas, None if baseline else previous["captured_at"],
+                         head["captured_at"], mean, total)
     counts = _counts(db, head["snapshot_id"], None if baseline else previous["snapshot_id"])
     db.execute("UPDATE steward.query_stats_snapshot SET entries = $2::integer, logged = $3::integer "
                "WHERE snapshot_id = $1::bigint", head["snapshot_id"], counts["entries"], logged)

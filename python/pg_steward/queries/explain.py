@@ -57,7 +57,55 @@ def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_
             raise _RollBack(rows[0]["QUERY PLAN"])
     except _RollBack as done:
         output = done.output
-    return json.loads(output) if isinstance(output, str) else output
+    plan = json.loads(output) if isinstance(output, str) else output
+    if analyze:
+        record_own_scans(db, parse_plan(plan))
+    return plan
+
+
+# Upserts the sequential scans an analysis made; a count older than the database's statistics reset starts
+# again (the scans it counted are gone from pg_stat_all_tables). Relations the role may not read (a view's
+# tables) are left out: the table's trigger would refuse them.
+_RECORD_SCANS = """
+WITH made AS (
+    SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', v.nspname, v.relname))::oid AS relid, v.scans
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(nspname, relname, scans)
+), reset AS (
+    SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) AS at FROM pg_catalog.pg_database AS d
+    WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+)
+INSERT INTO steward.analysis_seq_scans AS a (relid, seq_scans, since, last_at)
+SELECT made.relid, pg_catalog.sum(made.scans), pg_catalog.now(), pg_catalog.now() FROM made
+WHERE made.relid IS NOT NULL AND pg_catalog.has_table_privilege(made.relid, 'SELECT')
+GROUP BY made.relid
+ON CONFLICT (relid) DO UPDATE SET
+    seq_scans = CASE WHEN a.since OPERATOR(pg_catalog.<) (SELECT reset.at FROM reset) THEN EXCLUDED.seq_scans
+                     ELSE a.seq_scans OPERATOR(pg_catalog.+) EXCLUDED.seq_scans END,
+    since = CASE WHEN a.since OPERATOR(pg_catalog.<) (SELECT reset.at FROM reset) THEN EXCLUDED.since
+                 ELSE a.since END,
+    last_at = EXCLUDED.last_at
+"""
+
+
+def record_own_scans(db: Database, plan: Plan) -> None:
+    """Record the sequential scans an EXPLAIN ANALYZE made (steward.analysis_seq_scans), so that index_report
+    does not take pg_steward's own analyses for the application's workload.
+
+    PostgreSQL counts a table's sequential scan each time a scan of it starts or
+    restarts, in every process that runs it: a Seq Scan node's loops (summed over
+    a parallel scan's workers) are exactly the scans it added. A read-only
+    transaction (a standby, ``transaction_read_only``) cannot record them: there
+    the report counts them, as the docs say.
+    """
+    made: dict[tuple[str, str], int] = {}
+    for node in plan.nodes:
+        if node.raw.get("Node Type") == "Seq Scan" and node.loops and node.schema and node.relation_name:
+            made[(node.schema, node.relation_name)] = made.get((node.schema, node.relation_name), 0) + node.loops
+    if not made:
+        return
+    if db.query("SELECT pg_catalog.current_setting('transaction_read_only') AS ro")[0]["ro"] == "on":
+        return
+    db.execute(_RECORD_SCANS, [k[0] for k in made], [k[1] for k in made], list(made.values()))
 
 
 def prepared_statement(db: Database, name: str) -> Statement:

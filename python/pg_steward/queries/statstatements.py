@@ -194,5 +194,31 @@ def window(pairs: list[tuple[dict | None, dict]], full_reset: bool) -> Window:
     )
 
 
-def is_slow(d: Delta, min_mean_ms: float, min_total_ms: float) -> bool:
-    return d.exec_ms / d.calls >= min_mean_ms or d.exec_ms >= min_total_ms
+def is_slow(exec_ms: float, calls: int, min_mean_ms: float, min_total_ms: float) -> bool:
+    """Slow: a mean time (over ``calls``) or a total time at least its threshold."""
+    return exec_ms / calls >= min_mean_ms or exec_ms >= min_total_ms
+
+
+def may_be_slow(deltas: list[Delta], min_mean_ms: float, min_total_ms: float) -> bool:
+    """Whether any group of ``deltas`` can be slow, without knowing the groups: a group's mean is at most its
+    slowest entry's mean, and its total at most the total of all entries. False spares parsing the texts."""
+    return (any(d.exec_ms / d.calls >= min_mean_ms for d in deltas)
+            or sum(d.exec_ms for d in deltas) >= min_total_ms)
+
+
+def slow_groups(deltas: list[Delta], group_of: list[str], min_mean_ms: float, min_total_ms: float) -> list[Delta]:
+    """The deltas whose group is slow, ``group_of[i]`` being the group of ``deltas[i]``.
+
+    The thresholds apply to a group's work as a whole (its total time, and its
+    mean over all its calls), never to one entry: a statement shape spread over
+    many pg_stat_statements entries (IN lists of different lengths, which
+    PostgreSQL before 18 keeps apart) is as slow as all of them together, and a
+    shape is logged whole or not at all, whichever entries its calls fell on.
+    """
+    totals: dict[str, list[float]] = {}
+    for d, group in zip(deltas, group_of, strict=True):
+        work = totals.setdefault(group, [0.0, 0])
+        work[0] += d.exec_ms
+        work[1] += d.calls
+    slow = {group for group, (ms, calls) in totals.items() if is_slow(ms, int(calls), min_mean_ms, min_total_ms)}
+    return [d for d, group in zip(deltas, group_of, strict=True) if group in slow]

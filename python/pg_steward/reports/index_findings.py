@@ -3,7 +3,9 @@
 An ``IndexInfo`` is what pg_index says about one index; reports/indexes.py reads
 them. Two indexes are duplicates when a lookup could use either one the same
 way: same table, access method, key columns, operator classes, collations,
-sort options, expressions, predicate and INCLUDE columns.
+sort options, expressions, predicate and INCLUDE columns. A UNIQUE NULLS NOT
+DISTINCT index and a plain UNIQUE one on the same columns enforce different
+constraints (one NULL key at most, against any number): never duplicates.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class IndexInfo:
     child: bool                    # attached to an index of the parent table
     size_bytes: int
     scans: int | None
+    nulls_not_distinct: bool = False  # UNIQUE NULLS NOT DISTINCT (PostgreSQL 15 on): one NULL key at most
     last_scan: str | None = None     # pg_stat_all_indexes.last_idx_scan (PostgreSQL 16 on), the latest of partitions
     idle_days: float | None = None   # days since last_scan
 
@@ -52,7 +55,7 @@ class IndexInfo:
 
     def signature(self) -> tuple[object, ...]:
         return (self.table_oid, self.method, self.columns, self.key_count, self.opclasses, self.collations,
-                self.options, self.expressions, self.predicate)
+                self.options, self.expressions, self.predicate, self.nulls_not_distinct)
 
     def keys(self) -> int:
         return self.key_count

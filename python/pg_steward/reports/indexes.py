@@ -33,7 +33,8 @@ SELECT ci.oid::bigint AS oid, n.nspname::text AS schema, ct.relname::text AS tab
        pg_catalog.string_to_array(i.indoption::text, ' ') AS options,
        pg_catalog.pg_get_expr(i.indexprs, i.indrelid) AS expressions,
        pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,
-       i.indisunique AS is_unique, i.indisreplident AS replica_identity, i.indisvalid AS is_valid,
+       i.indisunique AS is_unique, {{nulls_not_distinct}} AS nulls_not_distinct,
+       i.indisreplident AS replica_identity, i.indisvalid AS is_valid,
        EXISTS (SELECT FROM pg_catalog.pg_constraint AS k WHERE k.conindid = i.indexrelid) AS is_constraint,
        ci.relkind = 'I' AS partitioned,
        EXISTS (SELECT FROM pg_catalog.pg_inherits AS h WHERE h.inhrelid = ci.oid) AS child,
@@ -63,10 +64,14 @@ _LAST_SCAN = f"""CASE WHEN ci.relkind = 'I'
             ELSE s.last_idx_scan END"""
 
 
-def _indexes_sql(last_scan_known: bool) -> str:
+def _indexes_sql(last_scan_known: bool, nulls_not_distinct_known: bool) -> str:
+    """The index query for this server: {last_scan} with last_idx_scan (16+), {nulls_not_distinct} with
+    pg_index.indnullsnotdistinct (15+), each where the catalog has the column."""
     last = f"({_LAST_SCAN})" if last_scan_known else "NULL::timestamptz"
-    return _INDEXES_SQL.replace("{last_scan}", f"{last}::text AS last_scan, (pg_catalog.date_part('epoch', "
-                                f"pg_catalog.now() OPERATOR(pg_catalog.-) {last}) / 86400)::float8 AS idle_days")
+    nulls = "i.indnullsnotdistinct" if nulls_not_distinct_known else "false"
+    last_columns = (f"{last}::text AS last_scan, (pg_catalog.date_part('epoch', "
+                    f"pg_catalog.now() OPERATOR(pg_catalog.-) {last}) / 86400)::float8 AS idle_days")
+    return _INDEXES_SQL.replace("{nulls_not_distinct}", nulls).replace("{last_scan}", last_columns)
 
 
 _COLUMN_NAMES_SQL = f"""
@@ -92,16 +97,25 @@ WHERE k.contype = 'f' AND k.conparentid = 0 AND {USER_SCHEMA} AND {_not_extensio
 """
 
 # Sequential scans per table, less those maintenance made: each CREATE INDEX or REINDEX of one of its indexes
-# and each validation of one of its foreign-key or CHECK constraints read the whole table once. A partition's
-# scans count for its partitioned table (the root of its tree), where the finding and its fix belong: a query on
-# the partitioned table scans each partition, so the root counts its busiest partition's scans.
+# and each validation of one of its foreign-key or CHECK constraints read the whole table once; and less those
+# of pg_steward's own plan analysis (EXPLAIN ANALYZE), recorded in steward.analysis_seq_scans since the
+# database's last statistics reset, and never more than the table counts (which then lost them: a crash,
+# pg_upgrade). A partition's scans count for its partitioned table (the root of its tree), where the finding and
+# its fix belong: a query on the partitioned table scans each partition, so the root counts its busiest
+# partition's scans.
 _SEQ_SCAN_SQL = f"""
 WITH leaf AS (
     SELECT coalesce(pg_catalog.pg_partition_root(c.oid), c.oid) AS root,
            s.seq_scan OPERATOR(pg_catalog.-)
              (SELECT count(*) FROM pg_catalog.pg_index AS i WHERE i.indrelid = c.oid) OPERATOR(pg_catalog.-)
              (SELECT count(*) FROM pg_catalog.pg_constraint AS k
-              WHERE k.conrelid = c.oid AND k.contype IN ('f', 'c')) AS scans,
+              WHERE k.conrelid = c.oid AND k.contype IN ('f', 'c')) OPERATOR(pg_catalog.-)
+             coalesce((SELECT a.seq_scans FROM steward.analysis_seq_scans AS a
+                       WHERE a.relid = c.oid AND a.seq_scans <= s.seq_scan
+                         AND a.since >= coalesce((SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid)
+                                                  FROM pg_catalog.pg_database AS d
+                                                  WHERE d.datname = pg_catalog.current_database()),
+                                                 '-infinity')), 0) AS scans,
            s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan, s.n_live_tup
     FROM pg_catalog.pg_stat_all_tables AS s
     JOIN pg_catalog.pg_class AS c ON c.oid = s.relid
@@ -142,7 +156,8 @@ def _index_info(r: Row) -> index_findings.IndexInfo:
         method=r["method"], columns=_ints(r["columns"]), key_count=r["key_count"],
         opclasses=tuple(r["opclasses"] or []), collations=tuple(r["collations"] or []),
         options=tuple(r["options"] or []), expressions=r["expressions"], predicate=r["predicate"],
-        unique=r["is_unique"], constraint=r["is_constraint"], replica_identity=r["replica_identity"],
+        unique=r["is_unique"], nulls_not_distinct=r["nulls_not_distinct"], constraint=r["is_constraint"],
+        replica_identity=r["replica_identity"],
         valid=r["is_valid"], partitioned=r["partitioned"], child=r["child"], size_bytes=int(r["size_bytes"] or 0),
         scans=r["scans"], last_scan=r["last_scan"], idle_days=r["idle_days"])
 
@@ -203,7 +218,8 @@ def _missing_index_findings(db: Database) -> list[Row]:
 def index_report(db: Database) -> list[Row]:
     """Rows of steward.index_report: every index problem with its size and fix, the most critical first."""
     last_scan_known = "last_idx_scan" in server.columns(db, "pg_catalog.pg_stat_all_indexes")
-    rows = db.query(_indexes_sql(last_scan_known))
+    nulls_known = "indnullsnotdistinct" in server.columns(db, "pg_catalog.pg_index")
+    rows = db.query(_indexes_sql(last_scan_known, nulls_known))
     indexes = [_index_info(r) for r in rows]
     definitions = {r["oid"]: r["definition"] for r in rows}
     names = {(r["table_oid"], r["attnum"]): r["name"] for r in db.query(_COLUMN_NAMES_SQL)}
