@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from support.reports import flush_stats, rows
+from support.reports import flush_stats, monitor_role, rows
 
 
 def report(conn: psycopg.Connection) -> list[dict]:
@@ -275,3 +275,26 @@ def test_missing_index_does_not_count_pg_stewards_own_plan_analysis(conn: psycop
         conn.execute("SELECT * FROM plain WHERE a = 7")
     flush_stats(conn)
     assert {r["table"] for r in report(conn) if r["problem"] == "missing_index"} == {"plain"}
+
+
+def test_own_scan_counts_are_kept_to_readable_tables_and_forgotten_on_drop(conn: psycopg.Connection) -> None:
+    """steward.analysis_seq_scans takes rows from every role that analyzes a plan, but only for relations that
+    role may read; a dropped table's count goes with it, so that its oid, given to a new table, starts at 0."""
+    conn.execute("CREATE TABLE secret (id int, a int)")
+    conn.execute("INSERT INTO secret SELECT g, g FROM generate_series(1, 2000) g")
+    conn.execute("CREATE TABLE mine (id int, a int)")
+    conn.execute("SELECT count(*) FROM steward.analyze_query_performance('SELECT * FROM secret WHERE a = 1')")
+    with monitor_role(conn, "steward_scans") as role:
+        conn.execute(f'GRANT SELECT ON mine TO "{role}"')
+        conn.execute(f'SET ROLE "{role}"')
+        conn.execute("SELECT count(*) FROM steward.analyze_query_performance('SELECT * FROM mine WHERE a = 1')")
+        for hide in ("INSERT INTO steward.analysis_seq_scans VALUES ('secret'::regclass, 5, now(), now())"
+                     " ON CONFLICT (relid) DO UPDATE SET seq_scans = 5",
+                     "UPDATE steward.analysis_seq_scans SET seq_scans = 1000"):
+            with pytest.raises(errors.InsufficientPrivilege, match="only of relations the role may read"):
+                conn.execute(hide)
+        conn.execute("RESET ROLE")
+    counted = dict(conn.execute("SELECT relid::regclass::text, seq_scans FROM steward.analysis_seq_scans").fetchall())
+    assert counted == {"mine": 1, "secret": 1}
+    conn.execute("DROP TABLE secret")
+    assert conn.execute("SELECT count(*) FROM steward.analysis_seq_scans").fetchone()[0] == 1

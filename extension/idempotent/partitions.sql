@@ -110,7 +110,8 @@ CREATE OR REPLACE TRIGGER partition_config_owner
     BEFORE INSERT OR UPDATE OR DELETE ON steward.partition_config
     FOR EACH ROW EXECUTE FUNCTION steward._check_partition_config();
 
--- A dropped table's registry row goes with it, so that its oid, when PostgreSQL gives it to a new relation,
+-- A dropped table's registry row (and its count of pg_steward's own scans) goes with it, so that its oid, when
+-- PostgreSQL gives it to a new relation,
 -- carries no policy. SECURITY DEFINER: the role dropping its table need not be granted the registry; it
 -- deletes only the rows of the relations this very command dropped.
 CREATE OR REPLACE FUNCTION steward._forget_dropped()
@@ -125,11 +126,16 @@ BEGIN
     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
       AND d.objsubid OPERATOR(pg_catalog.=) 0
       AND d.objid OPERATOR(pg_catalog.=) pc.parent::oid;
+    DELETE FROM steward.analysis_seq_scans AS a
+    USING pg_catalog.pg_event_trigger_dropped_objects() AS d
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.objsubid OPERATOR(pg_catalog.=) 0
+      AND d.objid OPERATOR(pg_catalog.=) a.relid;
 END
 $plpgsql$;
 
 COMMENT ON FUNCTION steward._forget_dropped() IS
-  'Internal (event trigger pg_steward_forget_dropped): deletes the steward.partition_config rows of dropped tables';
+  'Internal (event trigger pg_steward_forget_dropped): deletes the steward.partition_config and steward.analysis_seq_scans rows of dropped tables';
 
 REVOKE ALL ON FUNCTION steward._forget_dropped() FROM PUBLIC;
 
