@@ -111,6 +111,23 @@ def test_maintain_errors_are_one_line(new_database: Callable[..., str]) -> None:
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_a_server_error_shows_its_detail_and_hint(new_database: Callable[..., str]) -> None:
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("""
+            CREATE FUNCTION frozen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                RAISE EXCEPTION 'maintenance is frozen' USING DETAIL = 'change window 7 is closed',
+                    HINT = 'wait for the window to open';
+            END $$;
+            CREATE TRIGGER frozen BEFORE INSERT ON steward.maintenance_runs FOR EACH ROW EXECUTE FUNCTION frozen();
+        """)
+    result = run("maintain", "--dsn", url)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.strip().endswith("maintenance is frozen (detail: change window 7 is closed) "
+                                          "(hint: wait for the window to open)"), result.stderr
+
+
 def test_report_partitions_formats(seed_url: str) -> None:
     with psycopg.connect(seed_url) as conn:
         expected = conn.execute("SELECT partition::text, total_bytes FROM steward.partitions('sales_analytics')"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import psycopg
+import pytest
 
 from support.partitions import act, digest, month, tree_names
 
@@ -183,3 +184,85 @@ def test_a_failing_table_keeps_the_errors_detail_in_the_log(conn: psycopg.Connec
     """)
     conn.execute("SELECT * FROM steward.manage('k', premake => 0)")
     assert failures(conn, "public.k") == [("error", "rows of k_default may not leave (kept by policy 7)")]
+
+
+# --- far-apart integer rows: a sentinel near 2^31 beside small ids ----------------------------------------------
+
+
+SENTINEL_LAYOUTS = {
+    "in DEFAULT": "CREATE TABLE f_default PARTITION OF f DEFAULT",
+    "in a partition": "CREATE TABLE f_top PARTITION OF f FOR VALUES FROM (2147483000) TO (2147483100)",
+}
+
+
+@pytest.mark.parametrize("where", SENTINEL_LAYOUTS)
+def test_a_sentinel_row_leaves_its_wide_gap_unfilled_with_a_note(conn: psycopg.Connection, where: str) -> None:
+    conn.execute(f"""
+        CREATE TABLE f (id integer NOT NULL) PARTITION BY RANGE (id);
+        CREATE TABLE f_p0 PARTITION OF f FOR VALUES FROM (0) TO (100);
+        {SENTINEL_LAYOUTS[where]};
+        INSERT INTO f SELECT generate_series(1, 99);
+        INSERT INTO f VALUES (2147483000);
+    """)
+    before = digest(conn, "f")
+    rows = act(conn, "SELECT action, ok, detail FROM steward.manage('f', integer_span => 100, premake => 1)")
+    made = [d for a, _, d in rows if a == "create"]
+    assert all(d.startswith("21474831") or d.startswith("2147483000 to") for d in made), made
+    assert len(made) <= 2, made  # the sentinel's slot (when in DEFAULT) and the premade one past it
+    notes = [(ok, d) for a, ok, d in rows if a == "gap"]
+    fate = ("rows in it go to DEFAULT and get their own partition at the next run" if where == "in DEFAULT" else
+            "the table has no DEFAULT partition: a row in it cannot be inserted")
+    assert notes == [(True, "1 gap too wide to fill (more than steward.maintenance_limits.max_gap_slots = 100 "
+                            f"slots): 100 to 2147483000 (21474829 slots of 100); {fate}. Fill it by hand: "
+                            "SELECT steward.create_partition('public.f', '100', '2147482900');")]
+    assert digest(conn, "f") == before
+    partitions = len(tree_names(conn, "f"))
+    for _ in range(3):  # run after run: no creation, the same one note, no failure
+        again = act(conn, "SELECT action, ok FROM steward.maintain_partitions()")
+        assert again == [("gap", True)]
+    assert len(tree_names(conn, "f")) == partitions
+    assert failures(conn, "public.f") == []
+    status, detail = act(conn, "SELECT status, detail FROM steward.health() "
+                               "WHERE check_name = 'maintenance_runs'")[0]
+    assert status == "ok" and "; gaps not filled: public.f: 1 gap too wide to fill (" in detail
+    assert "100 to 2147483000 (21474829 slots of 100)" in detail
+    assert act(conn, "SELECT tables_due, actions, failures FROM steward.maintenance_runs "
+                     "ORDER BY run_id DESC LIMIT 1") == [(1, 0, 0)]
+
+
+def test_rows_arriving_in_a_wide_gap_get_their_slot_and_narrow_gaps_fill(conn: psycopg.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE w (id integer NOT NULL) PARTITION BY RANGE (id);
+        CREATE TABLE w_p0 PARTITION OF w FOR VALUES FROM (0) TO (100);
+        CREATE TABLE w_default PARTITION OF w DEFAULT;
+        INSERT INTO w VALUES (5), (2147483000);
+    """)
+    conn.execute("SELECT * FROM steward.manage('w', integer_span => 100, premake => 0)")
+    conn.execute("INSERT INTO w VALUES (150), (5050)")  # in the wide gap: DEFAULT, then their own slots
+    rows = act(conn, "SELECT action, detail FROM steward.maintain_partitions('w')")
+    created = sorted(d.split(";")[0] for a, d in rows if a == "create")
+    # 150's and 5050's slots, and the 48 slots between them (a gap of 49 slots is not wide); 5150 up stays open.
+    assert len(created) == 50 and "100 to 200" in created and "5000 to 5100" in created, created
+    assert [d.split(" (")[0] for a, d in rows if a == "gap"] == ["1 gap too wide to fill"]
+    assert "): 5100 to 2147483000 (21474779 slots of 100)" in next(d for a, d in rows if a == "gap")
+    assert act(conn, "SELECT count(*) FROM w_default") == [(0,)]
+
+
+def test_the_gap_bound_is_the_superusers_and_a_time_key_fills_as_before(conn: psycopg.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE b (id bigint NOT NULL) PARTITION BY RANGE (id);
+        CREATE TABLE b_p0 PARTITION OF b FOR VALUES FROM (0) TO (10);
+        CREATE TABLE b_top PARTITION OF b FOR VALUES FROM (300) TO (310);
+        INSERT INTO b VALUES (1), (305);
+        INSERT INTO steward.maintenance_limits (max_gap_slots) VALUES (28);
+    """)
+    rows = act(conn, "SELECT action, detail FROM steward.manage('b', integer_span => 10, premake => 0)")
+    assert [a for a, _ in rows] == ["gap"], rows
+    assert "(more than steward.maintenance_limits.max_gap_slots = 28 slots): 10 to 300 (29 slots of 10)" in rows[0][1]
+    conn.execute("UPDATE steward.maintenance_limits SET max_gap_slots = 29")
+    assert [a for a, _ in act(conn, "SELECT action, detail FROM steward.maintain_partitions('b')")] == ["create"] * 29
+    # A daily table a year behind: every day between its oldest partition and today is made, as before.
+    conn.execute("CREATE TABLE t (d date NOT NULL) PARTITION BY RANGE (d);"
+                 "CREATE TABLE t_old PARTITION OF t FOR VALUES FROM (current_date - 200) TO (current_date - 199)")
+    rows = act(conn, "SELECT action FROM steward.manage('t', '1 day', premake => 0)")
+    assert rows == [("create",)] * 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -10,6 +9,7 @@ import pytest
 from psycopg import errors
 
 from pg_steward.localserver import DATABASE, LocalServer
+from support.cron import first_run
 
 
 @pytest.fixture
@@ -170,18 +170,9 @@ def test_pg_cron_runs_the_scheduled_maintenance(server: LocalServer, sched: psyc
     scheduled_at = sched.execute("SELECT clock_timestamp()").fetchone()[0]
     jobid = sched.execute("SELECT jobid FROM steward.schedule('maintenance', '* * * * *')").fetchone()[0]
     try:
-        deadline = time.monotonic() + 150
-        status = None
-        while time.monotonic() < deadline:
-            status = sched.execute("SELECT last_status, last_message FROM steward.jobs").fetchone()
-            if status[0] in ("succeeded", "failed"):
-                break
-            time.sleep(2)
-        assert status is not None and status[0] == "succeeded", status
-        with psycopg.connect(server.url_for(DATABASE)) as admin:
-            runs = admin.execute("SELECT status, database FROM cron.job_run_details WHERE jobid = %s",
-                                 [jobid]).fetchall()
-        assert ("succeeded", dbname(sched)) in runs
+        run = first_run(server, jobid)
+        assert (run.status, run.database) == ("succeeded", dbname(sched)), run
+        assert sched.execute("SELECT last_status FROM steward.jobs").fetchone() == ("succeeded",)
         assert sched.execute("SELECT count(*) FROM events_default").fetchone() == (0,)
         logged = sched.execute("SELECT action, rows_moved FROM steward.partition_maintenance_log "
                                "WHERE logged_at > %s AND ok", [scheduled_at]).fetchall()

@@ -30,13 +30,15 @@ HOSTILE = (
     "cr\rnl\ntab\tend",
     "c1\x9b31m\x85bidi\u202eevil\u2066",
     ":smile: emoji",
+    "lit\\x1b[31m\\n",  # backslashes: shown doubled, never like the escape of a real ESC or newline
 )
 RAW = ("\x1b", "\x07", "\r", "\x9b", "\x85", "\u202e", "\u2066")
 
 
 def printable(name: str) -> str:
-    """How a name must be shown: each character a terminal acts on or hides as its Python escape."""
-    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in name)
+    """How a name must be shown: each character a terminal acts on or hides as its Python escape, each
+    backslash doubled."""
+    return "".join("\\\\" if char == "\\" else char if char.isprintable() else ascii(char)[1:-1] for char in name)
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -23,6 +23,7 @@ import pytest
 from psycopg import errors
 
 from pg_steward.localserver import DATABASE, LocalServer
+from support.cron import first_run
 
 # The advisory keys of 0.1.0: maintenance runs (pg_try_advisory_lock(bigint)), partition changes
 # (pg_advisory_xact_lock(space, parent oid)) and captures (pg_advisory_xact_lock(bigint)).
@@ -290,17 +291,11 @@ def test_pg_cron_records_a_run_that_failed(server: LocalServer, url: str) -> Non
         admin.execute("ALTER TABLE moved OWNER TO lockout_other")  # a finding: maintenance refuses the table
         jobid = admin.execute("SELECT jobid FROM steward.schedule('maintenance', '* * * * *')").fetchone()[0]
         try:
-            with psycopg.connect(server.url_for(DATABASE), autocommit=True) as cron_db:
-                def ended() -> bool:
-                    return cron_db.execute("SELECT count(*) > 0 FROM cron.job_run_details WHERE jobid = %s "
-                                           "AND status IN ('succeeded', 'failed')", [jobid]).fetchone()[0]
-                wait_for(ended, timeout=150)
-                status, message = cron_db.execute("SELECT status, return_message FROM cron.job_run_details "
-                                                  "WHERE jobid = %s ORDER BY runid LIMIT 1", [jobid]).fetchone()
+            run = first_run(server, jobid)
         finally:
             admin.execute("SELECT steward.unschedule('maintenance')")
-        assert status == "failed", message
-        assert "maintenance failed for 1 of 2 tables due: public.moved" in message
+        assert run.status == "failed", run
+        assert "maintenance failed for 1 of 2 tables due: public.moved" in (run.message or "")
         assert partitions(admin, "ok_table") == 4
 
 

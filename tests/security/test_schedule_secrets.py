@@ -8,7 +8,6 @@ role, with no connection string stored anywhere.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -16,6 +15,7 @@ import pytest
 from psycopg import errors, sql
 
 from pg_steward.localserver import DATABASE, LocalServer
+from support.cron import first_run
 
 ROLE = "sched_owner"
 
@@ -109,17 +109,9 @@ def test_pg_cron_runs_the_job_as_the_role(server: LocalServer, sched: psycopg.Co
         owner.execute("INSERT INTO events VALUES (1, current_date + 120)")  # past the premade months
     jobid = sched.execute("SELECT jobid FROM steward.schedule('maintenance', '* * * * *', run_as => %s)",
                           [ROLE]).fetchone()[0]
-    deadline = time.monotonic() + 150
-    status = None
-    while time.monotonic() < deadline:
-        status = sched.execute("SELECT last_status, last_message FROM steward.jobs").fetchone()
-        if status[0] in ("succeeded", "failed"):
-            break
-        time.sleep(2)
-    assert status is not None and status[0] == "succeeded", status
-    with psycopg.connect(server.url_for(DATABASE)) as admin:
-        assert admin.execute("SELECT DISTINCT username FROM cron.job_run_details WHERE jobid = %s",
-                             [jobid]).fetchall() == [(ROLE,)]
+    run = first_run(server, jobid)
+    assert (run.status, run.username) == ("succeeded", ROLE), run
+    assert sched.execute("SELECT last_status FROM steward.jobs").fetchone() == ("succeeded",)
     assert sched.execute("SELECT count(*) FROM events_default").fetchone() == (0,)
     assert sched.execute("SELECT DISTINCT username FROM steward.partition_maintenance_log "
                          "WHERE action = 'create'").fetchall() == [(ROLE,)]

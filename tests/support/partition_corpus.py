@@ -4,7 +4,8 @@ Each layout is a parent table (created in ``public`` with rows), how maintenance
 the keyword arguments of ``steward.manage``, or None where pg_steward does not manage such a table and must say
 so clearly), and a ``start`` for ``steward.create_partition`` (None: the table is not one create_partition
 takes). The odd values are the point: NaN, infinities, BC dates, text that looks like numbers, enums, the
-ends of integer ranges, foreign keys in and out, sub-partitions, no DEFAULT.
+ends of integer ranges, far-apart integers (a
+sentinel near 2^31 beside small ids), foreign keys in and out, sub-partitions, no DEFAULT.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Layout:
     span: str = "1 month"
     placeable_only_in_default: bool = True  # after maintenance, DEFAULT holds only rows no partition can hold
     order: tuple[str, ...] = ()  # where given, the partitions as steward.partitions() lists them: the key's order
+    most_partitions: int | None = None  # after maintenance, the tree has at most this many partitions
 
 
 LAYOUTS = [
@@ -153,6 +155,20 @@ LAYOUTS = [
         CREATE TABLE bigint_full_default PARTITION OF bigint_full DEFAULT;
         INSERT INTO bigint_full VALUES (9223372036854775807), (-9223372036854775808);
     """, manage="integer_span => 1000000000000000000, premake => 1", start="0", span="1000000000000000000"),
+    Layout("int_far_apart", """
+        CREATE TABLE int_far_apart (id integer NOT NULL, v int) PARTITION BY RANGE (id);
+        CREATE TABLE int_far_apart_low PARTITION OF int_far_apart FOR VALUES FROM (1) TO (1001);
+        CREATE TABLE int_far_apart_default PARTITION OF int_far_apart DEFAULT;
+        INSERT INTO int_far_apart SELECT i, i FROM generate_series(1, 1500) AS i;
+        INSERT INTO int_far_apart VALUES (2147483000, 0), (2147483647, -1);
+    """, manage="integer_span => 1000, premake => 2", start="2000000001", span="1000", most_partitions=4),
+    Layout("int_far_apart_no_default", """
+        CREATE TABLE int_far_apart_no_default (id integer NOT NULL) PARTITION BY RANGE (id);
+        CREATE TABLE int_far_apart_no_default_low PARTITION OF int_far_apart_no_default FOR VALUES FROM (0) TO (10);
+        CREATE TABLE int_far_apart_no_default_top PARTITION OF int_far_apart_no_default
+            FOR VALUES FROM (2000000000) TO (2000000010);
+        INSERT INTO int_far_apart_no_default VALUES (3), (2000000005);
+    """, manage="integer_span => 10, premake => 1", start="500", span="10", most_partitions=3),
     Layout("int_empty", """
         CREATE TABLE int_empty (id integer NOT NULL) PARTITION BY RANGE (id);
         CREATE TABLE int_empty_0 PARTITION OF int_empty FOR VALUES FROM (0) TO (100);

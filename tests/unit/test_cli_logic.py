@@ -13,7 +13,7 @@ import pytest
 
 from pg_steward.cli import check, html
 from pg_steward.cli.connect import CliError, label, read_dsn_file
-from pg_steward.cli.output import write_csv, write_json
+from pg_steward.cli.output import printable, write_csv, write_json
 
 
 def health(*statuses: str) -> list[dict]:
@@ -107,3 +107,13 @@ def test_dsn_file(tmp_path: Path) -> None:
     assert read_dsn_file(str(path)) == ["postgresql://a/x", "host=b dbname=y"]
     with pytest.raises(CliError, match="cannot read DSN file"):
         read_dsn_file(str(tmp_path / "missing"))
+
+
+def test_printable_is_unambiguous() -> None:
+    """An escape we print is never the same text as a value holding a backslash and those characters."""
+    assert printable("plain name") == "plain name"
+    assert printable("esc\x1b") == "esc\\x1b"  # an ESC
+    assert printable("esc\\x1b") == "esc\\\\x1b"  # a backslash, then x1b
+    assert printable("a\\b") == "a\\\\b"
+    values = ["\x1b", "\\x1b", "\\\x1b", "\n", "\\n", "\\", "\\\\", "\u202e", "\\u202e"]
+    assert len({printable(v) for v in values}) == len(values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pg_steward.partitions.model import Config, PartitionOptions, RangePartition
-from pg_steward.partitions.plan import MAX_NEW_PER_RUN, uncovered, wanted_ranges
+from pg_steward.partitions.plan import MAX_NEW_PER_RUN, uncovered, wanted_ranges, wide_gaps
 from pg_steward.partitions.spans import Span
 from pg_steward.partitions.values import Unbounded
 
@@ -92,3 +92,36 @@ def test_the_last_slot_of_the_key_range_reaches_maxvalue() -> None:
     assert wanted_ranges([], ints, 2147483647, None, [], "integer") == [(2147483600, Unbounded.MAXVALUE)]
     assert wanted_ranges([], config(premake=0), D(2024, 5, 17), None, [D(9999, 12, 31)]) == [
         (D(2024, 5, 1), D(2024, 6, 1)), (D(9999, 12, 1), Unbounded.MAXVALUE)]
+
+
+def test_an_integer_gap_wider_than_the_bound_is_left_and_named() -> None:
+    ints = config(premake=1, span=Span(width=100))
+    sentinel = [part(0, 100), part(2147483000, 2147483100)]
+    assert wide_gaps(sentinel, ints, 2147483000, [], "integer", 100) == [(100, 2147483000, 21474829)]
+    assert wanted_ranges(sentinel, ints, 2147483000, None, [], "integer", 100) == [(2147483100, 2147483200)]
+    # A DEFAULT row in the gap gets its slot, which splits the gap: a narrow piece is filled, a wide one not.
+    assert wide_gaps(sentinel, ints, 2147483000, [650], "integer", 100) == [(700, 2147483000, 21474823)]
+    assert wanted_ranges(sentinel, ints, 2147483000, None, [650], "integer", 100) == [
+        (100, 200), (200, 300), (300, 400), (400, 500), (500, 600), (600, 700), (2147483100, 2147483200)]
+    # A gap of exactly the bound is filled; unbounded (None) or a time key: every gap, as before.
+    assert wide_gaps([part(0, 100), part(1100, 1200)], ints, 1100, [], "integer", 10) == []
+    assert wide_gaps([part(0, 100), part(1100, 1200)], ints, 1100, [], "integer", 9) == [(100, 1100, 10)]
+    assert wide_gaps(sentinel, ints, 2147483000, [], "integer", None) == []
+    assert wide_gaps(months((2020, 1)), config(premake=0), D(2024, 5, 17), [], "date", 1) == []
+
+
+def test_an_odd_bound_above_a_wide_gap_gets_only_the_clocks_slot() -> None:
+    ints = config(premake=0, span=Span(width=100))
+    odd = [part(0, 100), part(1050, 1150)]
+    assert wide_gaps(odd, ints, 1050, [], "integer", 5) == [(100, 1000, 9)]
+    assert wanted_ranges(odd, ints, 1050, None, [], "integer", 5) == [(1000, 1050)]
+    done = [*odd, part(1000, 1050)]
+    assert wide_gaps(done, ints, 1050, [], "integer", 5) == [(100, 1000, 9)]
+    assert wanted_ranges(done, ints, 1050, None, [], "integer", 5) == []
+
+
+def test_a_sentinel_at_the_key_maximum_gets_the_last_slot_and_no_gap_filling() -> None:
+    ints = config(premake=2, span=Span(width=1000))
+    low = [part(1, 1001)]
+    assert wanted_ranges(low, ints, 2147483647, None, [1500, 2147483647], "integer", 100) == [
+        (1001, 2000), (2147483000, Unbounded.MAXVALUE)]

@@ -19,13 +19,14 @@ JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 WHERE c.oid OPERATOR(pg_catalog.=) pc.parent;
 
 -- Ceilings a superuser sets for every table: no row means the defaults (lock_timeout 10 s, 10 retries, a
--- budget of 60 s per table and run). One row at most.
+-- budget of 60 s per table and run, integer-key gaps of up to 100 slots filled). One row at most.
 CREATE TABLE steward.maintenance_limits (
     singleton        boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     max_lock_timeout interval NOT NULL DEFAULT '10 seconds'
                      CHECK (max_lock_timeout OPERATOR(pg_catalog.>) '0'::interval),
     max_lock_retries integer NOT NULL DEFAULT 10 CHECK (max_lock_retries OPERATOR(pg_catalog.>=) 0),
     table_budget     interval NOT NULL DEFAULT '60 seconds'
-                     CHECK (table_budget OPERATOR(pg_catalog.>) '0'::interval)
+                     CHECK (table_budget OPERATOR(pg_catalog.>) '0'::interval),
+    max_gap_slots    integer NOT NULL DEFAULT 100 CHECK (max_gap_slots OPERATOR(pg_catalog.>=) 0)
 );
 SELECT pg_catalog.pg_extension_config_dump('steward.maintenance_limits', '');

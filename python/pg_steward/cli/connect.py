@@ -28,7 +28,6 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from pg_steward.cli.output import printable
 from pg_steward.db import PsycopgDatabase
 
 PINNED_SEARCH_PATH = "pg_catalog, pg_temp"
@@ -43,18 +42,19 @@ class CliError(Exception):
 
 
 def one_line(text: str) -> str:
-    """A multi-line server or libpq message as one line, safe to print (names in it are data: ``printable``)."""
+    """A multi-line server or libpq message as one line. Names in it are data: whatever writes it out shows it
+    through ``printable`` (once)."""
     parts = [p.strip() for p in str(text).strip().splitlines() if p.strip()]
-    return printable("; ".join(parts)) if parts else "unknown error"
+    return "; ".join(parts) if parts else "unknown error"
 
 
 def describe(error: BaseException) -> str:
-    """One line for an error: a server error's message and hint, without PL/Python's traceback context."""
+    """One line for an error: a server error's message, DETAIL and HINT, without PL/Python's traceback context."""
     diag = getattr(error, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
     if primary:
-        hint = getattr(diag, "message_hint", None)
-        return one_line(primary + (f" (hint: {hint})" if hint else ""))
+        detail, hint = getattr(diag, "message_detail", None), getattr(diag, "message_hint", None)
+        return one_line(primary + (f" (detail: {detail})" if detail else "") + (f" (hint: {hint})" if hint else ""))
     text = str(error).strip()
     return one_line(text) if text else type(error).__name__
 

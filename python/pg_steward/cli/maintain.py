@@ -25,6 +25,7 @@ from rich.console import Console
 from pg_steward.cli.connect import Client, CliError, connect, describe, one_line, require_extension
 from pg_steward.cli.fleet import add_targets, dsns_of, progress_bar, report_errors, run_all
 from pg_steward.cli.output import FORMATS, print_rows, printable, write_csv, write_json
+from pg_steward.partitions.model import NOT_WORK
 
 COLUMNS = ["database", "table", "action", "partition", "ok", "detail"]
 HALF_WAY = "; if it stopped half-way, the next run finishes it (DETACH ... FINALIZE)"
@@ -160,7 +161,7 @@ def maintain(db: Client, parent: str | None, concurrently: bool,
         if advance:
             advance(len(tables), table)
     if run_id is not None:
-        actions = sum(r["ok"] and r["action"] not in ("more", "skip") for r in rows)
+        actions = sum(r["ok"] and r["action"] not in NOT_WORK for r in rows)
         db.query("SELECT steward.record_run_end($1::pg_catalog.int8, $2::pg_catalog.int4, $3::pg_catalog.int4, "
                  "$4::pg_catalog.int4)", run_id, len(tables), actions, failed)
     return rows

@@ -21,10 +21,12 @@ def printable(text: str) -> str:
     """``text`` with every character a terminal would act on or hide shown as an escape (``\\x1b``, ``\\n``,
     ``\\u202e``): controls (C0, DEL, C1), format characters (bidi overrides and isolates, zero-width ones),
     line and paragraph separators, spaces other than the ASCII space, unassigned and private-use code points.
-    The result is one line that shows what the value holds."""
-    if text.isprintable():
+    A backslash is shown doubled, so that an escape we print is never mistaken for the same characters in the
+    value (a table named ``a\\x1b`` shows as ``a\\\\x1b``, one with an ESC as ``a\\x1b``). The result is one
+    line that shows what the value holds. Apply it once, where text is written out: never to its own output."""
+    if text.isprintable() and "\\" not in text:
         return text
-    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+    return "".join("\\\\" if char == "\\" else char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 def data(value: Any) -> Text:

@@ -26,7 +26,8 @@ DEFAULT_LIMITS = Limits()
 _LIMITS_SQL = f"""
 SELECT coalesce(m.max_lock_timeout, '{DEFAULT_LIMITS.lock_timeout_ms} milliseconds'::interval) AS max_lock_timeout,
        coalesce(m.max_lock_retries, {DEFAULT_LIMITS.lock_retries}) AS max_lock_retries,
-       coalesce(m.table_budget, '{DEFAULT_LIMITS.table_budget_ms} milliseconds'::interval) AS table_budget
+       coalesce(m.table_budget, '{DEFAULT_LIMITS.table_budget_ms} milliseconds'::interval) AS table_budget,
+       coalesce(m.max_gap_slots, {DEFAULT_LIMITS.max_gap_slots}) AS max_gap_slots
 FROM (SELECT true AS singleton) AS d LEFT JOIN steward.maintenance_limits AS m USING (singleton)
 """
 
@@ -79,9 +80,10 @@ def limits(db: Database) -> Limits:
     """The ceilings in force (``steward.maintenance_limits``, or the defaults)."""
     row = db.query(
         "SELECT (extract(epoch FROM max_lock_timeout) * 1000)::bigint AS lock_timeout_ms, max_lock_retries, "
-        "(extract(epoch FROM table_budget) * 1000)::bigint AS table_budget_ms FROM (" + _LIMITS_SQL + ") AS l")[0]
+        "(extract(epoch FROM table_budget) * 1000)::bigint AS table_budget_ms, max_gap_slots "
+        "FROM (" + _LIMITS_SQL + ") AS l")[0]
     return Limits(lock_timeout_ms=row["lock_timeout_ms"], lock_retries=row["max_lock_retries"],
-                  table_budget_ms=row["table_budget_ms"])
+                  table_budget_ms=row["table_budget_ms"], max_gap_slots=row["max_gap_slots"])
 
 
 _IDENTITY_SQL = """

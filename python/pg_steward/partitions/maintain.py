@@ -35,14 +35,14 @@ from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
 from pg_steward.partitions.config import limits, managed_oids, read_config, register, require_registered_identity
 from pg_steward.partitions.create import create_range_partition
 from pg_steward.partitions.locking import lock_parent, with_lock_retries
-from pg_steward.partitions.model import Config, Parent, RangePartition
-from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges
+from pg_steward.partitions.model import NOT_WORK, Config, Parent, RangePartition
+from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
 from pg_steward.partitions.retention import expired, retire
 from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
 from pg_steward.partitions.survey import idle_tables
 from pg_steward.partitions.values import Bound, bound_text, from_text
 from pg_steward.runtime import own_transactions, pin_settings
-from pg_steward.sqltext import qualified
+from pg_steward.sqltext import qualified, quote_literal
 
 STEP_SHARE_OF_LOCK_TIMEOUT = 4  # a step of run_maintenance holds its locks for at most 1/4 of lock_timeout
 
@@ -151,12 +151,14 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     now = now_as_key(now_utc(db), parent.key_type, tz) if parent.is_time else None
     cutoff = cutoff_for(db, parent, config.retention, tz) if config.retention and parent.is_time else None
     stranded = Stranded([])
+    max_gap_slots = limits(db).max_gap_slots
+    wide: list[tuple[int, int, int]] = []
 
     def plan() -> list[tuple[Key, Bound]]:
         # The table's change lock first: a concurrent run of another session waits here, then reads what this
         # one made. Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the
         # DDL. The reads run with the owner's rights, so the owner's row security policies never act as the caller.
-        nonlocal stranded
+        nonlocal stranded, wide
         lock_parent(db, parent)
         clock = now
         with owner_rights(db, parent.owner, parent.label) as table_db:
@@ -165,7 +167,8 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                 clock = int(top) if top is not None else None
             stranded = stranded_values(table_db, parent, config)
         parts = catalog.range_partitions(db, parent)
-        return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type)
+        wide = wide_gaps(parts, config, clock, stranded.values, parent.key_type, max_gap_slots)
+        return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type, max_gap_slots)
 
     began = time.monotonic()
 
@@ -217,6 +220,8 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                 return actions
             name = retire(db, parent, part, config.retention_mode, config.archive_schema, config.options.lock)
             actions.append(Action(parent.oid, config.retention_mode, name, True, detail))
+    if wide:  # with the table's last step: once per run
+        actions.append(Action(parent.oid, "gap", None, True, gap_note(parent, config, wide, max_gap_slots)))
     unplaceable = 0
     if stranded.unplaceable:  # counted again: a last partition to MAXVALUE made just now may hold some of them
         with owner_rights(db, parent.owner, parent.label) as table_db:
@@ -228,6 +233,24 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                               f"of {span_text(config.span)} can hold (infinity, BC dates, years past 9999); "
                               "they stay in DEFAULT: move or correct them by hand"))
     return actions
+
+
+GAPS_SHOWN = 5  # the wide gaps a note names; it counts them all
+
+
+def gap_note(parent: Parent, config: Config, wide: list[tuple[int, int, int]], max_gap_slots: int) -> str:
+    """The ``gap`` row of a table with integer-key gaps too wide to fill: where, what becomes of rows in them,
+    and the statement that fills each by hand (one partition over the whole gap)."""
+    shown = wide[:GAPS_SHOWN]
+    where = ", ".join(f"{start} to {end} ({slots} slots of {config.span.width})" for start, end, slots in shown)
+    fate = ("rows in it go to DEFAULT and get their own partition at the next run" if parent.default_oid else
+            "the table has no DEFAULT partition: a row in it cannot be inserted")
+    fixes = " ".join(f"SELECT steward.create_partition({quote_literal(parent.label)}, '{start}', '{end - start}');"
+                     for start, end, _ in shown)
+    return (f"{len(wide)} gap{'s' if len(wide) > 1 else ''} too wide to fill (more than "
+            f"steward.maintenance_limits.max_gap_slots = {max_gap_slots} slots): {where}"
+            + (f" and {len(wide) - GAPS_SHOWN} more" if len(wide) > GAPS_SHOWN else "")
+            + f"; {fate}. Fill {'it' if len(wide) == 1 else 'them'} by hand: {fixes}")
 
 
 def _contents(db: Database, parent: Parent, part: RangePartition) -> str:
@@ -362,7 +385,7 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
     actions = [a for oid in due for a in _maintain_one(db, oid)]
     failed = {a.parent for a in actions if not a.ok and a.parent is not None}
     mine = _manageable(db, sorted(failed))
-    run.tables_due, run.actions = len(due), sum(a.ok and a.action not in ("more", "skip") for a in actions)
+    run.tables_due, run.actions = len(due), sum(a.ok and a.action not in NOT_WORK for a in actions)
     run.failures, run.others = len(failed & mine), len(failed - mine)
     run.finish(db)
     return [a.row() for a in actions]
@@ -449,9 +472,9 @@ def _run_steps(db: Database, commit: Callable[[], None], oid: int, budget_s: flo
         # The caller's search_path is in force (no SET clauses on a procedure): every name is qualified.
         step = db.query("SELECT pg_catalog.count(*) FILTER (WHERE action OPERATOR(pg_catalog.=) 'more') AS more, "
                         "pg_catalog.count(*) FILTER (WHERE ok AND action OPERATOR(pg_catalog.<>) ALL "
-                        "('{more,skip}'::pg_catalog.text[])) AS done, "
+                        "($2::pg_catalog.text[])) AS done, "
                         "pg_catalog.count(*) FILTER (WHERE NOT ok) AS failed "
-                        "FROM steward._maintain_step($1::pg_catalog.oid, NULL)", oid)[0]
+                        "FROM steward._maintain_step($1::pg_catalog.oid, NULL)", oid, list(NOT_WORK))[0]
         commit()
         done, failed = done + step["done"], failed + step["failed"]
         if not step["more"]:

@@ -74,6 +74,11 @@ class Limits:
     lock_timeout_ms: int = 10_000
     lock_retries: int = 10
     table_budget_ms: int = 60_000
+    max_gap_slots: int = 100  # an integer key's gap of more slots is not filled (``plan.wide_gaps``)
+
+
+# Actions that report rather than do: not counted as work done by a run.
+NOT_WORK = ("more", "skip", "gap")
 
 
 @dataclass(frozen=True)

@@ -356,6 +356,18 @@ ORDER BY since, t.parent
 """
 
 
+# Managed tables with integer-key gaps too wide to fill (a ``gap`` row, which is no failure), as the newest
+# finished run found them: each table's latest such row logged since that run began ($1; NULL: none yet).
+_GAPS_SQL = """
+SELECT DISTINCT ON (l.parent) l.parent, l.detail FROM steward.partition_maintenance_log AS l
+WHERE l.action OPERATOR(pg_catalog.=) 'gap'
+  AND ($1::pg_catalog.timestamptz IS NULL OR l.logged_at OPERATOR(pg_catalog.>=) $1::pg_catalog.timestamptz)
+  AND EXISTS (SELECT FROM steward.partition_config AS c
+              WHERE c.enabled AND c.parent::pg_catalog.text OPERATOR(pg_catalog.=) l.parent)
+ORDER BY l.parent, l.id DESC
+"""
+
+
 def _maintenance_runs(db: Database) -> Measure:
     """Seconds since the last maintenance run in which every table due succeeded; the tables failing now."""
     managed = db.query(_MANAGED_SQL)[0]
@@ -387,6 +399,11 @@ def _maintenance_runs(db: Database) -> Measure:
         detail += "; failing: " + "; ".join(f"{r['parent']} since {r['since']}: {r['detail']}" for r in failing[:5])
         if len(failing) > 5:
             detail += f"; and {len(failing) - 5} more"
+    gaps = db.query(_GAPS_SQL, finished["started_at"] if finished else None)
+    if gaps:  # a deliberate sentinel row is no failure: said, with the fix, whatever the status
+        detail += "; gaps not filled: " + "; ".join(f"{r['parent']}: {r['detail']}" for r in gaps[:5])
+        if len(gaps) > 5:
+            detail += f"; and {len(gaps) - 5} more"
     fix = ("SELECT * FROM steward.partition_maintenance_log WHERE NOT ok ORDER BY id DESC LIMIT 20;  "
            "-- then CALL steward.run_maintenance(), and check its schedule in steward.jobs")
     return round(age, 3), detail, fix
