@@ -200,9 +200,10 @@ def _wait_for_lock(conn: psycopg.Connection, pid: int) -> None:
         "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'", [pid]).fetchone()[0] == 1)
 
 
-def _blocked_check(conn: psycopg.Connection, url: str, hold: Callable[[psycopg.Connection], None]) -> dict:
+def _blocked_check(conn: psycopg.Connection, url: str, hold: Callable[[psycopg.Connection], None],
+                   settle: Callable[[], None] = lambda: None) -> dict:
     """health()'s blocked_queries row while ``hold`` holds the row a waiter wants to update; then its fix run as
-    given must free the waiter."""
+    given must free the waiter. ``settle`` runs after that, before the holder's connection is closed."""
     conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int)")
     conn.execute("INSERT INTO accounts VALUES (1, 100)")
     conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
@@ -222,6 +223,7 @@ def _blocked_check(conn: psycopg.Connection, url: str, hold: Callable[[psycopg.C
         conn.execute(check["fix"])
         blocked.join(timeout=30)  # the fix frees the waiter, whose UPDATE then completes
         assert done.is_set(), "the waiter is still blocked after the fix"
+        settle()
         return check
     finally:
         holder.close()
@@ -246,6 +248,7 @@ def test_an_active_blocker_is_cancelled(conn: psycopg.Connection) -> None:
     which releases its locks."""
     pids: list[int] = []
     outcome: list[BaseException | None] = []
+    runners: list[threading.Thread] = []
 
     def run(holder: psycopg.Connection) -> None:
         try:
@@ -256,11 +259,13 @@ def test_an_active_blocker_is_cancelled(conn: psycopg.Connection) -> None:
 
     def hold(holder: psycopg.Connection) -> None:
         pids.append(holder.info.backend_pid)
-        threading.Thread(target=run, args=(holder,)).start()
+        runners.append(threading.Thread(target=run, args=(holder,)))
+        runners[0].start()
         _wait_until(lambda: conn.execute("SELECT state FROM pg_stat_activity WHERE pid = %s",
                                          [pids[0]]).fetchone()[0] == "active")
 
-    check = _blocked_check(conn, conn.info.dsn, hold)
+    # the cancelled statement's error reaches its thread after the waiter was freed: wait for it
+    check = _blocked_check(conn, conn.info.dsn, hold, settle=lambda: runners[0].join())
     assert check["fix"].startswith(f"SELECT pg_catalog.pg_cancel_backend({pids[0]});"), check
     assert "pg_terminate_backend" not in check["fix"]
     assert f"pid {pids[0]} is active" in check["detail"], check
