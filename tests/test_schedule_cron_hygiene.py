@@ -1,5 +1,5 @@
-"""pg_cron hygiene: steward.purge_logs trims the run details of pg_steward's own pg_cron jobs. Against the test
-server's real pg_cron."""
+"""pg_cron hygiene: steward.purge_logs trims the run details of pg_steward's own pg_cron jobs, and health()
+flags those jobs when their last run failed or could not connect. Against the test server's real pg_cron."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from pg_steward.localserver import DATABASE, LocalServer
+from support.cron import first_run
 from support.reports import rows
 
 # A run of job %s planted in cron.job_run_details: status, message, and how long ago it started.
@@ -31,6 +32,10 @@ def plant(admin: psycopg.Connection, jobid: int, status: str, message: str | Non
 def runs_left(admin: psycopg.Connection, runids: list[int]) -> set[int]:
     found = admin.execute("SELECT runid FROM cron.job_run_details WHERE runid = ANY(%s)", [runids]).fetchall()
     return {r[0] for r in found}
+
+
+def health(conn: psycopg.Connection) -> dict[str, dict]:
+    return {r["check_name"]: r for r in rows(conn, "SELECT * FROM steward.health()")}
 
 
 @pytest.fixture
@@ -106,3 +111,37 @@ def test_purge_in_another_database_names_pg_crons_database(app: psycopg.Connecti
     cron = result["cron.job_run_details"]
     assert cron["deleted"] is None
     assert cron["note"].startswith(f"skipped: pg_cron keeps its run details in database {DATABASE}")
+
+
+def test_health_flags_a_job_whose_last_run_failed(server: LocalServer, app: psycopg.Connection) -> None:
+    jobid = app.execute("SELECT jobid FROM steward.schedule('maintenance', '* * * * *')").fetchone()[0]
+    with psycopg.connect(server.url_for(DATABASE), autocommit=True) as admin:
+        admin.execute("SELECT cron.alter_job(%s::bigint, command => 'SELECT 1/0')", [jobid])
+        run = first_run(server, jobid)
+        assert run.status == "failed" and "division by zero" in (run.message or "")
+        # Once a year from now on: any later run fails the same way, none starts while the report is read.
+        admin.execute("SELECT cron.alter_job(%s::bigint, schedule => '0 4 1 1 *')", [jobid])
+    checks = health(app)
+    assert checks["cron_job_failures"]["status"] == "warning"
+    assert checks["cron_job_failures"]["value"] == "1 jobs"
+    assert "division by zero" in checks["cron_job_failures"]["detail"]
+    assert f"jobid = {jobid}" in checks["cron_job_failures"]["fix"]
+    assert checks["cron_job_connections"]["status"] == "ok"
+
+
+def test_health_flags_a_job_that_cannot_connect(server: LocalServer, app: psycopg.Connection) -> None:
+    jobid = app.execute("SELECT jobid FROM steward.schedule('maintenance', '0 4 1 1 *')").fetchone()[0]
+    never = health(app)["cron_job_connections"]
+    assert never["status"] == "ok" and "never run yet" in never["detail"]
+    with psycopg.connect(server.url_for(DATABASE), autocommit=True) as admin:
+        # pg_cron's return_message when it cannot open the job's connection (no pg_hba.conf rule, no password)
+        plant(admin, jobid, "failed", "connection failed", "5 minutes")
+    checks = health(app)
+    assert checks["cron_job_connections"]["status"] == "critical"
+    assert "connection failed" in checks["cron_job_connections"]["detail"]
+    assert "cron.use_background_workers = on" in checks["cron_job_connections"]["fix"]
+    assert checks["cron_job_failures"]["status"] == "ok"  # counted once, as a connection failure
+    # Its threshold row is accepted by steward.health_thresholds and judges the count.
+    app.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
+                "VALUES ('cron_job_connections', 1, 5)")
+    assert health(app)["cron_job_connections"]["status"] == "warning"
