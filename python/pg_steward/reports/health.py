@@ -411,6 +411,11 @@ def _maintenance_runs(db: Database) -> Measure:
     return round(age, 3), detail, fix
 
 
+# pg_cron created here, or dblink to reach it elsewhere: steward.schedule needs one of them.
+_REACHES_CRON_SQL = ("SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname IN ('pg_cron', 'dblink')) "
+                     "AS reaches")
+
+
 def _cron_jobs(db: Database) -> tuple[list[Row], str | None]:
     """This database's pg_steward jobs in pg_cron (steward.jobs); with why there can be none, when so.
 
@@ -420,6 +425,9 @@ def _cron_jobs(db: Database) -> tuple[list[Row], str | None]:
     """
     if cron_preloaded(db) is False:  # None: this role cannot tell; job_status says which grant it needs
         return [], "pg_cron does not run on this server: no scheduled jobs"
+    if not db.query(_REACHES_CRON_SQL)[0]["reaches"]:  # told without reading pg_cron's settings
+        return [], ("no pg_steward job can be scheduled for this database: pg_cron is not created in it and "
+                    "dblink, the way to pg_cron's database, is not either")
     try:
         with db.subtransaction():
             return job_status(db), None
