@@ -21,8 +21,9 @@ def test_clean_database_is_healthy(conn: psycopg.Connection) -> None:
     assert set(checks) == {"vacuum", "analyze", "xid_wraparound", "multixact_wraparound", "sequences",
                            "cache_hit_ratio", "connections", "idle_in_transaction", "long_running_queries",
                            "blocked_queries", "invalid_indexes", "database_size", "temp_files", "checkpoints",
-                           "maintenance_runs"}
+                           "maintenance_runs", "cron_job_failures", "cron_job_connections"}
     assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}
+    assert checks["cron_job_failures"]["status"] == "ok"  # no dblink here: no job can be scheduled from it
     assert all(c["fix"] is None and c["threshold"] for c in checks.values())
     assert checks["database_size"]["value"].endswith("MB")
 

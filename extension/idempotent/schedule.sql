@@ -58,7 +58,7 @@ COMMENT ON VIEW steward.jobs IS
 GRANT SELECT ON steward.jobs TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION steward.purge_logs(older_than interval DEFAULT '30 days')
-RETURNS TABLE (log text, deleted bigint, cutoff timestamptz)
+RETURNS TABLE (log text, deleted bigint, cutoff timestamptz, note text)
 LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
@@ -69,7 +69,7 @@ AS $python$
 $python$;
 
 COMMENT ON FUNCTION steward.purge_logs(interval) IS
-  'Deletes pg_steward''s own log rows older than now() - older_than (the newest statistics snapshot is kept)';
+  'Deletes pg_steward''s own log rows, and in pg_cron''s database the run details of its jobs, older than now() - older_than (the newest statistics snapshot is kept)';
 
 -- DROP EXTENSION pg_steward while pg_cron still has pg_steward jobs for this database would leave jobs that
 -- fail on every run, for ever. This guard refuses such a DROP (2BP01) and names the jobs and the fix. It is

@@ -143,3 +143,13 @@ def test_unused_says_since_when_where_the_server_records_last_scans() -> None:
     assert f.unused([idle], "x", last_scan_known=False) == []
     [old] = f.unused([replace(BASE, scans=0)], "since x", last_scan_known=False)
     assert f.NO_LAST_SCAN in old.detail
+
+
+def test_a_cron_run_that_could_not_connect_or_start_is_told_from_a_failed_command() -> None:
+    assert hc.cron_connection_failure("failed", "connection failed")
+    assert hc.cron_connection_failure("failed", "could not start background process; more details may be "
+                                                "available in the server logs")
+    assert hc.cron_connection_failure("failed", "job startup timeout")
+    assert not hc.cron_connection_failure("failed", "ERROR:  division by zero")
+    assert not hc.cron_connection_failure("succeeded", "connection failed")  # a command's own output
+    assert not hc.cron_connection_failure("failed", None)

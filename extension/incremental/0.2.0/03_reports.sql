@@ -1,5 +1,5 @@
--- pg_steward 0.2.0, run once per database: the health checks checkpoints and maintenance_runs (the one list
--- of the check names a threshold row may name).
+-- pg_steward 0.2.0, run once per database: the health checks checkpoints, maintenance_runs, cron_job_failures and
+-- cron_job_connections (the one list of the check names a threshold row may name).
 -- Reference: extension/reports.md. See extension/build.py for the rules of incremental sources.
 
 ALTER TABLE steward.health_thresholds DROP CONSTRAINT health_thresholds_check_name_check;
@@ -7,4 +7,6 @@ ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_nam
     CHECK (check_name OPERATOR(pg_catalog.=) ANY (ARRAY[
         'vacuum', 'analyze', 'xid_wraparound', 'multixact_wraparound', 'sequences', 'cache_hit_ratio',
         'connections', 'idle_in_transaction', 'long_running_queries', 'blocked_queries', 'invalid_indexes',
-        'database_size', 'temp_files', 'checkpoints', 'maintenance_runs']));
+        'database_size', 'temp_files', 'checkpoints', 'maintenance_runs',
+        -- pg_cron jobs of pg_steward
+        'cron_job_failures', 'cron_job_connections']));

@@ -3,3 +3,6 @@
 -- creates the new ones.
 DROP FUNCTION IF EXISTS steward.schedule(text, text, interval);
 DROP FUNCTION IF EXISTS steward.unschedule(text);
+-- steward.purge_logs also trims pg_cron's cron.job_run_details and returns a note (what it skipped and why): a
+-- new OUT column, so the 0.1.0 function goes and idempotent/schedule.sql creates the new one.
+DROP FUNCTION IF EXISTS steward.purge_logs(interval);

@@ -14,8 +14,10 @@ from typing import Any
 from pg_steward import server
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
-from pg_steward.errors import error_first_line
+from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError, error_first_line
 from pg_steward.reports import health_checks
+from pg_steward.schedule.cron import cron_preloaded
+from pg_steward.schedule.scheduling import job_status
 from pg_steward.sqltext import qualified, quote_ident
 
 Measure = tuple[float | None, str, str | None]  # value, detail, fix
@@ -409,12 +411,81 @@ def _maintenance_runs(db: Database) -> Measure:
     return round(age, 3), detail, fix
 
 
+# pg_cron created here, or dblink to reach it elsewhere: steward.schedule needs one of them.
+_REACHES_CRON_SQL = ("SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname IN ('pg_cron', 'dblink')) "
+                     "AS reaches")
+
+
+def _cron_jobs(db: Database) -> tuple[list[Row], str | None]:
+    """This database's pg_steward jobs in pg_cron (steward.jobs); with why there can be none, when so.
+
+    pg_cron not preloaded, not created, or elsewhere without dblink here: no job can have been scheduled
+    for this database (steward.schedule needs the same). An error reaching pg_cron (a connection, a privilege)
+    is raised: the check is unknown, not ok.
+    """
+    if cron_preloaded(db) is False:  # None: this role cannot tell; job_status says which grant it needs
+        return [], "pg_cron does not run on this server: no scheduled jobs"
+    if not db.query(_REACHES_CRON_SQL)[0]["reaches"]:  # told without reading pg_cron's settings
+        return [], ("no pg_steward job can be scheduled for this database: pg_cron is not created in it and "
+                    "dblink, the way to pg_cron's database, is not either")
+    try:
+        with db.subtransaction():
+            return job_status(db), None
+    except StewardError as error:
+        if error.sqlstate != OBJECT_NOT_IN_PREREQUISITE_STATE:
+            raise
+        return [], f"no pg_steward job can be scheduled for this database: {error_first_line(error)}"
+
+
+def _job_text(job: Row) -> str:
+    return (f"{job['cron_job']} (jobid {job['jobid']}, as {job['username']}) at {job['last_start']}: "
+            f"{' '.join((job['last_message'] or 'no message').split())}")
+
+
+def _cron_job_failures(db: Database) -> Measure:
+    """pg_steward's jobs whose last run ran and failed (runs that could not connect: cron_job_connections)."""
+    jobs, none = _cron_jobs(db)
+    if none is not None:
+        return 0.0, none, None
+    failed = [j for j in jobs if j["last_status"] == "failed"
+              and not health_checks.cron_connection_failure(j["last_status"], j["last_message"])]
+    if not failed:
+        return 0.0, f"{len(jobs)} pg_steward job(s) in pg_cron, none whose last run failed", None
+    detail = "last run failed: " + "; ".join(_job_text(j) for j in failed)
+    fix = (f"SELECT * FROM cron.job_run_details WHERE jobid = {int(failed[0]['jobid'])} ORDER BY runid DESC "
+           "LIMIT 5;  -- in pg_cron's database: fix the cause, then run the job's command by hand "
+           "(steward.jobs has it)")
+    return float(len(failed)), detail, fix
+
+
+def _cron_job_connections(db: Database) -> Measure:
+    """pg_steward's jobs whose last run pg_cron could not connect or start; jobs that never ran are named."""
+    jobs, none = _cron_jobs(db)
+    if none is not None:
+        return 0.0, none, None
+    cut = [j for j in jobs if health_checks.cron_connection_failure(j["last_status"], j["last_message"])]
+    never = [j for j in jobs if j["last_status"] is None and j["active"]]
+    parts = []
+    if cut:
+        parts.append("could not connect or start: " + "; ".join(_job_text(j) for j in cut))
+    if never:
+        # pg_cron keeps no time of scheduling: a job is named, not counted, until one of its runs fails.
+        parts.append("never run yet (pg_cron has recorded no run; past its schedule, pg_cron cannot start it): "
+                     + ", ".join(f"{j['cron_job']} ('{j['schedule']}')" for j in never))
+    if not parts:
+        parts.append(f"{len(jobs)} pg_steward job(s) in pg_cron, none that could not connect")
+    fix = ("ALTER SYSTEM SET cron.use_background_workers = on;  -- then restart PostgreSQL; or a pg_hba.conf "
+           "rule (or .pgpass entry) for the job's user at cron.host: see extension/schedule.md")
+    return float(len(cut)), "; ".join(parts), fix
+
+
 MEASURES: dict[str, Callable[[Database], Measure]] = {
     "vacuum": _vacuum, "analyze": _analyze, "xid_wraparound": _xid, "multixact_wraparound": _multixact,
     "cache_hit_ratio": _cache_hit, "connections": _connections,
     "idle_in_transaction": _idle_in_transaction, "long_running_queries": _long_running,
     "blocked_queries": _blocked, "invalid_indexes": _invalid_indexes, "database_size": _database_size,
     "temp_files": _temp_files, "checkpoints": _checkpoints, "maintenance_runs": _maintenance_runs,
+    "cron_job_failures": _cron_job_failures, "cron_job_connections": _cron_job_connections,
 }
 # Checks whose detail depends on the threshold (every finding over it is named).
 JUDGED_MEASURES: dict[str, Callable[[Database, health_checks.Threshold], Measure]] = {"sequences": _sequences}

@@ -32,7 +32,20 @@ DEFAULTS: dict[str, Threshold] = {
     "checkpoints": Threshold(25, 50, unit="% requested"),
     # Age of the last maintenance run in which every table due succeeded (the schedule runs every 15 minutes).
     "maintenance_runs": Threshold(3600, 86400, unit="s"),
+    # pg_steward's pg_cron jobs whose last run failed; those whose last run could not connect or start (none runs).
+    "cron_job_failures": Threshold(1, None, unit="jobs"),
+    "cron_job_connections": Threshold(None, 1, unit="jobs"),
 }
+# pg_cron's return_message of a run it could not connect or start (pg_cron 1.4-1.6): the command never ran.
+CRON_CONNECTION_MESSAGES = ("connection failed", "connection lost", "could not start background process",
+                            "unable to create a DSM segment", "job startup timeout")
+
+
+def cron_connection_failure(status: str | None, message: str | None) -> bool:
+    """Whether a pg_cron run failed before its command ran: no connection, no background worker."""
+    if status != "failed" or message is None:
+        return False
+    return message.strip().startswith(CRON_CONNECTION_MESSAGES)
 # Below this many checkpoints since the statistics reset, the share of requested ones says nothing yet.
 CHECKPOINTS_TO_JUDGE = 10
 CHECKS = list(DEFAULTS)

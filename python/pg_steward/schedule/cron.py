@@ -111,12 +111,32 @@ def default_conninfo(database: str, user: str, port: str, socket_dirs: str) -> s
     return " ".join(f"{k}={conninfo_value(v)}" for k, v in parts.items())
 
 
-_STATE_SQL = """
+# cron.database_name is defined by pg_cron itself (not a placeholder from postgresql.conf) only when it is preloaded.
+_LOADED = ("EXISTS (SELECT FROM pg_catalog.pg_settings "
+           "WHERE name = 'cron.database_name' AND context = 'postmaster')")
+
+
+# pg_cron's settings are for superusers and pg_read_all_settings only: pg_settings hides them from other roles.
+_PRELOADED_SQL = f"""
+SELECT {_LOADED} AS loaded,
+       EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') AS created_here,
+       (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+         OR pg_catalog.pg_has_role('pg_read_all_settings', 'USAGE') AS reads_settings
+"""
+
+
+def cron_preloaded(db: Database) -> bool | None:
+    """Whether pg_cron runs on this server (is in shared_preload_libraries); None when this role cannot tell."""
+    row = db.query(_PRELOADED_SQL)[0]
+    if row["loaded"] or row["created_here"]:
+        return True
+    return False if row["reads_settings"] else None
+
+
+_STATE_SQL = f"""
 SELECT pg_catalog.current_database() AS here,
        pg_catalog.current_setting('cron.database_name', true) AS cron_database,
-       -- defined by pg_cron itself (not a placeholder from postgresql.conf) only when it is preloaded
-       EXISTS (SELECT FROM pg_catalog.pg_settings
-               WHERE name = 'cron.database_name' AND context = 'postmaster') AS loaded,
+       {_LOADED} AS loaded,
        (SELECT extnamespace::regnamespace::text FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') AS cron_here,
        (SELECT extnamespace::regnamespace::text FROM pg_catalog.pg_extension WHERE extname = 'dblink') AS dblink,
        pg_catalog.current_setting($1, true) AS conninfo,

@@ -4,6 +4,13 @@ The logs are the tables pg_steward writes to as it works. Tables that a
 version does not have are skipped, so the purge serves every area that is
 installed. The newest pg_stat_statements snapshot is always kept: the next
 capture computes its deltas from it.
+
+pg_cron keeps a row per run in ``cron.job_run_details`` for ever. Called in
+pg_cron's own database, the purge also deletes the old rows of the jobs
+pg_steward scheduled there (for any database of the server: pg_cron keeps them
+all in one place), and of no other job. When it cannot (pg_cron is elsewhere,
+the role may not delete them), its row says what was skipped and why, with
+``deleted`` NULL: the other logs are purged all the same.
 """
 
 from __future__ import annotations
@@ -13,7 +20,11 @@ from typing import Any
 
 from pg_steward.arguments import not_null, positive_interval
 from pg_steward.db import Database
+from pg_steward.schedule import jobs
+from pg_steward.schedule.cron import cron_preloaded
 from pg_steward.sqltext import qualified, quote_ident
+
+CRON_RUNS = "cron.job_run_details"
 
 
 @dataclass(frozen=True)
@@ -60,13 +71,67 @@ def _delete_sql(log: Log) -> str:
             "SELECT count(*) AS deleted FROM gone")
 
 
+# pg_cron's jobs and whether the caller may delete their runs, read in the database pg_cron is created in.
+_CRON_SQL = """
+SELECT e.extnamespace::regnamespace::text AS schema,
+       (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'cron.database_name') AS cron_database,
+       current_user AS me,
+       (SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user) AS sees_all
+FROM (SELECT NULL) AS one LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_cron'
+"""
+# A run still starting or running is never deleted: pg_cron updates its row when it ends.
+_CRON_DELETE_SQL = """
+WITH gone AS (DELETE FROM cron.job_run_details AS r
+              WHERE r.jobid = ANY($1::bigint[]) AND r.start_time < $2::timestamptz
+                AND r.status NOT IN ('starting', 'running')
+              RETURNING 1)
+SELECT count(*) AS deleted FROM gone
+"""
+
+
+def _cron_row(deleted: int | None, cutoff: object, note: str | None) -> dict[str, Any]:
+    return {"log": CRON_RUNS, "deleted": deleted, "cutoff": cutoff, "note": note}
+
+
+def purge_cron_runs(db: Database, cutoff: object) -> dict[str, Any] | None:
+    """The old runs of pg_steward's pg_cron jobs, deleted; None when this server has no pg_cron at all."""
+    state = db.query(_CRON_SQL)[0]
+    if state["schema"] is None:
+        preloaded = cron_preloaded(db)
+        if preloaded is False:
+            return None
+        where = (f"database {state['cron_database']}" if preloaded and state["cron_database"]
+                 else "pg_cron's database (cron.database_name)")
+        note = (f"skipped: pg_cron keeps its run details in {where}; "
+                "steward.purge_logs() called there trims those of pg_steward's jobs")
+        return _cron_row(None, cutoff, note)
+    may = db.query("SELECT pg_catalog.has_schema_privilege('cron', 'USAGE') "
+                   "AND pg_catalog.has_table_privilege('cron.job', 'SELECT') "
+                   "AND pg_catalog.has_table_privilege('cron.job_run_details', 'SELECT, DELETE') AS ok")[0]["ok"]
+    if not may:
+        note = (f"skipped: role {state['me']} may not delete from {CRON_RUNS} (it needs USAGE ON SCHEMA cron, "
+                f"SELECT ON cron.job and SELECT, DELETE ON {CRON_RUNS})")
+        db.notice(f"pg_steward: purge_logs {note}")
+        return _cron_row(None, cutoff, note)
+    ours = [r["jobid"] for r in db.query("SELECT jobid, jobname::text AS jobname, database::text AS database "
+                                         "FROM cron.job WHERE jobname IS NOT NULL")
+            if jobs.job_of(r["jobname"], r["database"]) is not None]
+    deleted = db.query(_CRON_DELETE_SQL, ours, cutoff)[0]["deleted"] if ours else 0
+    # pg_cron's row security shows a role only the runs of its own jobs: the others' are left, and said so.
+    note = None if state["sees_all"] else f"only the runs of role {state['me']}'s jobs (pg_cron's row security)"
+    return _cron_row(deleted, cutoff, note)
+
+
 def purge_logs(db: Database, older_than: str | None) -> list[dict[str, Any]]:
-    """One row per log: how many rows older than ``now() - older_than`` were deleted."""
+    """One row per log: how many rows older than ``now() - older_than`` were deleted, or why none could be."""
     not_null("older_than", older_than)
     positive_interval(db, older_than, "older_than")
     row = db.query("SELECT pg_catalog.now() - $1::interval AS cutoff", older_than)[0]
     out = []
     for log in installed_logs(db):
         deleted = db.query(_delete_sql(log), row["cutoff"])[0]["deleted"]
-        out.append({"log": f"steward.{log.table}", "deleted": deleted, "cutoff": row["cutoff"]})
+        out.append({"log": f"steward.{log.table}", "deleted": deleted, "cutoff": row["cutoff"], "note": None})
+    cron = purge_cron_runs(db, row["cutoff"])
+    if cron is not None:
+        out.append(cron)
     return out
