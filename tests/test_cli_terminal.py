@@ -8,8 +8,10 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -153,3 +155,23 @@ def test_demo_reads_well_at_80_columns(new_database: Callable[..., str]) -> None
     for name in ("sales_analytics_2024_01", "public.sales_analytics_p2024_07", "transaction_log_2024_other",
                  "sales_analytics_customer_copy_idx", "2024-01-01 to 2024-02-01"):
         assert any(name in line for line in shown), name
+
+
+def test_the_readme_installs_the_command_line(tmp_path: Path) -> None:
+    """The README's install commands, as written (the apt-get line is root's, once), in a fresh HOME."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Installing the command line", 1)[1]
+    block = re.search(r"^```sh\n(.*?)^```", section, re.DOTALL | re.MULTILINE)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if not line.startswith("apt-get ")]
+    built_before = (ROOT / "python" / "build").exists()
+    try:
+        result = subprocess.run(["bash", "-euc", "\n".join(commands)], capture_output=True, text=True,
+                                timeout=600, cwd=ROOT, env=dict(os.environ, HOME=str(tmp_path)))
+    finally:
+        if not built_before:  # pip builds in the source tree
+            shutil.rmtree(ROOT / "python" / "build", ignore_errors=True)
+    assert result.returncode == 0, result.stderr
+    assert "pg-steward 0." in result.stdout
+    linked = tmp_path / ".local" / "bin" / "pg-steward"
+    assert subprocess.run([str(linked), "--version"], capture_output=True, text=True).stdout.startswith("pg-steward")
