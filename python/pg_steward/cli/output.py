@@ -1,4 +1,4 @@
-"""Output of rows (rich tables, JSON, CSV), shared by every command.
+"""Output of rows (rich tables, JSON, CSV, TSV), shared by every command.
 
 Every value from the database is data: a name may hold rich markup (``[/]``, ``[link=...]``), terminal
 escape sequences (ESC, OSC 8 hyperlinks), carriage returns, newlines, tabs, other controls or bidi
@@ -20,7 +20,6 @@ from rich.text import Text
 
 PIPE_WIDTH = 1_000_000
 """Width of stdout when it is not a terminal: each row on one line, whatever ``COLUMNS`` says."""
-
 
 
 def printable(text: str) -> str:
