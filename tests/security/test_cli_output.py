@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 
@@ -99,6 +100,26 @@ def test_report_partitions_as_csv(hostile_url: str) -> None:
     assert len(result.stdout.splitlines()) == len(rows) + 1  # one line per record
     assert len(rows) == 2 * len(HOSTILE)
     _shown(result.stdout)
+
+
+def test_report_partitions_as_tsv(hostile_url: str) -> None:
+    result = run("report", "partitions", "--format", "tsv", "--dsn", hostile_url)
+    _clean(result)
+    header, *records = result.stdout.splitlines()
+    assert len(records) == 2 * len(HOSTILE)  # one line per record: no newline of a name split one
+    assert all(record.count("\t") == header.count("\t") for record in records)  # nor a tab a column
+    _shown(result.stdout)
+
+
+def test_report_as_records_on_a_narrow_terminal(hostile_url: str) -> None:
+    env = dict(os.environ, COLUMNS="60", FORCE_COLOR="1")  # stdout counts as a terminal 60 columns wide
+    env.pop("NO_COLOR", None)
+    result = subprocess.run([PG_STEWARD, "report", "partitions", "--dsn", hostile_url], capture_output=True,
+                            text=True, timeout=300, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # rich's own colours (SGR) are all that may remain
+    assert not any(raw in text for raw in RAW), repr(text)
+    assert "1 of 16" in text and "[link=https://example.com]" in text  # records, names not styling
 
 
 def test_report_bloat_as_a_table(hostile_url: str) -> None:

@@ -17,8 +17,7 @@ from pg_steward.cli.connect import Client, connect, describe, has_functions, lab
 from pg_steward.cli.output import data, human_bytes, print_rows, printable
 from pg_steward.workloads import sql as workload_sql
 
-PARTITION_COLUMNS = ["partition", "level", "strategy", "range_from", "range_to", "list_values",
-                     "is_default", "size", "estimated_rows"]
+PARTITION_COLUMNS = ["partition", "bounds", "size", "rows"]  # the tree in 80 columns
 # The seed's tables are made in schema public of the demo's database (a throwaway one, or the one named by
 # --dsn): their scripts run with this search_path, in their transaction only.
 WORKLOAD_SEARCH_PATH = "public, pg_catalog"
@@ -173,4 +172,15 @@ def show_partitions(console: Console, db: Client, table: str) -> None:
     for row in rows:
         row["partition"] = "  " * row["level"] + names.get(row["oid"], str(row["partition"]))
         row["size"] = human_bytes(row["total_bytes"])
+        row["bounds"] = _bounds(row)
+        row["rows"] = row["estimated_rows"]
     print_rows(console, f"SELECT * FROM steward.partitions('{table}')", rows, PARTITION_COLUMNS)
+
+
+def _bounds(row: dict) -> str:
+    """One partition's bounds in a few words: ``DEFAULT``, ``FROM to TO`` or the list values."""
+    if row["is_default"]:
+        return "DEFAULT"
+    if row["range_from"] is not None or row["range_to"] is not None:
+        return f"{row['range_from']} to {row['range_to']}"
+    return ", ".join(str(v) for v in row["list_values"] or [])

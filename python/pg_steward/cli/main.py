@@ -17,7 +17,7 @@ from rich.console import Console
 from pg_steward import __version__
 from pg_steward.cli import check, demo, maintain, report
 from pg_steward.cli.connect import CliError, describe
-from pg_steward.cli.output import printable
+from pg_steward.cli.output import printable, stdout_console
 
 COMMANDS: dict[str, ModuleType] = {"demo": demo, "maintain": maintain, "report": report, "check": check}
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command]
-    console = Console()
+    console = stdout_console()
     err = Console(stderr=True)
     failure: int = getattr(command, "FAILURE_STATUS", 1)
     try:

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from pg_steward.cli.connect import Client, CliError, connect, describe, one_line, require_extension
 from pg_steward.cli.fleet import add_targets, dsns_of, progress_bar, report_errors, run_all
-from pg_steward.cli.output import FORMATS, print_rows, printable, write_csv, write_json
+from pg_steward.cli.output import FORMATS, print_rows, printable, write_flat
 from pg_steward.partitions.model import NOT_WORK
 
 COLUMNS = ["database", "table", "action", "partition", "ok", "detail"]
@@ -49,10 +49,8 @@ def run(args: argparse.Namespace, console: Console, err: Console) -> int:
     outcomes = run_all(dsns, lambda dsn: maintain_database(dsn, args.table, args.concurrently, err, len(dsns) == 1),
                        jobs=args.jobs, console=err, description="maintaining")
     rows = [{"database": o.database, **r} for o in outcomes for r in (o.value or [])]
-    if args.format == "json":
-        write_json(sys.stdout, rows)
-    elif args.format == "csv":
-        write_csv(sys.stdout, rows)
+    if args.format != "table":
+        write_flat(sys.stdout, args.format, rows)
     elif not rows:
         console.print("maintenance: nothing to do" if all(o.ok for o in outcomes) else "")
     else:

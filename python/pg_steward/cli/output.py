@@ -1,4 +1,4 @@
-"""Output of rows (rich tables, JSON, CSV), shared by every command.
+"""Output of rows (rich tables, JSON, CSV, TSV), shared by every command.
 
 Every value from the database is data: a name may hold rich markup (``[/]``, ``[link=...]``), terminal
 escape sequences (ESC, OSC 8 hyperlinks), carriage returns, newlines, tabs, other controls or bidi
@@ -12,9 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
+
+PIPE_WIDTH = 1_000_000
+"""Width of stdout when it is not a terminal: each row on one line, whatever ``COLUMNS`` says."""
 
 
 def printable(text: str) -> str:
@@ -35,23 +40,83 @@ def data(value: Any) -> Text:
 
 
 def _cell(value: Any) -> str:
+    """Terminal text of a value: NULL is an empty cell (as psql shows it), booleans ``yes`` and ``no``."""
     if value is None:
         return ""
     if isinstance(value, list):
         return ", ".join("NULL" if v is None else str(v) for v in value)
     if isinstance(value, bool):
-        return "yes" if value else ""
+        return "yes" if value else "no"
     return str(value)
 
 
+def stdout_console() -> Console:
+    """The console of stdout: a terminal's own width, or, piped, no width limit (rows are never squeezed)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+
+
 def print_rows(console: Console, title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Rows as a table that fits the console: columns of several words wrap (the widest first, down to their
+    longest word), so that a name or a command is never split. When that does not fit, each row is shown as
+    a record, one ``column  value`` line per column (as psql's expanded display), values wrapped to the
+    width (a word longer than the whole line folds): nothing is ever cut."""
+    cells = [[data(row.get(column)) for column in columns] for row in rows]
+    headers = [data(column) for column in columns]
+    texts = [[headers[i], *(r[i] for r in cells)] for i in range(len(columns))]
+    natural = [max(t.cell_len for t in column) for column in texts]
+    words = [max(_longest_word(t.plain) for t in column) for column in texts]
+    room = console.width - 3 * len(columns) - 1  # borders and padding
+    widths = _narrowed(natural, words, room)
+    if sum(widths) > room and rows:
+        _print_records(console, title, headers, cells)
+        return
     table = Table(title=data(title), title_justify="left")
-    for column in columns:
-        numeric = bool(rows) and isinstance(rows[0].get(column), int) and not isinstance(rows[0][column], bool)
-        table.add_column(data(column), justify="right" if numeric else "left")
-    for row in rows:
-        table.add_row(*(data(row.get(column)) for column in columns))
+    for header, column, width in zip(headers, columns, widths, strict=True):
+        table.add_column(header, justify="right" if _numeric(rows, column) else "left", overflow="fold",
+                         width=width)
+    for row_cells in cells:
+        table.add_row(*row_cells)
     console.print(table)
+
+
+def _longest_word(text: str) -> int:
+    """Width of the longest word of a cell; the first counts its indentation (a tree level)."""
+    words = text.split()
+    if not words:
+        return 0
+    indent = len(text) - len(text.lstrip())
+    return max(indent + cell_len(words[0]), *(cell_len(w) for w in words))
+
+
+def _narrowed(widths: Sequence[int], floors: Sequence[int], room: int) -> list[int]:
+    """``widths`` with the widest column above its floor narrowed by one, again, until they fit ``room``."""
+    out = list(widths)
+    while sum(out) > room:
+        wider = [i for i, width in enumerate(out) if width > floors[i]]
+        if not wider:
+            break
+        out[max(wider, key=lambda i: out[i])] -= 1
+    return out
+
+
+def _numeric(rows: Sequence[dict[str, Any]], column: str) -> bool:
+    from decimal import Decimal
+
+    value = rows[0].get(column) if rows else None
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def _print_records(console: Console, title: str, headers: list[Text], cells: list[list[Text]]) -> None:
+    console.print(data(title))
+    for number, row_cells in enumerate(cells, 1):
+        console.print(Rule(Text(f"{number} of {len(cells)}"), align="left", style="dim"))
+        record = Table.grid(padding=(0, 2))
+        record.add_column(style="bold", no_wrap=True)
+        record.add_column(overflow="fold")
+        for header, cell in zip(headers, row_cells, strict=True):
+            record.add_row(header, cell)
+        console.print(record)
 
 
 def human_bytes(size: int | None) -> str:
@@ -98,23 +163,44 @@ def write_json(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
     stream.write("\n")
 
 
-def write_csv(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """CSV with a header; lists as PostgreSQL array text would be ambiguous, so as JSON. Text goes through
-    ``printable``: a record is one line, and no control reaches a terminal the CSV is shown on."""
-    import csv
+def _flat_cell(value: Any) -> Any:
+    """A CSV or TSV cell: lists and objects as JSON, booleans ``true`` / ``false``, NULL empty, text through
+    ``printable`` (a record is one line, and no control reaches a terminal the file is shown on)."""
     import json
+
+    value = jsonable(value)
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return printable(value)
+    return "" if value is None else value
+
+
+def write_csv(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """CSV with a header; lists as PostgreSQL array text would be ambiguous, so as JSON."""
+    import csv
 
     writer = csv.writer(stream)
     columns = union_columns(rows)
     writer.writerow([printable(c) for c in columns])
     for row in rows:
-        cells = []
-        for column in columns:
-            value = jsonable(row.get(column))
-            if isinstance(value, (list, dict)):
-                value = json.dumps(value)
-            cells.append(printable(value) if isinstance(value, str) else ("" if value is None else value))
-        writer.writerow(cells)
+        writer.writerow([_flat_cell(row.get(column)) for column in columns])
 
 
-FORMATS = ("table", "json", "csv")
+def write_tsv(stream: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Tab-separated values with a header, for ``cut`` and ``awk``: no quoting is needed, since ``printable``
+    writes a tab or newline in a value as ``\\t`` or ``\\n``."""
+    columns = union_columns(rows)
+    stream.write("\t".join(printable(c) for c in columns) + "\n")
+    for row in rows:
+        stream.write("\t".join(str(_flat_cell(row.get(column))) for column in columns) + "\n")
+
+
+def write_flat(stream: Any, fmt: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows in one of the machine formats (``json``, ``csv``, ``tsv``)."""
+    {"json": write_json, "csv": write_csv, "tsv": write_tsv}[fmt](stream, rows)
+
+
+FORMATS = ("table", "json", "csv", "tsv")

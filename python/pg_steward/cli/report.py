@@ -12,7 +12,7 @@ from rich.console import Console
 from pg_steward.cli import html, reports
 from pg_steward.cli.connect import CliError, connect, describe, label, require_extension
 from pg_steward.cli.fleet import Outcome, add_targets, over, report_errors
-from pg_steward.cli.output import FORMATS, data, print_rows, write_csv, write_json
+from pg_steward.cli.output import FORMATS, data, print_rows, write_flat
 
 
 def add_parser(subparsers: Any) -> None:
@@ -25,21 +25,28 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--html", metavar="FILE",
                         help="write every report as one self-contained HTML page with charts")
+    parser.add_argument("--min-bytes", metavar="SIZE",
+                        help="bloat: only tables and indexes of at least this size (bytes, or 10MB, 1GB, ...)")
     add_targets(parser)
 
 
 def run(args: argparse.Namespace, console: Console, err: Console) -> int:
+    filters = {"min_bytes": args.min_bytes}
     if args.html:
-        return write_page(args, err)
+        return write_page(args, filters, err)
     if not args.name:
         raise CliError("give a report NAME or --html FILE (see pg-steward report --help)")
-    outcomes = over(args, lambda dsn: report_rows(dsn, args.name), err, f"reading {args.name}")
+    for given in (f for f, v in filters.items() if v is not None):
+        if given not in reports.REPORTS[args.name].filters:
+            takes = [r.name for r in reports.REPORTS.values() if given in r.filters]
+            raise CliError(f"--{given.replace('_', '-')} applies to report {', '.join(takes)}, not {args.name}")
+    outcomes = over(args, lambda dsn: report_rows(dsn, args.name, filters), err, f"reading {args.name}")
     print_report(console, args.name, [o for o in outcomes if o.ok], args.format)
     return report_errors(outcomes)
 
 
-def write_page(args: argparse.Namespace, err: Console) -> int:
-    outcomes = over(args, html_section, err, "reading reports")
+def write_page(args: argparse.Namespace, filters: dict[str, str | None], err: Console) -> int:
+    outcomes = over(args, lambda dsn: html_section(dsn, filters), err, "reading reports")
     sections = [o.value for o in outcomes if o.value is not None]
     if not sections:
         return report_errors(outcomes)  # nothing to show: no page
@@ -53,10 +60,10 @@ def write_page(args: argparse.Namespace, err: Console) -> int:
     return report_errors(outcomes)
 
 
-def report_rows(dsn: str, name: str) -> list[reports.Table]:
+def report_rows(dsn: str, name: str, filters: dict[str, str | None]) -> list[reports.Table]:
     with connect(dsn) as db:
         require_extension(db)
-        return reports.fetch(db, name)
+        return reports.fetch(db, name, filters)
 
 
 def flat_rows(outcomes: Sequence[Outcome[list[reports.Table]]], several_sources: bool) -> list[dict[str, Any]]:
@@ -73,10 +80,8 @@ def flat_rows(outcomes: Sequence[Outcome[list[reports.Table]]], several_sources:
 
 def print_report(console: Console, name: str, outcomes: Sequence[Outcome[list[reports.Table]]], fmt: str) -> None:
     several = len(reports.REPORTS[name].sources) > 1
-    if fmt == "json":
-        write_json(sys.stdout, flat_rows(outcomes, several))
-    elif fmt == "csv":
-        write_csv(sys.stdout, flat_rows(outcomes, several))
+    if fmt != "table":
+        write_flat(sys.stdout, fmt, flat_rows(outcomes, several))
     else:
         for outcome in outcomes:
             for table in outcome.value or []:
@@ -84,7 +89,7 @@ def print_report(console: Console, name: str, outcomes: Sequence[Outcome[list[re
                 print_rows(console, f"{outcome.database} · {table.title} ({len(rows)} rows)", rows, columns)
 
 
-def html_section(dsn: str) -> html.Section:
+def html_section(dsn: str, filters: dict[str, str | None]) -> html.Section:
     """Everything the page shows for one database: charts first, then the reports it has."""
     with connect(dsn) as db:
         require_extension(db)
@@ -95,7 +100,7 @@ def html_section(dsn: str) -> html.Section:
                 section.notes.append(f"{name}: not available in this database's pg_steward")
                 continue
             try:
-                got[name] = reports.fetch(db, name)
+                got[name] = reports.fetch(db, name, filters)
             except Exception as error:  # one report failing (e.g. no pg_cron for jobs) leaves the others
                 section.notes.append(f"{name}: {describe(error)}")
         section.charts = charts(got)

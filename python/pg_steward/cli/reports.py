@@ -20,6 +20,7 @@ class Source:
     sql: str
     needs: tuple[str, ...]  # steward functions (by name) the SQL calls
     terminal: tuple[str, ...] = ()  # the columns a terminal table shows (JSON and CSV get all)
+    filters: tuple[str, ...] = ()  # parameters of the function the command line may pass (FILTERS), as {args}
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,14 @@ class Report:
     name: str
     what: str
     sources: tuple[Source, ...]
+
+    @property
+    def filters(self) -> set[str]:
+        return {f for s in self.sources for f in s.filters}
+
+
+FILTERS = {"min_bytes": "pg_catalog.pg_size_bytes($1::pg_catalog.text)"}
+"""Each filter of the command line as the SQL argument it becomes: the server parses a size (``10MB``)."""
 
 
 @dataclass
@@ -68,10 +77,10 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
            (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",),
                    ("query", "calls", "total_time_ms", "mean_time_ms", "max_time_ms", "rows_returned", "sources")),)),
     Report("bloat", "table and index bloat (estimates) with the command that fixes each",
-           (Source("table bloat", "SELECT * FROM steward.table_bloat()", ("table_bloat",),
-                   ("relation", "size_bytes", "waste_bytes", "waste_percent", "trustworthy", "fix")),
-            Source("index bloat", "SELECT * FROM steward.index_bloat()", ("index_bloat",),
-                   ("index", "size_bytes", "waste_bytes", "waste_percent", "trustworthy", "fix")))),
+           (Source("table bloat", "SELECT * FROM steward.table_bloat({args})", ("table_bloat",),
+                   ("relation", "size_bytes", "waste_bytes", "waste_percent", "trustworthy", "fix"), ("min_bytes",)),
+            Source("index bloat", "SELECT * FROM steward.index_bloat({args})", ("index_bloat",),
+                   ("index", "size_bytes", "waste_bytes", "waste_percent", "trustworthy", "fix"), ("min_bytes",)))),
     Report("indexes", "unused, duplicate, redundant and invalid indexes with their fix",
            (Source("index problems", "SELECT * FROM steward.index_report()", ("index_report",),
                    ("problem", "severity", "table", "index", "size_bytes", "fix")),)),
@@ -92,7 +101,15 @@ def available(db: Client, report: Report) -> bool:
     return not any(missing_functions(db, s.needs) for s in report.sources)
 
 
-def fetch(db: Client, name: str) -> list[Table]:
+def sql_of(source: Source, filters: dict[str, str | None]) -> tuple[str, list[str]]:
+    """The statement of a source and its parameters: the filters given (not None) as named arguments, so
+    the function's own defaults apply to the others."""
+    given = [(f, v) for f, v in filters.items() if v is not None and f in source.filters]
+    args = ", ".join(f"{f} => {FILTERS[f].replace('$1', f'${n}')}" for n, (f, _) in enumerate(given, 1))
+    return source.sql.replace("{args}", args), [v for _, v in given]
+
+
+def fetch(db: Client, name: str, filters: dict[str, str | None] | None = None) -> list[Table]:
     """The tables of one report; a CliError when this database's pg_steward lacks its functions."""
     report = REPORTS[name]
     tables = []
@@ -101,7 +118,8 @@ def fetch(db: Client, name: str) -> list[Table]:
         if missing:
             raise CliError(f"report {name} needs steward.{missing[0]}(), which the pg_steward installed in "
                            f"database {db.dbname} does not have")
-        rows = db.query(source.sql)
+        sql, params = sql_of(source, filters or {})
+        rows = db.query(sql, *params)
         columns = list(rows[0]) if rows else list(source.terminal)
         relations = RELATION_COLUMNS.get(source.title, ())
         if relations:
