@@ -143,3 +143,15 @@ def test_unused_says_since_when_where_the_server_records_last_scans() -> None:
     assert f.unused([idle], "x", last_scan_known=False) == []
     [old] = f.unused([replace(BASE, scans=0)], "since x", last_scan_known=False)
     assert f.NO_LAST_SCAN in old.detail
+
+
+def test_wraparound_share_of_the_freeze_setting() -> None:
+    assert hc.share_of(100_000_000, 200_000_000) == 50.0
+    assert hc.share_of(2**31, 2**31) == 100.0
+    assert hc.status(hc.share_of(250_000_000, 200_000_000), hc.DEFAULTS["xid_wraparound"]) == "warning"
+    assert hc.status(hc.share_of(1_100_000_000, 200_000_000), hc.DEFAULTS["xid_wraparound"]) == "critical"
+
+
+def test_informational_check_is_never_a_warning() -> None:
+    info = hc.DEFAULTS["tables_without_primary_key"]
+    assert hc.status(1000, info) == "ok" and hc.threshold_text(info) == "none (informational)"

@@ -7,4 +7,6 @@ ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_nam
     CHECK (check_name OPERATOR(pg_catalog.=) ANY (ARRAY[
         'vacuum', 'analyze', 'xid_wraparound', 'multixact_wraparound', 'sequences', 'cache_hit_ratio',
         'connections', 'idle_in_transaction', 'long_running_queries', 'blocked_queries', 'invalid_indexes',
-        'database_size', 'temp_files', 'checkpoints', 'maintenance_runs']));
+        'database_size', 'temp_files', 'checkpoints', 'maintenance_runs',
+        -- catalog checks
+        'disabled_triggers', 'not_valid_constraints', 'tables_without_primary_key']));
