@@ -21,7 +21,9 @@ def test_clean_database_is_healthy(conn: psycopg.Connection) -> None:
     assert set(checks) == {"vacuum", "analyze", "xid_wraparound", "multixact_wraparound", "sequences",
                            "cache_hit_ratio", "connections", "idle_in_transaction", "long_running_queries",
                            "blocked_queries", "invalid_indexes", "database_size", "temp_files", "checkpoints",
-                           "maintenance_runs", "cron_job_failures", "cron_job_connections"}
+                           "maintenance_runs", "cron_job_failures", "cron_job_connections",
+                           "disabled_triggers", "not_valid_constraints",
+                           "tables_without_primary_key"}
     assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}
     assert checks["cron_job_failures"]["status"] == "ok"  # no dblink here: no job can be scheduled from it
     assert all(c["fix"] is None and c["threshold"] for c in checks.values())
@@ -271,3 +273,61 @@ def test_an_active_blocker_is_cancelled(conn: psycopg.Connection) -> None:
     assert "pg_terminate_backend" not in check["fix"]
     assert f"pid {pids[0]} is active" in check["detail"], check
     assert len(outcome) == 1 and isinstance(outcome[0], errors.QueryCanceled), outcome
+
+
+def test_disabled_user_trigger_is_a_warning_with_its_fix(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE audited (id int PRIMARY KEY, v int)")
+    conn.execute("CREATE TABLE child (id int REFERENCES audited)")  # its constraint triggers are not counted
+    conn.execute("CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
+    conn.execute("CREATE TRIGGER audit_it BEFORE INSERT ON audited FOR EACH ROW EXECUTE FUNCTION audit()")
+    conn.execute("ALTER TABLE child DISABLE TRIGGER ALL")  # internal foreign-key triggers: excluded
+    conn.execute("ALTER TABLE child ENABLE TRIGGER USER")
+    assert health(conn)["disabled_triggers"]["status"] == "ok"
+    conn.execute("ALTER TABLE audited DISABLE TRIGGER audit_it")
+    check = health(conn)["disabled_triggers"]
+    assert check["status"] == "warning" and check["value"] == "1 triggers", check
+    assert check["detail"] == '"audit_it" on "public"."audited"'
+    assert check["fix"].startswith('ALTER TABLE "public"."audited" ENABLE TRIGGER "audit_it";')
+    conn.execute(check["fix"])
+    assert health(conn)["disabled_triggers"]["status"] == "ok"
+
+
+def test_not_valid_constraint_is_a_warning_with_validate(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE parent_t (id int PRIMARY KEY)")
+    conn.execute("CREATE TABLE orders (id int PRIMARY KEY, qty int, parent_id int)")
+    conn.execute("ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID")
+    conn.execute("ALTER TABLE orders ADD CONSTRAINT to_parent FOREIGN KEY (parent_id) REFERENCES parent_t NOT VALID")
+    check = health(conn)["not_valid_constraints"]
+    assert check["status"] == "warning" and check["value"] == "2 constraints", check
+    assert 'check "qty_positive" on "public"."orders"' in check["detail"]
+    assert 'foreign key "to_parent" on "public"."orders"' in check["detail"]
+    assert 'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "qty_positive";' in check["fix"]
+    assert "SHARE UPDATE EXCLUSIVE" in check["fix"]
+    conn.execute(check["fix"].split("  --")[0])
+    assert health(conn)["not_valid_constraints"]["status"] == "ok"
+
+
+def test_tables_without_primary_key_are_listed_not_warned(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE keyed (id int PRIMARY KEY)")
+    conn.execute("CREATE TABLE loose (v int)")
+    conn.execute("CREATE TABLE loose_parts (d date) PARTITION BY RANGE (d)")
+    conn.execute("CREATE TABLE loose_parts_1 PARTITION OF loose_parts FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')")
+    check = health(conn)["tables_without_primary_key"]
+    assert check["status"] == "ok" and check["fix"] is None, check
+    assert check["threshold"] == "none (informational)"
+    assert check["detail"] == '"public"."loose", "public"."loose_parts"'  # a partition is its parent's
+    assert check["value"] == "2 tables"
+
+
+def test_wraparound_measured_against_autovacuum_freeze_max_age(conn: psycopg.Connection) -> None:
+    """The value is the share of the setting (a restart setting, so the threshold is lowered to plant the
+    warning), the detail the share of 2^31."""
+    for check, setting in (("xid_wraparound", "autovacuum_freeze_max_age"),
+                           ("multixact_wraparound", "autovacuum_multixact_freeze_max_age")):
+        current = health(conn)[check]
+        assert current["threshold"].endswith(f"% of {setting}") and current["status"] == "ok", current
+        assert f"against {setting}" in current["detail"] and "of 2^31" in current["detail"]
+    conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
+                 "VALUES ('xid_wraparound', 0, NULL)")
+    check = health(conn)["xid_wraparound"]
+    assert check["status"] == "warning" and check["fix"].startswith("VACUUM (FREEZE) "), check

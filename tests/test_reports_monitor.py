@@ -14,6 +14,10 @@ def test_reports_as_pg_monitor(conn: psycopg.Connection) -> None:
     conn.execute("INSERT INTO secret SELECT g, g % 10, md5(g::text) FROM generate_series(1, 20000) g")
     conn.execute("CREATE INDEX secret_a ON secret (a)")
     conn.execute("CREATE INDEX secret_a_copy ON secret (a)")
+    conn.execute("CREATE FUNCTION secret_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
+    conn.execute("CREATE TRIGGER secret_t BEFORE INSERT ON secret FOR EACH ROW EXECUTE FUNCTION secret_noop()")
+    conn.execute("ALTER TABLE secret DISABLE TRIGGER secret_t")
+    conn.execute("ALTER TABLE secret ADD CONSTRAINT secret_a_small CHECK (a < 10) NOT VALID")
     conn.execute("DELETE FROM secret WHERE id % 2 = 0")
     flush_stats(conn)
     conn.execute("ANALYZE secret")
@@ -40,6 +44,11 @@ def test_reports_as_pg_monitor(conn: psycopg.Connection) -> None:
             assert "not visible" not in checks["connections"]["detail"]  # pg_read_all_stats sees every session
             assert checks["vacuum"]["status"] in ("warning", "critical")
             assert '"public"."secret"' in checks["vacuum"]["detail"]
+            # The catalog checks read pg_catalog alone: a table the role cannot read is still listed.
+            assert checks["tables_without_primary_key"]["status"] == "ok"
+            assert '"public"."secret"' in checks["tables_without_primary_key"]["detail"]
+            assert checks["disabled_triggers"]["status"] == "warning"
+            assert checks["not_valid_constraints"]["status"] == "warning"
         finally:
             conn.execute("RESET ROLE")
 

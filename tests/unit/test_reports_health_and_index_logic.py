@@ -153,3 +153,15 @@ def test_a_cron_run_that_could_not_connect_or_start_is_told_from_a_failed_comman
     assert not hc.cron_connection_failure("failed", "ERROR:  division by zero")
     assert not hc.cron_connection_failure("succeeded", "connection failed")  # a command's own output
     assert not hc.cron_connection_failure("failed", None)
+
+
+def test_wraparound_share_of_the_freeze_setting() -> None:
+    assert hc.share_of(100_000_000, 200_000_000) == 50.0
+    assert hc.share_of(2**31, 2**31) == 100.0
+    assert hc.status(hc.share_of(250_000_000, 200_000_000), hc.DEFAULTS["xid_wraparound"]) == "warning"
+    assert hc.status(hc.share_of(1_100_000_000, 200_000_000), hc.DEFAULTS["xid_wraparound"]) == "critical"
+
+
+def test_informational_check_is_never_a_warning() -> None:
+    info = hc.DEFAULTS["tables_without_primary_key"]
+    assert hc.status(1000, info) == "ok" and hc.threshold_text(info) == "none (informational)"

@@ -9,4 +9,6 @@ ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_nam
         'connections', 'idle_in_transaction', 'long_running_queries', 'blocked_queries', 'invalid_indexes',
         'database_size', 'temp_files', 'checkpoints', 'maintenance_runs',
         -- pg_cron jobs of pg_steward
-        'cron_job_failures', 'cron_job_connections']));
+        'cron_job_failures', 'cron_job_connections',
+        -- catalog checks
+        'disabled_triggers', 'not_valid_constraints', 'tables_without_primary_key']));

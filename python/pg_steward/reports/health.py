@@ -82,28 +82,33 @@ def _analyze(db: Database) -> Measure:
     return _maintenance(db, _ANALYZE_SQL, "analyze")
 
 
-def _wraparound(db: Database, age: str, column: str, what: str) -> Measure:
-    rows = db.query(f"SELECT d.datname::text AS db, pg_catalog.{age}(d.{column})::float8 AS age "
+def _wraparound(db: Database, age: str, column: str, what: str, setting: str) -> Measure:
+    """Oldest age, % of the setting at which autovacuum forces an anti-wraparound vacuum (100: it should have
+    run); the detail gives the share of 2^31 too, where the server stops assigning ids."""
+    rows = db.query(f"SELECT d.datname::text AS db, pg_catalog.{age}(d.{column})::float8 AS age, "
+                    f"pg_catalog.current_setting('{setting}')::float8 AS max_age "
                     f"FROM pg_catalog.pg_database AS d WHERE d.datallowconn ORDER BY 2 DESC LIMIT 1")
     if not rows:
         return None, "no database", None
-    pct = round(100.0 * rows[0]["age"] / 2**31, 2)
+    pct = health_checks.share_of(rows[0]["age"], rows[0]["max_age"])
     oldest = db.query(f"SELECT c.oid::regclass::text AS rel, pg_catalog.{age}(c.rel{column[3:]})::float8 AS age "
                       f"FROM pg_catalog.pg_class AS c WHERE c.relkind IN ('r', 'm', 't') "
                       f"ORDER BY 2 DESC LIMIT 3")
-    detail = (f"oldest {what} age {int(rows[0]['age'])} in database {rows[0]['db']}; "
+    detail = (f"oldest {what} age {int(rows[0]['age'])} in database {rows[0]['db']} against {setting} "
+              f"{int(rows[0]['max_age'])} ({health_checks.share_of(rows[0]['age'], 2**31)}% of 2^31); "
               f"in this database the oldest tables: " + ", ".join(f"{o['rel']} ({int(o['age'])})" for o in oldest))
     fix = "VACUUM (FREEZE) " + ", ".join(o["rel"] for o in oldest) + \
-        f";  -- in database {rows[0]['db']}, on the tables with the oldest {column}"
+        f";  -- in database {rows[0]['db']}, on the tables with the oldest {column}; then look for what held " \
+        "autovacuum back (long transactions, prepared transactions, replication slots)"
     return pct, detail, fix
 
 
 def _xid(db: Database) -> Measure:
-    return _wraparound(db, "age", "datfrozenxid", "transaction id")
+    return _wraparound(db, "age", "datfrozenxid", "transaction id", "autovacuum_freeze_max_age")
 
 
 def _multixact(db: Database) -> Measure:
-    return _wraparound(db, "mxid_age", "datminmxid", "multixact id")
+    return _wraparound(db, "mxid_age", "datminmxid", "multixact id", "autovacuum_multixact_freeze_max_age")
 
 
 _SEQUENCES_SQL = """
@@ -314,6 +319,80 @@ def _checkpoints(db: Database) -> Measure:
     return share, detail, fix
 
 
+_DISABLED_TRIGGERS_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS table_name, t.tgname::text AS name
+FROM pg_catalog.pg_trigger AS t
+JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE t.tgenabled = 'D' AND NOT t.tgisinternal AND t.tgconstraint = 0 AND {USER_SCHEMA}
+ORDER BY 1, 2, 3
+"""
+
+
+def _disabled_triggers(db: Database) -> Measure:
+    """User triggers switched off (ALTER TABLE ... DISABLE TRIGGER); internal and constraint triggers aside."""
+    rows = db.query(_DISABLED_TRIGGERS_SQL)
+    if not rows:
+        return 0.0, "no disabled trigger", None
+    named = [(qualified(r["schema"], r["table_name"]), quote_ident(r["name"])) for r in rows]
+    detail = ", ".join(f"{name} on {table}" for table, name in named[:20])
+    if len(named) > 20:
+        detail += f"; and {len(named) - 20} more"
+    fix = " ".join(f"ALTER TABLE {table} ENABLE TRIGGER {name};" for table, name in named[:20]) + \
+        "  -- only if the trigger was not disabled on purpose; takes SHARE ROW EXCLUSIVE on the table"
+    return float(len(rows)), detail, fix
+
+
+_NOT_VALID_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS table_name, k.conname::text AS name,
+       CASE k.contype WHEN 'f' THEN 'foreign key' WHEN 'c' THEN 'check' ELSE k.contype::text END AS kind
+FROM pg_catalog.pg_constraint AS k
+JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE NOT k.convalidated AND {USER_SCHEMA}
+ORDER BY 1, 2, 3
+"""
+
+
+def _not_valid_constraints(db: Database) -> Measure:
+    """Constraints added NOT VALID and never validated: rows written before them are not checked."""
+    rows = db.query(_NOT_VALID_SQL)
+    if not rows:
+        return 0.0, "no NOT VALID constraint", None
+    named = [(qualified(r["schema"], r["table_name"]), quote_ident(r["name"]), r["kind"]) for r in rows]
+    detail = ", ".join(f"{kind} {name} on {table}" for table, name, kind in named[:20])
+    if len(named) > 20:
+        detail += f"; and {len(named) - 20} more"
+    fix = " ".join(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};" for table, name, _ in named[:20]) + \
+        ("  -- VALIDATE CONSTRAINT scans the table under SHARE UPDATE EXCLUSIVE (reads and writes go on; "
+         "a foreign key also takes ROW SHARE on the referenced table); it fails if an old row breaks it")
+    return float(len(rows)), detail, fix
+
+
+# Ordinary and partitioned tables that are not partitions (a partition has its parent's key) with no PRIMARY KEY.
+_NO_PRIMARY_KEY_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS name
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {USER_SCHEMA}
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k WHERE k.conrelid = c.oid AND k.contype = 'p')
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend AS d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2
+"""
+
+
+def _tables_without_primary_key(db: Database) -> Measure:
+    """Informational: tables without a primary key (logical replication cannot UPDATE or DELETE their rows
+    without a REPLICA IDENTITY, and duplicates go unnoticed)."""
+    rows = db.query(_NO_PRIMARY_KEY_SQL)
+    if not rows:
+        return 0.0, "every table has a primary key", None
+    names = [qualified(r["schema"], r["name"]) for r in rows]
+    detail = ", ".join(names[:20]) + (f"; and {len(names) - 20} more" if len(names) > 20 else "")
+    return float(len(rows)), detail, None
+
+
 _RUN_COLUMNS = """
 SELECT r.run_id, r.procedure, r.run_by::pg_catalog.text AS run_by, r.started_at,
        r.started_at::pg_catalog.text AS started,
@@ -486,6 +565,8 @@ MEASURES: dict[str, Callable[[Database], Measure]] = {
     "blocked_queries": _blocked, "invalid_indexes": _invalid_indexes, "database_size": _database_size,
     "temp_files": _temp_files, "checkpoints": _checkpoints, "maintenance_runs": _maintenance_runs,
     "cron_job_failures": _cron_job_failures, "cron_job_connections": _cron_job_connections,
+    "disabled_triggers": _disabled_triggers, "not_valid_constraints": _not_valid_constraints,
+    "tables_without_primary_key": _tables_without_primary_key,
 }
 # Checks whose detail depends on the threshold (every finding over it is named).
 JUDGED_MEASURES: dict[str, Callable[[Database, health_checks.Threshold], Measure]] = {"sequences": _sequences}

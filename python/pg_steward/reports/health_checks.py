@@ -18,8 +18,10 @@ class Threshold:
 DEFAULTS: dict[str, Threshold] = {
     "vacuum": Threshold(1, 5, unit="x autovacuum trigger"),
     "analyze": Threshold(1, 5, unit="x autoanalyze trigger"),
-    "xid_wraparound": Threshold(50, 75, unit="% of 2^31"),
-    "multixact_wraparound": Threshold(50, 75, unit="% of 2^31"),
+    # Against autovacuum_(multixact_)freeze_max_age: 100 % means the forced anti-wraparound vacuum is due or
+    # late; 500 % of the default 200 million is about half of 2^31, where the server stops.
+    "xid_wraparound": Threshold(100, 500, unit="% of autovacuum_freeze_max_age"),
+    "multixact_wraparound": Threshold(100, 500, unit="% of autovacuum_multixact_freeze_max_age"),
     "sequences": Threshold(75, 90, unit="% used"),
     "cache_hit_ratio": Threshold(95, 90, higher_is_worse=False, unit="%"),
     "connections": Threshold(80, 95, unit="% of max_connections"),
@@ -35,6 +37,10 @@ DEFAULTS: dict[str, Threshold] = {
     # pg_steward's pg_cron jobs whose last run failed; those whose last run could not connect or start (none runs).
     "cron_job_failures": Threshold(1, None, unit="jobs"),
     "cron_job_connections": Threshold(None, 1, unit="jobs"),
+    # Catalog checks (issue 17).
+    "disabled_triggers": Threshold(1, None, unit="triggers"),
+    "not_valid_constraints": Threshold(1, None, unit="constraints"),
+    "tables_without_primary_key": Threshold(None, None, unit="tables"),  # informational: listed, never a warning
 }
 # pg_cron's return_message of a run it could not connect or start (pg_cron 1.4-1.6): the command never ran.
 CRON_CONNECTION_MESSAGES = ("connection failed", "connection lost", "could not start background process",
@@ -46,6 +52,8 @@ def cron_connection_failure(status: str | None, message: str | None) -> bool:
     if status != "failed" or message is None:
         return False
     return message.strip().startswith(CRON_CONNECTION_MESSAGES)
+
+
 # Below this many checkpoints since the statistics reset, the share of requested ones says nothing yet.
 CHECKPOINTS_TO_JUDGE = 10
 CHECKS = list(DEFAULTS)
@@ -101,6 +109,11 @@ def pretty_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TB"
+
+
+def share_of(age: float, limit: float) -> float:
+    """``age`` as a percentage of ``limit`` (a setting of at least 1), two decimals."""
+    return round(100.0 * age / max(limit, 1.0), 2)
 
 
 def percent_used(last_value: int | None, start: int, increment: int, max_value: int, min_value: int) -> float | None:
