@@ -5,20 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from pg_steward.cli import html
 from pg_steward.localserver import LocalServer
 from test_cli import run
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def expiring_table(conn: psycopg.Connection, name: str, default: bool = False) -> None:
@@ -214,50 +208,6 @@ def test_fleet_with_one_server_down(fleet: list[str], tmp_path: Path) -> None:
     assert "Traceback" not in on_terminal.stderr and "cannot connect to" in on_terminal.stderr
     checked = run("check", "--dsn-file", str(dsn_file))
     assert checked.returncode == 2 and checked.stdout.startswith("PG_STEWARD CRITICAL - 3 databases: ")
-
-
-def render(page: Path, out: Path) -> tuple[str, Path]:
-    """The DOM after scripts ran, and a screenshot, from headless Chromium."""
-    assert CHROMIUM, "chromium is needed (scripts/install-deps installs it)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars", "--window-size=1100,1400"]
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run([CHROMIUM, *flags, f"--user-data-dir={profile}/a", "--virtual-time-budget=5000",
-                              "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-        shot = out / "page.png"
-        subprocess.run([CHROMIUM, *flags, f"--user-data-dir={profile}/b", f"--screenshot={shot}", page.as_uri()],
-                       capture_output=True, timeout=120, check=True)
-    return dom.stdout, shot
-
-
-def test_html_report_renders_in_chromium(seed_url: str, tmp_path: Path) -> None:
-    from PIL import Image
-
-    with psycopg.connect(seed_url, autocommit=True) as conn:  # one slow statement for the third chart
-        conn.execute("SELECT steward.log_slow_query(%s, 1234.5, 100000, 20000)",
-                     ["SELECT * FROM sales_analytics WHERE region = 'North'"])
-    page = tmp_path / "report.html"
-    result = run("report", "--html", str(page), "--dsn", seed_url)
-    assert result.returncode == 0, result.stderr
-    text = page.read_text()
-    charts = text.count('<svg class="chart"')
-    assert charts >= 1 and 'aria-label="Partition sizes' in text
-    with psycopg.connect(seed_url) as conn:
-        wasted = conn.execute("SELECT count(*) FROM steward.table_bloat() WHERE waste_bytes > 0").fetchone()[0]
-    if wasted:  # the seed's tables carry some estimated waste: the bloat chart shows it
-        assert charts >= 2 and 'aria-label="Bloat, top tables and indexes"' in text
-    assert 'class="status-ok"' in text  # the health table, coloured by status
-    assert 'aria-label="Slow queries, top by total time"' in text and "1.2 s" in text
-    dom, shot = render(page, tmp_path)
-    assert f'data-rendered-charts="{charts}"' in dom, dom[:300]
-    bars = text.count('class="bar"')
-    assert f'data-rendered-bars="{bars}"' in dom
-    # The bars are on the screen: pixels of the bar colour fill a real area.
-    color = tuple(int(html.BAR_COLOR[i:i + 2], 16) for i in (1, 3, 5))
-    image = Image.open(shot).convert("RGB")
-    painted = sum(1 for pixel in image.getdata() if pixel == color)
-    assert painted > 5000, painted
 
 
 def test_report_jobs(server: LocalServer, new_database: Callable[..., str]) -> None:

@@ -12,7 +12,7 @@ from rich.console import Console
 from pg_steward.cli import html, reports
 from pg_steward.cli.connect import CliError, connect, describe, label, require_extension
 from pg_steward.cli.fleet import Outcome, add_targets, over, report_errors
-from pg_steward.cli.output import FORMATS, data, print_rows, write_flat
+from pg_steward.cli.output import FORMATS, data, human_bytes, print_rows, write_flat
 
 
 def add_parser(subparsers: Any) -> None:
@@ -90,10 +90,10 @@ def print_report(console: Console, name: str, outcomes: Sequence[Outcome[list[re
 
 
 def html_section(dsn: str, filters: dict[str, str | None]) -> html.Section:
-    """Everything the page shows for one database: charts first, then the reports it has."""
+    """Everything the page shows for one database: a summary, the health checks, then charts and the reports."""
     with connect(dsn) as db:
         require_extension(db)
-        section = html.Section(label(dsn))
+        section = html.Section(label(dsn), role=str(db.value("SELECT current_user")))
         got: dict[str, list[reports.Table]] = {}
         for name, report in reports.REPORTS.items():
             if not reports.available(db, report):
@@ -103,10 +103,40 @@ def html_section(dsn: str, filters: dict[str, str | None]) -> html.Section:
                 got[name] = reports.fetch(db, name, filters)
             except Exception as error:  # one report failing (e.g. no pg_cron for jobs) leaves the others
                 section.notes.append(f"{name}: {describe(error)}")
+        section.health = [r for t in got.pop("health", []) for r in t.rows]
+        section.summary = summary(got)
         section.charts = charts(got)
         for tables in got.values():
             section.tables += [(t.title, t.columns, t.rows) for t in tables]
         return section
+
+
+def summary(got: dict[str, list[reports.Table]]) -> dict[str, str]:
+    """One line of the page's summary table for a database: sizes and counts of what its reports found."""
+    def rows(name: str) -> list[dict[str, Any]]:
+        return [r for t in got.get(name, []) for r in t.rows]
+
+    out: dict[str, str] = {}
+    if "partitions" in got:
+        roots = [r for r in rows("partitions") if r.get("level") == 0]
+        size = sum(r.get("size_bytes") or 0 for r in roots)
+        out["partitioned tables"] = (f"{len(roots)} ({sum(1 for r in rows('partitions') if r.get('is_leaf'))} "
+                                     f"partitions, {human_bytes(size)})")
+    if "indexes" in got:
+        out["index problems"] = str(len(rows("indexes")))
+    if "bloat" in got:
+        waste = [r.get("waste_bytes") for r in rows("bloat")]
+        unknown = sum(1 for w in waste if w is None)
+        out["estimated bloat"] = human_bytes(sum(w for w in waste if w is not None)) + (
+            f" ({unknown} not estimated)" if unknown else "")
+    if "slow-queries" in got:
+        out["slow queries"] = str(len(rows("slow-queries")))
+    if "jobs" in got:
+        jobs = rows("jobs")
+        out["pg_cron jobs"] = html.NOT_VISIBLE if any(html.hidden(j) for j in jobs) else str(len(jobs))
+    marked = sum(1 for tables in got.values() for t in tables for r in t.rows if html.hidden(r))
+    out[html.NOT_VISIBLE] = str(marked)
+    return out
 
 
 def charts(got: dict[str, list[reports.Table]]) -> list[html.Chart]:

@@ -54,11 +54,16 @@ class Table:
 
 # Every partitioned table that is not itself a partition, with its whole tree; WITH ORDINALITY keeps
 # steward.partitions' tree order. Tables come as oids, named afterwards as in the database's search_path.
+# The tree is the catalog's, which every role reads; "readable" says whether the role may also read the rows
+# (USAGE on the schema and SELECT on the table), so a report can mark the tables it may not.
 PARTITIONS_SQL = """
 SELECT r.root::pg_catalog.oid::pg_catalog.int8 AS "table", p.partition::pg_catalog.oid::pg_catalog.int8 AS partition,
        p.level, p.is_leaf, p.strategy, p.range_from, p.range_to, p.list_values, p.is_default,
-       p.total_bytes AS size_bytes, p.estimated_rows, (c.parent IS NOT NULL) AS managed
-FROM (SELECT k.oid::pg_catalog.regclass AS root FROM pg_catalog.pg_class AS k
+       p.total_bytes AS size_bytes, p.estimated_rows, (c.parent IS NOT NULL) AS managed, r.readable
+FROM (SELECT k.oid::pg_catalog.regclass AS root,
+             pg_catalog.has_schema_privilege(k.relnamespace, 'USAGE')
+               AND pg_catalog.has_table_privilege(k.oid, 'SELECT') AS readable
+      FROM pg_catalog.pg_class AS k
       WHERE k.relkind = 'p' AND NOT k.relispartition
         AND k.relnamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace,
                                    'information_schema'::pg_catalog.regnamespace)) AS r
@@ -72,7 +77,7 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
     Report("partitions", "every partitioned table's tree: bounds, sizes, estimated rows, managed or not",
            (Source("partitions", PARTITIONS_SQL, ("partitions",),
                    ("table", "partition", "level", "is_leaf", "strategy", "range_from", "range_to", "list_values",
-                    "is_default", "size_bytes", "estimated_rows", "managed")),)),
+                    "is_default", "size_bytes", "estimated_rows", "managed", "readable")),)),
     Report("slow-queries", "top statements of the last day from pg_steward's query log",
            (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",),
                    ("query", "calls", "total_time_ms", "mean_time_ms", "max_time_ms", "rows_returned", "sources")),)),
@@ -141,6 +146,9 @@ def display(table: Table) -> tuple[list[str], list[dict[str, Any]]]:
         if "level" in row and "partition" in row:
             shown["partition"] = "  " * (row["level"] or 0) + str(row["partition"])
         rows.append(shown)
-    columns = [c for c in table.columns if c not in ("is_leaf", "table")] if table.title == "partitions" \
-        else table.shown_columns
+    if table.title == "partitions":  # "readable" only where the role may not read a table: those are marked
+        every = all(r.get("readable") is not False for r in table.rows)
+        columns = [c for c in table.columns if c not in ("is_leaf", "table") and not (c == "readable" and every)]
+    else:
+        columns = table.shown_columns
     return columns, rows
