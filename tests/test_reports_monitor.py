@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import psycopg
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from pg_steward.localserver import DATABASE, LocalServer
 from pg_steward.reports.health_checks import CHECKS
 from support.reports import flush_stats, monitor_role, rows
+from test_cli import run
 
 
 def test_reports_as_pg_monitor(conn: psycopg.Connection) -> None:
@@ -98,3 +106,73 @@ def test_every_other_read_function_as_pg_monitor(conn: psycopg.Connection) -> No
         finally:
             conn.execute("RESET ROLE")
     assert empty == []
+
+
+def test_partitions_of_a_schema_the_role_may_not_use(conn: psycopg.Connection) -> None:
+    """steward.partitions reads the tree by oid: no USAGE on the schema is needed (the catalog is open to all)."""
+    conn.execute("CREATE SCHEMA vault")
+    conn.execute("CREATE TABLE vault.ledger (d date NOT NULL, v int) PARTITION BY RANGE (d)")
+    conn.execute("CREATE TABLE vault.ledger_2030 PARTITION OF vault.ledger "
+                 "FOR VALUES FROM ('2030-01-01') TO ('2031-01-01') PARTITION BY LIST (v)")
+    conn.execute("CREATE TABLE vault.ledger_2030_1 PARTITION OF vault.ledger_2030 FOR VALUES IN (1, 2)")
+    conn.execute("CREATE TABLE vault.ledger_default PARTITION OF vault.ledger DEFAULT")
+    conn.execute("INSERT INTO vault.ledger VALUES ('2030-05-05', 1), ('2040-01-01', 7)")
+    conn.execute("ANALYZE vault.ledger")
+    oid = conn.execute("SELECT 'vault.ledger'::regclass::oid::int8").fetchone()[0]  # the role cannot name it
+    tree = f"SELECT * FROM steward.partitions({oid}::oid::regclass)"
+    expected = rows(conn, tree)
+    with monitor_role(conn, "steward_monitor_vault") as role:
+        conn.execute(f'SET ROLE "{role}"')
+        try:
+            assert not conn.execute("SELECT has_schema_privilege('vault', 'USAGE')").fetchone()[0]
+            got = rows(conn, tree)
+            sub = rows(conn, "SELECT * FROM steward.partitions(%s::oid::regclass)",
+                       [conn.execute("SELECT partition::oid::int8 FROM steward.partitions(%s::oid::regclass) "
+                                     "WHERE level = 1 AND NOT is_default", [oid]).fetchone()[0]])
+        finally:
+            conn.execute("RESET ROLE")
+    assert got == expected and len(got) == 4
+    assert [r["strategy"] for r in sub] == ["range", "list"] and sub[1]["list_values"] == ["1", "2"]
+    assert [r["range_from"] for r in got if r["level"] == 1 and not r["is_default"]] == ["2030-01-01"]
+
+
+def test_reports_and_the_page_as_pg_monitor(server: LocalServer, new_database: Callable[..., str],
+                                           tmp_path: Path) -> None:
+    """pg-steward report partitions, jobs and --html as a pg_monitor member: every report answers; what the role
+    may not read is marked (a table it cannot SELECT, pg_cron's jobs through dblink), not an error."""
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION dblink")  # pg_cron is in another database: reached through dblink
+        conn.execute("CREATE SCHEMA vault")
+        conn.execute("CREATE TABLE vault.ledger (d date NOT NULL) PARTITION BY RANGE (d)")
+        conn.execute("CREATE TABLE vault.ledger_2030 PARTITION OF vault.ledger "
+                     "FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')")
+        conn.execute("CREATE TABLE public.open_events (d date NOT NULL) PARTITION BY RANGE (d)")
+        conn.execute("CREATE TABLE public.open_events_2030 PARTITION OF public.open_events "
+                     "FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')")
+        with monitor_role(conn, "steward_monitor_cli") as role:
+            conn.execute(f'GRANT SELECT ON public.open_events TO "{role}"')
+            as_role = make_conninfo(url, user=role)
+            partitions = run("report", "partitions", "--format", "json", "--dsn", as_role)
+            assert partitions.returncode == 0, partitions.stderr
+            readable = {(r["table"], r["partition"]): r["readable"] for r in json.loads(partitions.stdout)}
+            assert readable == {("open_events", "open_events"): True, ("open_events", "open_events_2030"): True,
+                                ("vault.ledger", "vault.ledger"): False,
+                                ("vault.ledger", "vault.ledger_2030"): False}
+            jobs = run("report", "jobs", "--format", "json", "--dsn", as_role)
+            assert jobs.returncode == 0, jobs.stderr
+            [job] = json.loads(jobs.stdout)
+            assert job["last_status"] == "not visible" and job["jobid"] is None
+            assert f"not visible to role {role}" in job["last_message"]
+            assert f'GRANT USAGE ON SCHEMA cron TO "{role}" in database {DATABASE}' in job["last_message"]
+            page = tmp_path / "report.html"
+            written = run("report", "--html", str(page), "--dsn", as_role)
+            assert written.returncode == 0, written.stderr
+            text = page.read_text()
+            assert f"(as role {role})" in text
+            notes = re.findall(r'<p class="note">([^<]*)</p>', text)
+            assert not any(n.startswith(("partitions:", "jobs:", "health:")) for n in notes), notes  # no failure
+            marked = re.findall(r'<tr class="hidden-from-role"><td[^>]*>([^<]*)<span class="mark">', text)
+            assert marked.count("vault.ledger ") == 2 and "open_events " not in marked  # a row each, by table
+            health = text[text.index('id="health-0"'):text.index('id="details-0"')]
+            assert re.search(r"cron_job_failures <span class=\"mark\">.*?unknown", health)

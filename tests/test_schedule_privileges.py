@@ -18,8 +18,17 @@ from psycopg.conninfo import make_conninfo
 from pg_steward.localserver import DATABASE, LocalServer
 from support.partitions import digest
 
-CALLS = ("SELECT * FROM steward.schedule('maintenance', '0 4 * * *')", "SELECT steward.unschedule('maintenance')",
-         "SELECT * FROM steward.jobs", "SELECT * FROM steward.job_status()")
+CHANGES = ("SELECT * FROM steward.schedule('maintenance', '0 4 * * *')", "SELECT steward.unschedule('maintenance')")
+READS = ("SELECT * FROM steward.jobs", "SELECT * FROM steward.job_status()")
+
+
+def not_visible(session: psycopg.Connection, sql: str) -> str:
+    """The message of the one row a read of the jobs gives a role that may not see them."""
+    [row] = session.execute(sql).fetchall()
+    names = [d.name for d in session.execute(sql).description or []]
+    job = dict(zip(names, row, strict=True))
+    assert job["last_status"] == "not visible" and job["jobid"] is None and job["username"] == session.info.user
+    return str(job["last_message"])
 
 
 @pytest.fixture
@@ -67,9 +76,16 @@ def test_a_role_without_rights_reaches_no_job(cron_db: psycopg.Connection,
                                               role: Callable[..., psycopg.Connection]) -> None:
     mallory = role()
     before = digest(cron_db, "cron.job")
-    for sql in CALLS:
+    for sql in CHANGES:
         with pytest.raises(errors.InsufficientPrivilege):  # cron.database_name, then schema cron, are not its
             mallory.execute(sql)
+    for sql in READS:  # a read says what it cannot see and the grant it needs, not an error
+        assert "needs GRANT pg_read_all_settings TO" in not_visible(mallory, sql)
+    watcher = role("GRANT pg_monitor TO {role}")  # reads the settings, but not schema cron
+    for sql in READS:
+        message = not_visible(watcher, sql)
+        assert "permission denied for schema cron" in message
+        assert f'needs GRANT USAGE ON SCHEMA cron TO "{watcher.info.user}" in database {DATABASE}' in message
     assert digest(cron_db, "cron.job") == before
 
 
@@ -107,7 +123,10 @@ def test_cron_conninfo_does_not_lend_another_roles_identity(server: LocalServer,
     # credentials required" from 16 on
     version = cron_db.execute("SELECT current_setting('server_version_num')::int").fetchone()[0]
     refusal = "password or GSSAPI delegated credentials required" if version >= 160000 else "password is required"
-    for sql in CALLS:
+    for sql in CHANGES:
         with pytest.raises(psycopg.Error, match=refusal):
             watcher.execute(sql)
+    for sql in READS:
+        message = not_visible(watcher, sql)
+        assert refusal in message and f"read steward.jobs in database {DATABASE}" in message
     assert digest(cron_db, "cron.job") == before

@@ -87,6 +87,7 @@ SET search_path = pg_catalog, pg_temp
 AS $plpgsql$
 DECLARE
     scheduled text;
+    unseen text;
 BEGIN
     IF pg_catalog.current_query() OPERATOR(pg_catalog.!~*) '(^|[^a-z0-9_$])"?pg_steward"?($|[^a-z0-9_$])' THEN
         RETURN;
@@ -97,8 +98,14 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        SELECT pg_catalog.string_agg(j.cron_job, ', ' ORDER BY j.cron_job) INTO scheduled
+        -- A role that may not read pg_cron's jobs gets one row saying so (last_status 'not visible').
+        SELECT pg_catalog.string_agg(j.cron_job, ', ' ORDER BY j.cron_job) FILTER (WHERE j.jobid IS NOT NULL),
+               pg_catalog.max(j.last_message) FILTER (WHERE j.last_status OPERATOR(pg_catalog.=) 'not visible')
+          INTO scheduled, unseen
         FROM steward.job_status() AS j;
+        IF unseen IS NOT NULL THEN
+            RAISE EXCEPTION '%', unseen;
+        END IF;
     EXCEPTION
         WHEN OTHERS THEN
             RAISE WARNING 'pg_steward: could not ask pg_cron for this database''s pg_steward jobs: %', SQLERRM

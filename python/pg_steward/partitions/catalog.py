@@ -56,16 +56,48 @@ def _require_partitioned(row: dict, hint: str | None = None) -> None:
         raise StewardError(f"{row['schema']}.{row['name']} is not a partitioned table", WRONG_OBJECT_TYPE, hint=hint)
 
 
+# The relation a regclass argument names, found by the text PostgreSQL printed for it (PL/Python hands a
+# function its regclass arguments as text, printed under the function's own search_path). Read back with the
+# same output function, never through the regclass input: that resolves the schema by name, which needs USAGE
+# on it, so a pg_monitor member would be refused a table whose schema it may not use although the catalog
+# shows it to every role.
+_REGCLASS_OID_SQL = """
+SELECT c.oid::bigint AS oid FROM pg_catalog.pg_class AS c
+WHERE c.relname OPERATOR(pg_catalog.=) (SELECT x.parts[pg_catalog.array_upper(x.parts, 1)]
+                                        FROM (SELECT pg_catalog.parse_ident($1::text) AS parts) AS x)
+  AND c.oid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.=) $1::text
+"""
+
+
+def regclass_oid(db: Database, relation: str) -> int:
+    """The oid of the relation a regclass argument's text names, without resolving its schema by name.
+
+    A text that names no relation (a caller's own text, not a regclass argument) goes through the regclass
+    input, which raises PostgreSQL's own error (42P01, or 42501 for a schema the role may not use).
+    """
+    if relation.isdigit():  # the output of a regclass whose relation is gone
+        return int(relation)
+    found = db.query(_REGCLASS_OID_SQL, relation)
+    if len(found) == 1:
+        return int(found[0]["oid"])
+    return int(db.query("SELECT $1::text::pg_catalog.regclass::pg_catalog.oid::bigint AS oid", relation)[0]["oid"])
+
+
 def partitioned_oid(db: Database, relation: str | None, hint: str | None = None) -> int:
     """The oid of the partitioned table (or sub-partitioned partition) a regclass text names; the one error if not.
 
-    A name that resolves to nothing fails in the regclass cast (42P01), as PostgreSQL says it.
+    A name that resolves to nothing fails in the regclass cast (42P01), as PostgreSQL says it. The schema needs
+    no USAGE (``regclass_oid``): the tree is read from the catalog, which every role may read.
     """
     not_null("parent", relation)
-    row = db.query("SELECT c.oid::bigint AS oid, c.relkind::text AS relkind, n.nspname::text AS schema, "
-                   "c.relname::text AS name FROM pg_catalog.pg_class AS c "
-                   "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = $1::text::regclass",
-                   str(relation))[0]
+    oid = regclass_oid(db, str(relation))
+    rows = db.query("SELECT c.oid::bigint AS oid, c.relkind::text AS relkind, n.nspname::text AS schema, "
+                    "c.relname::text AS name FROM pg_catalog.pg_class AS c "
+                    "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = $1::bigint::oid",
+                    oid)
+    if not rows:
+        raise StewardError(f"relation with oid {oid} does not exist", UNDEFINED_TABLE)
+    row = rows[0]
     _require_partitioned(row, hint)
     return int(row["oid"])
 

@@ -58,7 +58,7 @@ def measurable(table: str, busy: str = "busy") -> str:
 # The tree comes from partition_walk(), and sizes are not read for a relation that is busy: such a leaf's
 # total_bytes is unknown (NULL), its heap size comes from relpages. Everything else read here takes no lock.
 _TREE_SQL = f"""
-WITH tree AS (SELECT * FROM {partition_walk("$1::regclass")} AS w), busy AS ({BUSY_SQL})
+WITH tree AS (SELECT * FROM {partition_walk("$1::bigint")} AS w), busy AS ({BUSY_SQL})
 SELECT tree.relid::bigint AS oid,
        tree.parentrelid::bigint AS parent_oid,
        tree.level,
@@ -92,7 +92,7 @@ SELECT pt.partrelid::bigint AS oid, (k.n - 1)::int AS position,
        CASE WHEN k.coll <> 0 THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
        END AS sort_collation,
        'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || op.oprname || ')' AS sort_operator
-FROM {partition_walk("$1::regclass")} AS tree
+FROM {partition_walk("$1::bigint")} AS tree
 JOIN pg_catalog.pg_partitioned_table AS pt ON pt.partrelid = tree.relid AND pt.partstrat IN ('r', 'l')
 CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(pt.partattrs::pg_catalog.int2[]),
                               pg_catalog.unnest(pt.partclass::pg_catalog.oid[]),
@@ -122,7 +122,7 @@ def _place_sql(group: int, sort_type: str, collation: str | None, operator: str)
             f"FROM (SELECT DISTINCT u.v FROM pg_catalog.unnest(${group}::pg_catalog.text[]) AS u(v)) AS d")
 
 
-def key_ranks(db: Database, parent: str, rows: list[Row], bounds: dict[int, PartitionBound | None]) -> dict[int, Ranks]:
+def key_ranks(db: Database, parent: int, rows: list[Row], bounds: dict[int, PartitionBound | None]) -> dict[int, Ranks]:
     """Per partitioned node of the tree, its key columns' bound values ranked in the key's order.
 
     The database sorts them, one statement for the whole tree (a group per type, collation and operator).
@@ -246,9 +246,9 @@ def build_tree(rows: list[Row], ranks: dict[int, Ranks] | None = None) -> list[d
 
 def partition_tree(db: Database, parent: str | None) -> list[dict[str, Any]]:
     """Rows of ``steward.partitions(parent)``."""
-    partitioned_oid(db, parent, hint="Pass the partitioned (parent) table, or a sub-partitioned partition.")
-    rows = db.query(_TREE_SQL, parent)
-    return build_tree(rows, key_ranks(db, parent, rows, parsed_bounds(rows)))
+    root = partitioned_oid(db, parent, hint="Pass the partitioned (parent) table, or a sub-partitioned partition.")
+    rows = db.query(_TREE_SQL, root)  # by oid: a schema the role may not use is no obstacle (the catalog is open)
+    return build_tree(rows, key_ranks(db, root, rows, parsed_bounds(rows)))
 
 
 def parsed_bounds(rows: list[Row]) -> dict[int, PartitionBound | None]:

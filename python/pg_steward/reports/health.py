@@ -17,7 +17,7 @@ from pg_steward.db import Database, Row
 from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError, error_first_line
 from pg_steward.reports import health_checks
 from pg_steward.schedule.cron import cron_preloaded
-from pg_steward.schedule.scheduling import job_status
+from pg_steward.schedule.scheduling import NOT_VISIBLE, job_status
 from pg_steward.sqltext import qualified, quote_ident
 
 Measure = tuple[float | None, str, str | None]  # value, detail, fix
@@ -516,6 +516,12 @@ def _cron_jobs(db: Database) -> tuple[list[Row], str | None]:
         return [], f"no pg_steward job can be scheduled for this database: {error_first_line(error)}"
 
 
+def _unseen(jobs: list[Row]) -> Measure | None:
+    """A check of the jobs cannot be made when steward.jobs says they are not visible: unknown, with the grant."""
+    hidden = [j for j in jobs if j["last_status"] == NOT_VISIBLE]
+    return (None, str(hidden[0]["last_message"]), None) if hidden else None
+
+
 def _job_text(job: Row) -> str:
     return (f"{job['cron_job']} (jobid {job['jobid']}, as {job['username']}) at {job['last_start']}: "
             f"{' '.join((job['last_message'] or 'no message').split())}")
@@ -526,6 +532,9 @@ def _cron_job_failures(db: Database) -> Measure:
     jobs, none = _cron_jobs(db)
     if none is not None:
         return 0.0, none, None
+    unseen = _unseen(jobs)
+    if unseen is not None:
+        return unseen
     failed = [j for j in jobs if j["last_status"] == "failed"
               and not health_checks.cron_connection_failure(j["last_status"], j["last_message"])]
     if not failed:
@@ -542,6 +551,9 @@ def _cron_job_connections(db: Database) -> Measure:
     jobs, none = _cron_jobs(db)
     if none is not None:
         return 0.0, none, None
+    unseen = _unseen(jobs)
+    if unseen is not None:
+        return unseen
     cut = [j for j in jobs if health_checks.cron_connection_failure(j["last_status"], j["last_message"])]
     never = [j for j in jobs if j["last_status"] is None and j["active"]]
     parts = []

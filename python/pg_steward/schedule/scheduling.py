@@ -7,10 +7,17 @@ from typing import Any
 
 from pg_steward.arguments import positive_interval
 from pg_steward.db import Database, Row
-from pg_steward.errors import INSUFFICIENT_PRIVILEGE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
+from pg_steward.errors import (
+    INSUFFICIENT_PRIVILEGE,
+    OBJECT_NOT_IN_PREREQUISITE_STATE,
+    PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+    StewardError,
+    error_first_line,
+    error_sqlstate,
+)
 from pg_steward.schedule import jobs
 from pg_steward.schedule.cron import CronSite, check_cron_extension, cron_rows, locate
-from pg_steward.sqltext import quote_literal
+from pg_steward.sqltext import quote_ident, quote_literal
 
 
 def _require_function(db: Database, job: jobs.Job) -> None:
@@ -121,8 +128,56 @@ ORDER BY j.jobname
 """
 
 
+NOT_VISIBLE = "not visible"
+"""``last_status`` of the one row ``steward.jobs`` has when the role may not read pg_cron's jobs."""
+
+_HIDDEN_BY = (INSUFFICIENT_PRIVILEGE, PROHIBITED_SQL_STATEMENT_ATTEMPTED)
+
+_WHO_SQL = """
+SELECT current_user AS role, pg_catalog.current_database() AS here,
+       (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+         OR pg_catalog.pg_has_role('pg_read_all_settings', 'USAGE') AS reads_settings
+"""
+
+
 def job_status(db: Database) -> list[dict[str, Any]]:
-    """Rows of the ``steward.jobs`` view: this database's pg_steward jobs and their last run."""
+    """Rows of the ``steward.jobs`` view: this database's pg_steward jobs and their last run.
+
+    A role that may not read them (pg_cron's settings, schema cron, or dblink's refusal of a connection
+    without a password) gets one row marked ``not visible`` that says why and what it needs, not an error:
+    a report of every job stays readable by a pg_monitor member. Anything else (pg_cron absent, a failed
+    connection) is still an error.
+    """
+    try:
+        with db.subtransaction():
+            return _job_rows(db)
+    except Exception as error:
+        if error_sqlstate(error) not in _HIDDEN_BY:
+            raise
+        return [_not_visible(db, error)]
+
+
+def _not_visible(db: Database, error: BaseException) -> dict[str, Any]:
+    who = db.query(_WHO_SQL)[0]
+    role = quote_ident(who["role"])
+    if not who["reads_settings"]:
+        needs = f"needs GRANT pg_read_all_settings TO {role} (pg_monitor has it), to read cron.database_name"
+    else:
+        cron_database = db.query("SELECT pg_catalog.current_setting('cron.database_name', true) AS name")[0]["name"]
+        grant = f"GRANT USAGE ON SCHEMA cron TO {role} in database {cron_database}"
+        if error_sqlstate(error) == PROHIBITED_SQL_STATEMENT_ATTEMPTED:
+            needs = (f"dblink connects a role without superuser rights to database {cron_database} only with a "
+                     f"password, which pg_steward does not keep: read steward.jobs in database {cron_database} "
+                     f"({grant})")
+        else:
+            needs = f"needs {grant}"
+    message = f"pg_cron's jobs are not visible to role {who['role']}: {error_first_line(error)}; {needs}"
+    return {"job": None, "cron_job": None, "jobid": None, "schedule": None, "command": None,
+            "database": who["here"], "username": who["role"], "active": None, "last_start": None,
+            "last_end": None, "last_status": NOT_VISIBLE, "last_message": message}
+
+
+def _job_rows(db: Database) -> list[dict[str, Any]]:
     site = locate(db)
     check_cron_extension(db, site)
     names = ", ".join(quote_literal(jobs.cron_name(site.here, name)) for name in jobs.JOBS)
