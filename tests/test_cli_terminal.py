@@ -143,7 +143,23 @@ def test_min_bytes_filters_bloat_in_the_sql_function(bloated_url: str) -> None:
 def test_min_bytes_on_a_report_without_it_is_refused(seed_url: str) -> None:
     result = run("report", "indexes", "--min-bytes", "1MB", "--dsn", seed_url)
     assert result.returncode == 1
-    assert result.stderr.strip() == "pg-steward: error: --min-bytes applies to report bloat, not indexes"
+    assert result.stderr.strip() == "pg-steward: error: --min-bytes applies to reports partitions, bloat, not indexes"
+
+
+def test_min_bytes_keeps_the_partition_trees_of_that_size(seed_url: str) -> None:
+    with psycopg.connect(seed_url) as conn:
+        sizes = dict(conn.execute(
+            "SELECT c.oid::regclass::text, (SELECT total_bytes FROM steward.partitions(c.oid::regclass) "
+            "WHERE level = 0) FROM pg_class c WHERE c.relkind = 'p' AND NOT c.relispartition "
+            "AND c.relnamespace = 'public'::regnamespace").fetchall())
+    big = {t for t, size in sizes.items() if size >= 5 * 1024 * 1024}
+    assert big and big != set(sizes)  # the seed has trees on both sides of 5 MB
+    result = run("report", "partitions", "--format", "json", "--min-bytes", "5MB", "--dsn", seed_url)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["table"] for r in rows} == big
+    assert len(rows) == sum(1 for t in json.loads(run("report", "partitions", "--format", "json", "--dsn",
+                                                        seed_url).stdout) if t["table"] in big)  # whole trees
 
 
 def test_demo_reads_well_at_80_columns(new_database: Callable[..., str]) -> None:

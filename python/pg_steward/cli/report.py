@@ -26,7 +26,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--html", metavar="FILE",
                         help="write every report as one self-contained HTML page with charts")
     parser.add_argument("--min-bytes", metavar="SIZE",
-                        help="bloat: only tables and indexes of at least this size (bytes, or 10MB, 1GB, ...)")
+                        help="bloat: only tables and indexes of at least this size; partitions: only trees of at "
+                             "least this size (bytes, or 10MB, 1GB, ...)")
     add_targets(parser)
 
 
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace, console: Console, err: Console) -> int:
     for given in (f for f, v in filters.items() if v is not None):
         if given not in reports.REPORTS[args.name].filters:
             takes = [r.name for r in reports.REPORTS.values() if given in r.filters]
-            raise CliError(f"--{given.replace('_', '-')} applies to report {', '.join(takes)}, not {args.name}")
+            raise CliError(f"--{given.replace('_', '-')} applies to report{'s' if len(takes) > 1 else ''} "
+                           f"{', '.join(takes)}, not {args.name}")
     outcomes = over(args, lambda dsn: report_rows(dsn, args.name, filters), err, f"reading {args.name}")
     print_report(console, args.name, [o for o in outcomes if o.ok], args.format)
     return report_errors(outcomes)

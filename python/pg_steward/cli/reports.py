@@ -20,7 +20,8 @@ class Source:
     sql: str
     needs: tuple[str, ...]  # steward functions (by name) the SQL calls
     terminal: tuple[str, ...] = ()  # the columns a terminal table shows (JSON and CSV get all)
-    filters: tuple[str, ...] = ()  # parameters of the function the command line may pass (FILTERS), as {args}
+    filters: tuple[str, ...] = ()  # filters the command line may pass (FILTERS): named arguments in {args},
+    # or, in SQL of our own, the expression at each {name}
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,12 @@ class Table:
 # The tree is the catalog's, which every role reads; "readable" says whether the role may also read the rows
 # (USAGE on the schema and SELECT on the table), so a report can mark the tables it may not.
 PARTITIONS_SQL = """
+WITH tree AS (
 SELECT r.root::pg_catalog.oid::pg_catalog.int8 AS "table", p.partition::pg_catalog.oid::pg_catalog.int8 AS partition,
        p.level, p.is_leaf, p.strategy, p.range_from, p.range_to, p.list_values, p.is_default,
-       p.total_bytes AS size_bytes, p.estimated_rows, (c.parent IS NOT NULL) AS managed, r.readable
+       p.total_bytes AS size_bytes, p.estimated_rows, (c.parent IS NOT NULL) AS managed, r.readable,
+       r.root::pg_catalog.oid AS root_oid, p.ordinality,
+       pg_catalog.max(p.total_bytes) FILTER (WHERE p.level = 0) OVER (PARTITION BY r.root) AS tree_bytes
 FROM (SELECT k.oid::pg_catalog.regclass AS root,
              pg_catalog.has_schema_privilege(k.relnamespace, 'USAGE')
                AND pg_catalog.has_table_privilege(k.oid, 'SELECT') AS readable
@@ -68,8 +72,13 @@ FROM (SELECT k.oid::pg_catalog.regclass AS root,
         AND k.relnamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace,
                                    'information_schema'::pg_catalog.regnamespace)) AS r
 CROSS JOIN LATERAL steward.partitions(r.root) WITH ORDINALITY AS p
-LEFT JOIN steward.partition_config AS c ON c.parent = r.root
-ORDER BY r.root::pg_catalog.oid, p.ordinality
+LEFT JOIN steward.partition_config AS c ON c.parent = r.root)
+SELECT "table", partition, level, is_leaf, strategy, range_from, range_to, list_values, is_default, size_bytes,
+       estimated_rows, managed, readable
+FROM tree
+WHERE {min_bytes} = 0 OR tree_bytes >= {min_bytes}  -- a tree whose size is unknown (busy) is not left out
+   OR tree_bytes IS NULL
+ORDER BY root_oid, ordinality
 """
 RELATION_COLUMNS = {"partitions": ("table", "partition")}  # oids in the SQL, names in the report
 
@@ -77,7 +86,7 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
     Report("partitions", "every partitioned table's tree: bounds, sizes, estimated rows, managed or not",
            (Source("partitions", PARTITIONS_SQL, ("partitions",),
                    ("table", "partition", "level", "is_leaf", "strategy", "range_from", "range_to", "list_values",
-                    "is_default", "size_bytes", "estimated_rows", "managed", "readable")),)),
+                    "is_default", "size_bytes", "estimated_rows", "managed", "readable"), ("min_bytes",)),)),
     Report("slow-queries", "top statements of the last day from pg_steward's query log",
            (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",),
                    ("query", "calls", "total_time_ms", "mean_time_ms", "max_time_ms", "rows_returned", "sources")),)),
@@ -111,7 +120,12 @@ def sql_of(source: Source, filters: dict[str, str | None]) -> tuple[str, list[st
     the function's own defaults apply to the others."""
     given = [(f, v) for f, v in filters.items() if v is not None and f in source.filters]
     args = ", ".join(f"{f} => {FILTERS[f].replace('$1', f'${n}')}" for n, (f, _) in enumerate(given, 1))
-    return source.sql.replace("{args}", args), [v for _, v in given]
+    sql = source.sql.replace("{args}", args)
+    for n, (f, _) in enumerate(given, 1):  # SQL of our own takes a filter where it says {name}
+        sql = sql.replace("{" + f + "}", FILTERS[f].replace("$1", f"${n}"))
+    for f in source.filters:  # and a filter not given as 0: nothing left out
+        sql = sql.replace("{" + f + "}", "0")
+    return sql, [v for _, v in given]
 
 
 def fetch(db: Client, name: str, filters: dict[str, str | None] | None = None) -> list[Table]:
