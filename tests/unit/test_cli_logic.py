@@ -66,8 +66,8 @@ def test_bar_chart_escapes_and_orders() -> None:
 
 
 def test_page_is_self_contained() -> None:
-    section = html.Section("h:1/db", [html.Chart("c", [("a", 5.0)], html.size_unit)],
-                           [("t", ["status", "x"], [{"status": "critical", "x": "<b>"}])], ["a note"])
+    section = html.Section("h:1/db", charts=[html.Chart("c", [("a", 5.0)], html.size_unit)],
+                           tables=[("t", ["status", "x"], [{"status": "critical", "x": "<b>"}])], notes=["a note"])
     page = html.page([section], dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script src" not in page and "<link" not in page
