@@ -1,0 +1,55 @@
+-- Hash and list layouts on the seed's user_analytics (HASH, 8 partitions) and regional_sales (LIST with DEFAULT).
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+CREATE SCHEMA layouts;
+SET search_path = layouts, public;
+\set ECHO none
+\i python/pg_steward/workloads/seed_tables.sql
+\set ECHO all
+
+-- The seed's 8 hash partitions are all there: nothing is created, nothing changes.
+SELECT partition, remainder, created FROM steward.create_hash_partitions('user_analytics', 8);
+-- Another modulus, a non-hash table, a bad modulus: refused.
+SELECT * FROM steward.create_hash_partitions('user_analytics', 4);
+SELECT * FROM steward.create_hash_partitions('regional_sales', 4);
+SELECT * FROM steward.create_hash_partitions('user_analytics', 0);
+
+-- A new hash table in one call; again is idempotent.
+CREATE TABLE user_events (user_id bigint NOT NULL, happened date NOT NULL) PARTITION BY HASH (user_id);
+CREATE INDEX ON user_events (happened);
+SELECT partition, remainder, created FROM steward.create_hash_partitions('user_events', 4);
+SELECT count(*) AS created FROM steward.create_hash_partitions('user_events', 4) WHERE created;
+SELECT c.relname, count(i.indexrelid) AS indexes
+FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid LEFT JOIN pg_index i ON i.indrelid = c.oid
+WHERE h.inhparent = 'user_events'::regclass GROUP BY 1 ORDER BY 1;
+
+-- ZA rows sit in DEFAULT; a list partition for them takes them out, none lost.
+SELECT count(*) AS rows_before, count(*) FILTER (WHERE region = 'ZA') AS za_rows FROM regional_sales;
+SELECT count(*) AS za_in_default FROM regional_sales_other WHERE region = 'ZA';
+SELECT steward.add_list_partition('regional_sales', ARRAY['ZA']);
+SELECT count(*) AS rows_after FROM regional_sales;
+SELECT count(*) AS za_in_default FROM regional_sales_other WHERE region = 'ZA';
+SELECT count(*) AS za_in_partition FROM regional_sales_za;
+SELECT partition, bound FROM steward.partitions('regional_sales') WHERE level = 1 ORDER BY partition::text;
+-- Again: the same partition.
+SELECT steward.add_list_partition('regional_sales', ARRAY['ZA']);
+-- A named partition for values not stored yet.
+SELECT steward.add_list_partition('regional_sales', ARRAY['NG', 'KE'], 'regional_sales_africa');
+
+-- Values held by another partition, no value, NULL, a name too long: refused, nothing changed.
+SELECT steward.add_list_partition('regional_sales', ARRAY['EG', 'US']);
+SELECT steward.add_list_partition('regional_sales', ARRAY[]::text[]);
+SELECT steward.add_list_partition('regional_sales', ARRAY['EG', NULL]);
+SELECT steward.add_list_partition('regional_sales', ARRAY['EG'], repeat('x', 64));
+SELECT steward.add_list_partition('user_analytics', ARRAY['1']);
+
+-- A value that is not of the key's type.
+CREATE TABLE coded (code integer NOT NULL) PARTITION BY LIST (code);
+CREATE TABLE coded_other PARTITION OF coded DEFAULT;
+INSERT INTO coded SELECT n % 5 FROM generate_series(1, 50) AS n;
+SELECT steward.add_list_partition('coded', ARRAY['abc']);
+SELECT steward.add_list_partition('coded', ARRAY[' 03', '4']);
+SELECT count(*) AS in_default FROM coded_other;
+
+RESET search_path;
+DROP SCHEMA layouts CASCADE;

@@ -1,0 +1,186 @@
+"""Hash and list layouts: steward.create_hash_partitions and steward.add_list_partition on the seed's
+user_analytics and regional_sales, rows moved out of DEFAULT without loss, owner and grants, bad input."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from support.partitions import digest, fails
+
+
+def level1(conn: psycopg.Connection, parent: str) -> list[tuple]:
+    return conn.execute("SELECT partition::text, bound FROM steward.partitions(%s::regclass) WHERE level = 1 "
+                        "ORDER BY 1", [parent]).fetchall()
+
+
+def hash_table(conn: psycopg.Connection, name: str = "ua") -> None:
+    conn.execute(f"CREATE TABLE {name} (user_id bigint NOT NULL, username text NOT NULL, activity_date date, "
+                 f"PRIMARY KEY (user_id, username)) PARTITION BY HASH (user_id)")
+
+
+def list_table(conn: psycopg.Connection, key_type: str = "text") -> None:
+    conn.execute(f"CREATE TABLE rs (sale_id bigserial, region {key_type} NOT NULL, amount numeric, "
+                 "PRIMARY KEY (sale_id, region)) PARTITION BY LIST (region)")
+    conn.execute("CREATE TABLE rs_americas PARTITION OF rs FOR VALUES IN ('US', 'CA')")
+    conn.execute("CREATE TABLE rs_other PARTITION OF rs DEFAULT")
+
+
+def test_seed_tables(seed_url: str) -> None:
+    with psycopg.connect(seed_url, autocommit=True) as conn:
+        before = digest(conn, "user_analytics")
+        rows = conn.execute("SELECT partition::text, remainder, created "
+                            "FROM steward.create_hash_partitions('user_analytics', 8)").fetchall()
+        assert rows == [(f"user_analytics_p{r}", r, False) for r in range(8)]
+        assert digest(conn, "user_analytics") == before
+        fails(conn, "SELECT steward.create_hash_partitions('user_analytics', 16)", errors.InvalidParameterValue,
+              "has partitions of modulus 8, not 16")
+
+        before = digest(conn, "regional_sales")
+        in_default = conn.execute("SELECT count(*) FROM regional_sales_other WHERE region = 'ZA'").fetchone()[0]
+        assert in_default > 0
+        made = conn.execute("SELECT steward.add_list_partition('regional_sales', ARRAY['ZA'])::text").fetchone()[0]
+        assert made == "regional_sales_za"
+        assert digest(conn, "regional_sales") == before
+        assert conn.execute("SELECT count(*) FROM regional_sales_other WHERE region = 'ZA'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM regional_sales_za").fetchone()[0] == in_default
+        assert ("regional_sales_za", "FOR VALUES IN ('ZA')") in level1(conn, "regional_sales")
+        # Again: the same partition, nothing changed.
+        assert conn.execute("SELECT steward.add_list_partition('regional_sales', ARRAY['ZA'])::text"
+                            ).fetchone()[0] == "regional_sales_za"
+
+
+def test_hash_creates_missing_remainders_with_owner_grants_indexes(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE ROLE ua_owner")
+    conn.execute("CREATE ROLE ua_reader")
+    conn.execute("GRANT CREATE ON SCHEMA public TO ua_owner")
+    hash_table(conn)
+    conn.execute("CREATE INDEX ua_day ON ua (activity_date)")
+    conn.execute("ALTER TABLE ua OWNER TO ua_owner")
+    conn.execute("GRANT SELECT ON ua TO ua_reader")
+    conn.execute("CREATE TABLE ua_p1 PARTITION OF ua FOR VALUES WITH (MODULUS 4, REMAINDER 1)")
+    rows = conn.execute("SELECT partition::text, remainder, created FROM steward.create_hash_partitions('ua', 4)"
+                        ).fetchall()
+    assert rows == [("ua_p0", 0, True), ("ua_p1", 1, False), ("ua_p2", 2, True), ("ua_p3", 3, True)]
+    for name in ("ua_p0", "ua_p2", "ua_p3"):
+        assert conn.execute("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = %s::regclass",
+                            [name]).fetchone()[0] == "ua_owner"
+        assert conn.execute("SELECT has_table_privilege('ua_reader', %s, 'SELECT')", [name]).fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM pg_index WHERE indrelid = %s::regclass", [name]).fetchone()[0] == 2
+    conn.execute("INSERT INTO ua SELECT n, 'u' || n FROM generate_series(1, 1000) n")
+    assert conn.execute("SELECT count(DISTINCT tableoid) FROM ua").fetchone()[0] == 4
+    # Idempotent.
+    assert all(not r[0] for r in conn.execute("SELECT created FROM steward.create_hash_partitions('ua', 4)"))
+
+
+def test_hash_bad_input_changes_nothing(conn: psycopg.Connection) -> None:
+    hash_table(conn)
+    list_table(conn)
+    conn.execute("CREATE TABLE plain (a int)")
+    fails(conn, "SELECT steward.create_hash_partitions('ua', 0)", errors.InvalidParameterValue, "modulus")
+    fails(conn, "SELECT steward.create_hash_partitions('ua', -3)", errors.InvalidParameterValue, "modulus")
+    fails(conn, "SELECT steward.create_hash_partitions('ua', 100000)", errors.InvalidParameterValue, "modulus")
+    fails(conn, "SELECT steward.create_hash_partitions('ua', NULL)", errors.NullValueNotAllowed, "modulus")
+    fails(conn, "SELECT steward.create_hash_partitions('rs', 4)", errors.WrongObjectType, "not by HASH")
+    fails(conn, "SELECT steward.create_hash_partitions('plain', 4)", errors.WrongObjectType, "not a partitioned")
+    fails(conn, "SELECT steward.create_hash_partitions('nope', 4)", errors.UndefinedTable, "nope")
+    conn.execute("CREATE TABLE ua_p0 PARTITION OF ua FOR VALUES WITH (MODULUS 2, REMAINDER 0)")
+    fails(conn, "SELECT steward.create_hash_partitions('ua', 4)", errors.InvalidParameterValue,
+          "modulus 2, not 4")
+
+
+def test_list_moves_default_rows_and_names(conn: psycopg.Connection) -> None:
+    list_table(conn)
+    conn.execute("INSERT INTO rs (region, amount) SELECT (ARRAY['US', 'ZA', 'NG', 'KE', 'a b'])[1 + n % 5], n "
+                 "FROM generate_series(1, 5000) n")
+    before = digest(conn, "rs")
+    with conn.cursor() as cur:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        made = cur.execute("SELECT steward.add_list_partition('rs', ARRAY['ZA', 'NG', 'ZA'])::text").fetchone()[0]
+    assert made == "rs_za_ng"
+    assert any("moved 2000 rows" in n for n in notices)
+    assert digest(conn, "rs") == before
+    assert conn.execute("SELECT region, count(*) FROM rs_za_ng GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("NG", 1000), ("ZA", 1000)]
+    assert conn.execute("SELECT count(*) FROM rs_other WHERE region IN ('ZA', 'NG')").fetchone()[0] == 0
+    made = conn.execute("SELECT steward.add_list_partition('rs', ARRAY['KE'], 'rs East \"Africa\"')::text"
+                        ).fetchone()[0]
+    assert made == '"rs East ""Africa"""'
+    made = conn.execute("SELECT steward.add_list_partition('rs', ARRAY['a b'])::text").fetchone()[0]
+    assert made == "rs_ab"
+    assert digest(conn, "rs") == before
+    assert conn.execute("SELECT count(*) FROM rs_other").fetchone()[0] == 0
+
+
+def test_list_integer_key_casts_values(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE li (code int NOT NULL, v text) PARTITION BY LIST (code)")
+    conn.execute("CREATE TABLE li_1 PARTITION OF li FOR VALUES IN (1, 2)")
+    conn.execute("CREATE TABLE li_default PARTITION OF li DEFAULT")
+    conn.execute("INSERT INTO li SELECT n % 10, 'x' FROM generate_series(1, 100) n")
+    before = digest(conn, "li")
+    assert conn.execute("SELECT steward.add_list_partition('li', ARRAY[' 07', '8'])::text").fetchone()[0] == "li_7_8"
+    assert digest(conn, "li") == before
+    assert conn.execute("SELECT count(*) FROM li_7_8").fetchone()[0] == 20
+    fails(conn, "SELECT steward.add_list_partition('li', ARRAY['abc'])", errors.InvalidTextRepresentation,
+          "not a value of the partition key", "li")
+    fails(conn, "SELECT steward.add_list_partition('li', ARRAY['99999999999'])", errors.NumericValueOutOfRange,
+          "not a value of the partition key", "li")
+    fails(conn, "SELECT steward.add_list_partition('li', ARRAY['9', '01'])", errors.InvalidParameterValue,
+          "'1' already belongs to partition public.li_1", "li")
+
+
+@pytest.mark.parametrize(("call", "error", "match"), [
+    ("SELECT steward.add_list_partition('rs', ARRAY['US'])", errors.InvalidParameterValue, "already belongs"),
+    ("SELECT steward.add_list_partition('rs', ARRAY['ZA', 'CA', 'US'])", errors.InvalidParameterValue,
+     "'CA', 'US' already belong to partition public.rs_americas"),
+    ("SELECT steward.add_list_partition('rs', ARRAY[]::text[])", errors.InvalidParameterValue, "at least one"),
+    ("SELECT steward.add_list_partition('rs', ARRAY['ZA', NULL])", errors.InvalidParameterValue, "NULL"),
+    ("SELECT steward.add_list_partition('rs', NULL)", errors.NullValueNotAllowed, "list_values"),
+    ("SELECT steward.add_list_partition('rs', ARRAY['ZA'], '')", errors.InvalidParameterValue, "empty"),
+    ("SELECT steward.add_list_partition('rs', ARRAY['ZA'], repeat('é', 40))", errors.NameTooLong, "more than 63"),
+    ("SELECT steward.add_list_partition('rs', ARRAY['ZA'], 'rs_americas')", errors.DuplicateTable,
+     "already exists"),
+    ("SELECT steward.add_list_partition('ua', ARRAY['1'])", errors.WrongObjectType, "not by LIST"),
+])
+def test_list_bad_input_changes_nothing(conn: psycopg.Connection, call: str, error: type[Exception],
+                                        match: str) -> None:
+    list_table(conn, "varchar(3)")
+    hash_table(conn)
+    conn.execute("INSERT INTO rs (region) VALUES ('ZA'), ('US')")
+    fails(conn, call, error, match, "rs")
+
+
+def test_list_value_too_long_for_typmod(conn: psycopg.Connection) -> None:
+    list_table(conn, "varchar(3)")
+    fails(conn, "SELECT steward.add_list_partition('rs', ARRAY['ABCD'])", errors.StringDataRightTruncation,
+          "not a value of the partition key", "rs")
+
+
+def test_list_insert_during_move_is_not_lost(conn: psycopg.Connection, new_database) -> None:
+    """A writer inserting into DEFAULT's values while the partition is made: every row ends in the new
+    partition (the writer waits for the parent's lock and routes again), none in DEFAULT."""
+    list_table(conn)
+    conn.execute("INSERT INTO rs (region) SELECT 'ZA' FROM generate_series(1, 100)")
+    url = conn.info.dsn
+    with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as writer:
+        holder.execute("SELECT steward.add_list_partition('rs', ARRAY['ZA'])")
+        pid = holder.execute("SELECT pg_backend_pid()").fetchone()[0]
+        import threading
+
+        done: list[int] = []
+        thread = threading.Thread(target=lambda: done.append(
+            writer.execute("INSERT INTO rs (region) VALUES ('ZA') RETURNING 1").fetchone()[0]))
+        thread.start()
+        with psycopg.connect(url, autocommit=True) as watcher:
+            for _ in range(10_000):
+                if watcher.execute("SELECT %s = ANY(pg_blocking_pids(pid)) FROM pg_stat_activity "
+                                   "WHERE query LIKE 'INSERT INTO rs%%' AND pid <> pg_backend_pid()",
+                                   [pid]).fetchone():
+                    break
+        holder.commit()
+        thread.join()
+    assert done == [1]
+    assert conn.execute("SELECT count(*) FROM rs_za").fetchone()[0] == 101
+    assert conn.execute("SELECT count(*) FROM rs_other").fetchone()[0] == 0
