@@ -51,5 +51,27 @@ SELECT steward.add_list_partition('coded', ARRAY['abc']);
 SELECT steward.add_list_partition('coded', ARRAY[' 03', '4']);
 SELECT count(*) AS in_default FROM coded_other;
 
+-- Changing the span of a managed table for the future: the next partitions start at the newest upper bound.
+CREATE TABLE readings (at date NOT NULL, v int) PARTITION BY RANGE (at);
+SELECT count(*) > 0 AS made FROM steward.manage('readings', '1 month', premake => 1);
+SELECT previous_span, span,
+       switch_at::date = (SELECT max(range_to::date) FROM steward.partitions('readings') WHERE level = 1)
+         AS at_newest_bound
+FROM steward.change_span('readings', '1 day');
+UPDATE steward.partition_config SET premake = 70 WHERE parent = 'readings'::regclass;
+SELECT count(*) > 0 AS made FROM steward.maintain_partitions('readings') WHERE action = 'create';
+-- One run of partitions, no gap and no overlap; the new ones are days.
+SELECT count(*) FILTER (WHERE prev_to IS NOT NULL AND prev_to <> range_from::date) AS gaps_or_overlaps,
+       count(*) FILTER (WHERE range_to::date - range_from::date = 1) > 0 AS daily,
+       max(range_to::date) = current_date + 71 AS premade_with_new_span
+FROM (SELECT range_from, range_to, lag(range_to::date) OVER (ORDER BY range_from::date) AS prev_to
+      FROM steward.partitions('readings') WHERE level = 1) AS t;
+-- Spans the clock cannot cut slots by, and tables that have no interval span: refused.
+SELECT * FROM steward.change_span('readings', '90 minutes');
+SELECT * FROM steward.change_span('readings', '1 month 2 days');
+SELECT * FROM steward.change_span('readings', '-1 day');
+SELECT * FROM steward.change_span('regional_sales', '1 day');
+SELECT * FROM steward.change_span('sales_analytics', '1 day');
+
 RESET search_path;
 DROP SCHEMA layouts CASCADE;

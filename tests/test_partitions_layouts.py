@@ -3,6 +3,8 @@ user_analytics and regional_sales, rows moved out of DEFAULT without loss, owner
 
 from __future__ import annotations
 
+import itertools
+
 import psycopg
 import pytest
 from psycopg import errors
@@ -184,3 +186,91 @@ def test_list_insert_during_move_is_not_lost(conn: psycopg.Connection, new_datab
     assert done == [1]
     assert conn.execute("SELECT count(*) FROM rs_za").fetchone()[0] == 101
     assert conn.execute("SELECT count(*) FROM rs_other").fetchone()[0] == 0
+
+
+def ranges(conn: psycopg.Connection, parent: str) -> list[tuple[str, str, str]]:
+    return conn.execute("SELECT partition::text, range_from, range_to FROM steward.partitions(%s::regclass) "
+                        "WHERE level = 1 AND NOT is_default ORDER BY range_from::timestamptz", [parent]).fetchall()
+
+
+def contiguous(rows: list[tuple[str, str, str]]) -> bool:
+    return all(a[2] == b[1] for a, b in itertools.pairwise(rows))
+
+
+def test_change_span_monthly_to_daily_starts_at_the_newest_bound(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE ev (at date NOT NULL, v int) PARTITION BY RANGE (at)")
+    conn.execute("CREATE TABLE ev_default PARTITION OF ev DEFAULT")
+    conn.execute("SELECT * FROM steward.manage('ev', '1 month', premake => 1)")
+    before = ranges(conn, "ev")
+    newest = before[-1][2]
+    row = conn.execute("SELECT previous_span::text, span::text, switch_at FROM steward.change_span('ev', '1 day')"
+                       ).fetchone()
+    assert row == ("1 mon", "1 day", newest)
+    assert ranges(conn, "ev") == before  # nothing made or dropped yet
+    assert conn.execute("SELECT span::text FROM steward.partition_config WHERE parent = 'ev'::regclass"
+                        ).fetchone()[0] == "1 day"
+    assert conn.execute("SELECT action, detail FROM steward.partition_maintenance_log WHERE action = 'span'"
+                        ).fetchone() == ("span", f"span 1 month -> 1 day; new partitions from {newest}")
+    conn.execute("UPDATE steward.partition_config SET premake = 70 WHERE parent = 'ev'::regclass")
+    conn.execute("SELECT * FROM steward.maintain_partitions('ev')")
+    after = ranges(conn, "ev")
+    assert after[:len(before)] == before
+    new = after[len(before):]
+    assert new and new[0][1] == newest and contiguous(after)
+    assert all(conn.execute("SELECT %s::date + 1 = %s::date", [start, end]).fetchone()[0] for _, start, end in new)
+    assert new[-1][2] == conn.execute("SELECT (current_date + 71)::text").fetchone()[0]
+
+
+def test_change_span_daily_to_weekly_and_monthly_no_gap_no_overlap(conn: psycopg.Connection) -> None:
+    """The first partition of the new span starts at the switch; the table stays one run without gap or overlap
+    (the current week's slot may also be filled below the oldest day, as maintenance fills from the clock's slot).
+    """
+    conn.execute("CREATE TABLE ev (at timestamptz NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute("SELECT * FROM steward.manage('ev', '1 day', premake => 2, time_zone => 'Europe/Paris')")
+    before = ranges(conn, "ev")
+    switch = conn.execute("SELECT switch_at FROM steward.change_span('ev', '1 week')").fetchone()[0]
+    assert switch == before[-1][2]
+    conn.execute("UPDATE steward.partition_config SET premake = 3 WHERE parent = 'ev'::regclass")
+    conn.execute("SELECT * FROM steward.maintain_partitions('ev')")
+    weekly = ranges(conn, "ev")
+    assert set(before) <= set(weekly) and contiguous(weekly)
+    later = weekly[weekly.index(before[-1]) + 1:]
+    assert later[0][1] == switch and len(later) >= 4
+    # Whole weeks after the first piece: Monday local midnight to Monday local midnight.
+    for _, start, end in later[1:]:
+        assert conn.execute("SELECT extract(isodow FROM %s::timestamptz AT TIME ZONE 'Europe/Paris') = 1 "
+                            "AND %s::timestamptz - %s::timestamptz BETWEEN '6 days 23 hours' AND '7 days 1 hour'",
+                            [start, end, start]).fetchone()[0]
+    switch = conn.execute("SELECT switch_at FROM steward.change_span('ev', '1 month')").fetchone()[0]
+    assert switch == weekly[-1][2]
+    conn.execute("SELECT * FROM steward.maintain_partitions('ev')")
+    monthly = ranges(conn, "ev")
+    assert set(weekly) <= set(monthly) and contiguous(monthly)
+    assert monthly[monthly.index(weekly[-1]) + 1][1] == switch
+
+
+@pytest.mark.parametrize(("span", "error", "match"), [
+    ("90 minutes", errors.InvalidParameterValue, "does not fit"),
+    ("1 month 2 days", errors.InvalidParameterValue, "positive number of months"),
+    ("-1 day", errors.InvalidParameterValue, "positive number"),
+    ("0", errors.InvalidParameterValue, "positive number"),
+    ("1 hour", errors.InvalidParameterValue, "does not fit a date key"),
+    (None, errors.NullValueNotAllowed, "new_span"),
+])
+def test_change_span_refuses_spans_the_clock_cannot_cut(conn: psycopg.Connection, span: str | None,
+                                                        error: type[Exception], match: str) -> None:
+    conn.execute("CREATE TABLE ev (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute("SELECT * FROM steward.manage('ev', '1 month', premake => 1)")
+    fails(conn, "SELECT * FROM steward.change_span('ev', %s)", error, match, "ev", "steward.partition_maintenance_log",
+          params=[span])
+
+
+def test_change_span_refuses_unmanaged_integer_and_list_tables(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE ev (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute("CREATE TABLE ids (id bigint NOT NULL) PARTITION BY RANGE (id)")
+    conn.execute("SELECT * FROM steward.manage('ids', integer_span => 1000)")
+    list_table(conn)
+    fails(conn, "SELECT * FROM steward.change_span('ev', '1 day')", errors.ObjectNotInPrerequisiteState,
+          "not managed")
+    fails(conn, "SELECT * FROM steward.change_span('ids', '1 day')", errors.InvalidParameterValue, "integer key")
+    fails(conn, "SELECT * FROM steward.change_span('rs', '1 day')", errors.WrongObjectType, "not by RANGE")

@@ -467,3 +467,17 @@ $python$;
 
 COMMENT ON FUNCTION steward.add_list_partition(regclass, text[], text) IS
   'A list partition for new values of a list-partitioned table, with their rows moved out of DEFAULT';
+
+CREATE OR REPLACE FUNCTION steward.change_span(parent regclass, new_span interval)
+RETURNS TABLE (previous_span interval, span interval, switch_at text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.span_change.change_span(parent, new_span)
+$python$;
+
+COMMENT ON FUNCTION steward.change_span(regclass, interval) IS
+  'Changes the span of a managed range table for the partitions still to be made: they start at the newest upper bound, no gap, no overlap';
