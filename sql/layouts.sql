@@ -73,5 +73,43 @@ SELECT * FROM steward.change_span('readings', '-1 day');
 SELECT * FROM steward.change_span('regional_sales', '1 day');
 SELECT * FROM steward.change_span('sales_analytics', '1 day');
 
+-- Foreign partitions (postgres_fdw, a loopback server to this database): never moved into or out of, detached by
+-- retention instead of dropped, read by the reports.
+CREATE EXTENSION postgres_fdw;
+\set ECHO none
+SELECT format('CREATE SERVER loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %L, port %L, dbname %L)',
+              coalesce(host(inet_server_addr()), split_part(current_setting('unix_socket_directories'), ',', 1)),
+              current_setting('port'), current_database()) \gexec
+\set ECHO all
+CREATE USER MAPPING FOR CURRENT_USER SERVER loop OPTIONS (user 'postgres');
+CREATE TABLE far_store (at date NOT NULL, v int);
+INSERT INTO far_store SELECT DATE '2020-01-01' + n % 31, n FROM generate_series(1, 300) AS n;
+CREATE TABLE far_default_store (at date NOT NULL, v int);
+INSERT INTO far_default_store SELECT current_date + n, n FROM generate_series(0, 9) AS n;
+CREATE TABLE spread (at date NOT NULL, v int) PARTITION BY RANGE (at);
+CREATE FOREIGN TABLE spread_2020_01 PARTITION OF spread FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')
+    SERVER loop OPTIONS (schema_name 'layouts', table_name 'far_store');
+CREATE FOREIGN TABLE spread_default PARTITION OF spread DEFAULT
+    SERVER loop OPTIONS (schema_name 'layouts', table_name 'far_default_store');
+SELECT partition, action FROM steward.drop_old_partitions('spread', '1 year', dry_run => true);
+SELECT action, partition, ok FROM steward.manage('spread', '1 month', premake => 1, retention => '1 year')
+WHERE action IN ('warning', 'would detach', 'would drop');
+SELECT action, partition, ok FROM steward.maintain_partitions('spread') WHERE action <> 'create';
+SELECT relkind, (SELECT count(*) FROM pg_inherits WHERE inhrelid = c.oid) AS attached
+FROM pg_class AS c WHERE relname = 'spread_2020_01';
+SELECT count(*) AS remote_rows FROM far_store;
+SELECT count(*) AS remote_default_rows FROM far_default_store;
+SELECT count(*) > 2 AS tree_read, count(*) FILTER (WHERE is_default) AS defaults,
+       bool_and(total_bytes IS NULL) FILTER (WHERE is_default) AS foreign_size_unknown
+FROM steward.partitions('spread');
+SELECT count(*) >= 0 AS health_reads FROM steward.health();
+SELECT count(*) >= 0 AS hot_partitions_reads FROM steward.hot_partitions('spread');
+SELECT count(*) >= 0 AS index_usage_reads FROM steward.partition_index_usage('spread');
+SELECT count(*) >= 0 AS bloat_reads FROM steward.table_bloat();
+SELECT count(*) >= 0 AS index_report_reads FROM steward.index_report();
+SELECT steward.unmanage('spread');
+DROP SERVER loop CASCADE;
+DROP EXTENSION postgres_fdw;
+
 RESET search_path;
 DROP SCHEMA layouts CASCADE;

@@ -256,15 +256,18 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewParti
 def create_range_partition(
     db: Database, parent: Parent, start: Bound, end: Bound, *,
     span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
+    warn_foreign: bool = True,
 ) -> Created:
-    """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows."""
+    """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows.
+    ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table)."""
     tz = tz or ZoneInfo("UTC")
     if not order(start) < order(end):
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
     what = f"create partition {parent.label} [{bound_text(start)}, {bound_text(end)})"
     chosen = options or PartitionOptions()
     return with_default_rescue(db, parent, chosen, what,
-                               lambda force: _create_locked(db, parent, start, end, span, tz, force, chosen))
+                               lambda force: _create_locked(db, parent, start, end, span, tz, force, chosen,
+                                                            warn_foreign))
 
 
 def with_default_rescue(db: Database, parent: Parent, options: PartitionOptions, what: str,
@@ -300,7 +303,7 @@ def lock_for_change(db: Database, parent: Parent) -> None:
 
 
 def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
-                   force_move: bool, options: PartitionOptions) -> Created:
+                   force_move: bool, options: PartitionOptions, warn_foreign: bool = True) -> Created:
     """One attempt, under lock_timeout: the catalog is read after the parent's locks are held."""
     lock_for_change(db, parent)
     partitions = catalog.range_partitions(db, parent)
@@ -309,12 +312,14 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
         return Created(found.oid, found.schema, found.name, start, end, created=False)
     name = _choose_name(db, parent, start, end, span, tz)
     oid, moved = attach_new_partition(db, parent, name, _range_partition(parent, start, end), options,
-                                      template=_template(partitions), force_move=force_move)
+                                      template=_template(partitions), force_move=force_move,
+                                      warn_foreign=warn_foreign)
     return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
 
 
 def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartition, options: PartitionOptions, *,
-                         template: RangePartition | None = None, force_move: bool = False) -> tuple[int, int]:
+                         template: RangePartition | None = None, force_move: bool = False,
+                         warn_foreign: bool = True) -> tuple[int, int]:
     """Steps 1 to 5 (module docstring) for a partition of any layout, the parent's locks held: a standalone
     table like the parent, its CHECK, the DEFAULT rows that belong to it moved in (never from a foreign DEFAULT),
     ATTACH, the parent's owner and grants. Returns the new oid and the rows moved."""
@@ -347,7 +352,7 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
         table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
         if new.check_sql is not None:
             table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
-    if foreign is not None:
+    if foreign is not None and warn_foreign:
         db.warning(f"the DEFAULT partition {foreign} of {parent.label} is a foreign table: rows of {new.text} in "
                    f"it, if any, stay there (pg_steward never moves rows out of a foreign table); queries "
                    f"pruned to {parent.schema}.{name} no longer see them")
