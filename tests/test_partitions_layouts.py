@@ -274,3 +274,42 @@ def test_change_span_refuses_unmanaged_integer_and_list_tables(conn: psycopg.Con
           "not managed")
     fails(conn, "SELECT * FROM steward.change_span('ids', '1 day')", errors.InvalidParameterValue, "integer key")
     fails(conn, "SELECT * FROM steward.change_span('rs', '1 day')", errors.WrongObjectType, "not by RANGE")
+
+
+def test_list_move_runs_the_owners_code_as_the_owner(conn: psycopg.Connection) -> None:
+    """A superuser adds the partition; the owner's trigger on DEFAULT runs with the owner's rights, not the caller's."""
+    conn.execute("CREATE ROLE rs_owner")
+    conn.execute("GRANT CREATE ON SCHEMA public TO rs_owner")
+    list_table(conn)
+    conn.execute("CREATE TABLE seen (who text)")
+    conn.execute("GRANT INSERT ON seen TO rs_owner")
+    conn.execute("CREATE FUNCTION public.note() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$BEGIN INSERT INTO public.seen VALUES (current_user); RETURN NULL; END$$")
+    conn.execute("CREATE TRIGGER note AFTER DELETE ON rs_other FOR EACH STATEMENT EXECUTE FUNCTION public.note()")
+    conn.execute("ALTER TABLE rs OWNER TO rs_owner")
+    conn.execute("ALTER TABLE rs_other OWNER TO rs_owner")
+    conn.execute("ALTER TABLE rs_americas OWNER TO rs_owner")
+    conn.execute("ALTER FUNCTION public.note() OWNER TO rs_owner")
+    conn.execute("INSERT INTO rs (region) VALUES ('ZA'), ('ZA')")
+    conn.execute("SELECT steward.add_list_partition('rs', ARRAY['ZA'])")
+    assert conn.execute("SELECT who FROM seen").fetchall() == [("rs_owner",)]
+    assert conn.execute("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE relname = 'rs_za'"
+                        ).fetchone() == ("rs_owner",)
+
+
+def test_a_role_that_may_not_change_the_table_changes_nothing(conn: psycopg.Connection) -> None:
+    list_table(conn)
+    hash_table(conn)
+    conn.execute("INSERT INTO rs (region) VALUES ('ZA')")
+    conn.execute("CREATE ROLE stranger")
+    conn.execute("GRANT SELECT ON rs, ua TO stranger")
+    conn.execute("GRANT CREATE ON SCHEMA public TO stranger")
+    for call in ("SELECT steward.add_list_partition('rs', ARRAY['ZA'])",
+                 "SELECT * FROM steward.create_hash_partitions('ua', 2)"):
+        with conn.transaction():
+            conn.execute("SET LOCAL ROLE stranger")
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(call)
+            raise psycopg.Rollback
+    assert conn.execute("SELECT count(*) FROM rs_other").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'ua'::regclass").fetchone() == (0,)
