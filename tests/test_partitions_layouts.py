@@ -313,3 +313,18 @@ def test_a_role_that_may_not_change_the_table_changes_nothing(conn: psycopg.Conn
             raise psycopg.Rollback
     assert conn.execute("SELECT count(*) FROM rs_other").fetchone() == (1,)
     assert conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'ua'::regclass").fetchone() == (0,)
+
+
+def test_list_values_with_quotes_backslashes_and_unicode(conn: psycopg.Connection) -> None:
+    list_table(conn)
+    values = ["O'Brien", "a\\b", "é", "x\"y", " lead", "1; DROP TABLE rs"]
+    conn.execute("INSERT INTO rs (region) SELECT unnest(%s::text[])", [values])
+    before = digest(conn, "rs")
+    names = [conn.execute("SELECT steward.add_list_partition('rs', ARRAY[%s])::regclass::oid::regclass::text",
+                          [v]).fetchone()[0] for v in values]
+    assert digest(conn, "rs") == before
+    assert conn.execute("SELECT count(*) FROM rs_other").fetchone() == (0,)
+    for value, name in zip(values, names, strict=True):
+        assert conn.execute(f"SELECT region FROM {name}").fetchall() == [(value,)]
+    assert names[2].startswith("rs_v") and len(names) == len(set(names))
+    assert conn.execute("SELECT to_regclass('rs') IS NOT NULL").fetchone() == (True,)
