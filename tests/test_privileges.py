@@ -222,6 +222,7 @@ def test_statistics_reports_show_what_the_statistics_views_show(scene: Scene) ->
     "SELECT * FROM steward.manage('secret_partitioned', premake => 5, retention => '1 day')",
     "SELECT steward.create_partition('secret_partitioned', '2035-03-01')",
     "SELECT steward.create_monthly_partition('secret_partitioned', '2035-03-01')",
+    "SELECT * FROM steward.change_span('secret_partitioned', '1 day')",
     "SELECT * FROM steward.drop_old_partitions('secret_partitioned', '1 year')",
     "SELECT * FROM steward.drop_old_partitions('secret_partitioned', '1 year', 'detach')",
     "UPDATE steward.partition_config SET retention = '1 day'",

@@ -440,3 +440,44 @@ $python$;
 
 COMMENT ON FUNCTION steward.record_detach(regclass, text, text, boolean, text) IS
   'Logs in steward.partition_maintenance_log a detach step that a client ran (see steward.detach_steps)';
+
+CREATE OR REPLACE FUNCTION steward.create_hash_partitions(parent regclass, modulus integer)
+RETURNS TABLE (partition regclass, remainder integer, created boolean)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+@python pg_steward.partitions.layouts.create_hash_partitions(parent, modulus)
+$python$;
+
+COMMENT ON FUNCTION steward.create_hash_partitions(regclass, integer) IS
+  'The hash partitions of remainders 0 to modulus - 1 of a hash-partitioned table: existing ones kept, missing ones created';
+
+CREATE OR REPLACE FUNCTION steward.add_list_partition(parent regclass, list_values text[], name text DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.layouts.add_list_partition(parent, list_values, name)
+$python$;
+
+COMMENT ON FUNCTION steward.add_list_partition(regclass, text[], text) IS
+  'A list partition for new values of a list-partitioned table, with their rows moved out of DEFAULT';
+
+CREATE OR REPLACE FUNCTION steward.change_span(parent regclass, new_span interval)
+RETURNS TABLE (previous_span interval, span interval, switch_at text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.span_change.change_span(parent, new_span)
+$python$;
+
+COMMENT ON FUNCTION steward.change_span(regclass, interval) IS
+  'Changes the span of a managed range table for the partitions still to be made: they start at the newest upper bound, no gap, no overlap';

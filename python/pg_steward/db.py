@@ -29,6 +29,9 @@ class Database(Protocol):
     def notice(self, message: str) -> None:
         """Tell the user about progress (a NOTICE in SQL, a line on stderr in the CLI)."""
 
+    def warning(self, message: str) -> None:
+        """Tell the user about something left undone on purpose (a WARNING in SQL, a line on stderr in the CLI)."""
+
     def subtransaction(self) -> AbstractContextManager[Any]:
         """A block that is rolled back alone when it raises (a savepoint)."""
 
@@ -102,6 +105,9 @@ class PlpyDatabase:
     def notice(self, message: str) -> None:
         self._plpy.notice(message)
 
+    def warning(self, message: str) -> None:
+        self._plpy.warning(message)
+
     def subtransaction(self) -> AbstractContextManager[Any]:
         return self._plpy.subtransaction()
 
@@ -134,6 +140,11 @@ class PsycopgDatabase:
         import sys
 
         print(message, file=sys.stderr)
+
+    def warning(self, message: str) -> None:
+        import sys
+
+        print(f"WARNING: {message}", file=sys.stderr)
 
     def subtransaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()

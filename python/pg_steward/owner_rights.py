@@ -166,6 +166,9 @@ class OwnerDatabase:
     def notice(self, message: str) -> None:
         self.caller.notice(message)
 
+    def warning(self, message: str) -> None:
+        self.caller.warning(message)
+
     def subtransaction(self) -> AbstractContextManager[Any]:
         return self.caller.subtransaction()
 

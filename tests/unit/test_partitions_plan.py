@@ -125,3 +125,15 @@ def test_a_sentinel_at_the_key_maximum_gets_the_last_slot_and_no_gap_filling() -
     low = [part(1, 1001)]
     assert wanted_ranges(low, ints, 2147483647, None, [1500, 2147483647], "integer", 100) == [
         (1001, 2000), (2147483000, Unbounded.MAXVALUE)]
+
+
+def test_a_smaller_span_after_long_history_reaches_the_clock() -> None:
+    """Five years of monthly partitions, then an hourly span (steward.change_span): the covered history does not
+    use up a run's MAX_NEW_PER_RUN slots; the hours from the newest bound on are planned."""
+    history = [part(dt.datetime(2020 + i // 12, i % 12 + 1, 1), dt.datetime(2020 + (i + 1) // 12, (i + 1) % 12 + 1, 1))
+               for i in range(60)]
+    now = dt.datetime(2024, 12, 31, 22, 30)
+    wanted = wanted_ranges(history, config(premake=3, span=Span(micros=3_600_000_000)), now, None, [])
+    assert wanted == [(dt.datetime(2025, 1, 1, h), dt.datetime(2025, 1, 1, h + 1)) for h in range(2)]
+    wanted = wanted_ranges(history[:-1], config(premake=3, span=Span(micros=3_600_000_000)), now, None, [])
+    assert wanted[0] == (dt.datetime(2024, 12, 1), dt.datetime(2024, 12, 1, 1)) and len(wanted) == MAX_NEW_PER_RUN

@@ -32,7 +32,10 @@ LEFT JOIN pg_catalog.pg_attribute AS a
 
 _RANGES_SQL = """
 SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name,
-       pg_catalog.pg_get_expr(c.relpartbound, 0) AS bound, c.relkind = 'p' AS is_partitioned
+       pg_catalog.pg_get_expr(c.relpartbound, 0) AS bound, c.relkind = 'p' AS is_partitioned,
+       c.relkind = 'f' OR (c.relkind = 'p' AND EXISTS (
+           SELECT FROM pg_catalog.pg_partition_tree(c.oid) AS t JOIN pg_catalog.pg_class AS l ON l.oid = t.relid
+           WHERE l.relkind = 'f')) AS is_foreign
 FROM pg_catalog.pg_inherits AS i
 JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
@@ -150,7 +153,7 @@ def range_partitions(db: Database, parent: Parent) -> list[RangePartition]:
             oid=row["oid"], schema=row["schema"], name=row["name"],
             start=from_text(bound.range_from[0], parent.key_type),
             end=from_text(bound.range_to[0], parent.key_type),
-            is_partitioned=row["is_partitioned"],
+            is_partitioned=row["is_partitioned"], is_foreign=row["is_foreign"],
         ))
     return out
 

@@ -154,7 +154,7 @@ def managed_oids(db: Database, parent_oid: int | None = None) -> list[int]:
     return [r["oid"] for r in db.query(sql + " ORDER BY parent::text")]
 
 
-def _require_owner(db: Database, parent: catalog.Parent) -> None:
+def require_owner(db: Database, parent: catalog.Parent) -> None:
     if not db.query("SELECT pg_catalog.pg_has_role(current_user, $1::text, 'USAGE') AS ok", parent.owner)[0]["ok"]:
         raise StewardError(f"must be owner of table {parent.label} to manage its partitions", INSUFFICIENT_PRIVILEGE)
 
@@ -166,7 +166,7 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
     """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid."""
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
-    _require_owner(db, parent)
+    require_owner(db, parent)
     for value, what in ((premake, "premake"), (retention_mode, "retention_mode"), (time_zone, "time_zone"),
                         (lock_timeout, "lock_timeout"), (lock_retries, "lock_retries")):
         not_null(what, value)
@@ -245,6 +245,6 @@ def _check_storage_parameters(db: Database, parameters: list[str]) -> None:
 
 def unmanage(db: Database, parent_name: str | None) -> bool:
     parent = catalog.read_parent(db, parent_name)
-    _require_owner(db, parent)
+    require_owner(db, parent)
     return bool(db.query("DELETE FROM steward.partition_config WHERE parent = $1::bigint::oid RETURNING 1",
                          parent.oid))

@@ -6,7 +6,7 @@ subtransaction, so the parent is never locked ACCESS EXCLUSIVE:
 0. SHARE UPDATE EXCLUSIVE on the parent alone (``locking.lock_parent``:
    pg_steward's changes to a table one at a time) and, if the parent has
    DEFAULT, SHARE ROW EXCLUSIVE on it (writers through the parent wait; see
-   ``_lock_parent``). Then the catalog is read.
+   ``lock_for_change``). Then the catalog is read.
 1. ``CREATE TABLE new (LIKE parent ...)``: locks nothing the application uses.
 2. ``ADD CONSTRAINT ... CHECK (key in range)`` on the new table, so that
    ATTACH needs no validation scan of it.
@@ -30,7 +30,9 @@ newest sibling.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pg_steward.arguments import not_null
@@ -83,8 +85,8 @@ class Created:
     oid: int
     schema: str
     name: str
-    start: Bound
-    end: Bound
+    start: Bound | None  # None: a list or hash partition
+    end: Bound | None
     created: bool
     moved_rows: int = 0
 
@@ -174,15 +176,45 @@ def _copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
         db.execute(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
 
 
-def _default_rows(db: Database, parent: Parent, start: Bound, end: Bound) -> bool:
+@dataclass(frozen=True)
+class NewPartition:
+    """A partition to be made, whatever the layout: its bound clause, the CHECK that spares ATTACH the scan of
+    the new table (None: none needed), and the rows of DEFAULT that belong to it (``WHERE`` clause, parameters).
+    """
+
+    bound_sql: str  # FOR VALUES ...
+    check_sql: str | None
+    rows_where: str
+    rows_args: tuple[Any, ...]
+    text: str  # what it holds, for messages: "2024-07-01 to 2024-08-01", "values 'ZA', 'NG'"
+
+
+def _range_partition(parent: Parent, start: Bound, end: Bound) -> NewPartition:
+    where, args = _in_range(parent, start, end)
+    return NewPartition(_range_sql(start, end), _check_sql(parent, start, end), where, args,
+                        f"{bound_text(start)} to {bound_text(end)}")
+
+
+def foreign_default(db: Database, parent: Parent) -> str | None:
+    """The name of the parent's DEFAULT partition when it is a foreign table (None otherwise).
+
+    pg_steward never moves rows into or out of a foreign table: a foreign DEFAULT's rows stay where they are,
+    and ATTACH does not check them (PostgreSQL skips the scan of a foreign DEFAULT)."""
+    if parent.default_oid is None:
+        return None
+    row = db.query("SELECT c.relkind::text AS k FROM pg_catalog.pg_class AS c WHERE c.oid = $1::bigint::oid",
+                   parent.default_oid)
+    return ".".join(catalog.relation_name(db, parent.default_oid)) if row and row[0]["k"] == "f" else None
+
+
+def _default_rows(db: Database, parent: Parent, new: NewPartition) -> bool:
     if parent.default_oid is None:
         return False
     schema, name = catalog.relation_name(db, parent.default_oid)
-    where, args = _in_range(parent, start, end)
-    return bool(db.query(f"SELECT 1 FROM {qualified(schema, name)} {where} LIMIT 1", *args))
+    return bool(db.query(f"SELECT 1 FROM {qualified(schema, name)} {new.rows_where} LIMIT 1", *new.rows_args))
 
 
-def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound, end: Bound) -> int:
+def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewPartition) -> int:
     assert parent.default_oid is not None
     default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
     db.execute(f"LOCK TABLE {default_sql} IN ACCESS EXCLUSIVE MODE")
@@ -190,7 +222,7 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound,
     # DEFAULT is locked ACCESS EXCLUSIVE: nothing changes it between the copy and the delete, which are two plain
     # statements (a DELETE ... RETURNING feeding the INSERT buffers every row in a tuplestore, which
     # bench/partition_maintenance.py (c) showed slower).
-    where, args = _in_range(parent, start, end)
+    where, args = new.rows_where, new.rows_args
     copied = db.execute(f"INSERT INTO {new_sql} ({columns}) SELECT {columns} FROM {default_sql} {where}", *args)
     try:
         deleted = db.execute(f"DELETE FROM {default_sql} {where}", *args)
@@ -207,7 +239,7 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound,
             fields.get("constraint_name", ""), parent.default_oid)
         table = referencing[0]["t"] if referencing else fields.get("table_name", "another table")
         raise StewardError(
-            f"cannot move rows of {bound_text(start)} to {bound_text(end)} out of {default_sql}: a foreign key "
+            f"cannot move rows of {new.text} out of {default_sql}: a foreign key "
             f"of {table} references them "
             f"({fields.get('constraint_name', 'a constraint')}); the rows stay in DEFAULT",
             FOREIGN_KEY_VIOLATION, detail=fields.get("detail"),
@@ -224,28 +256,38 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, start: Bound,
 def create_range_partition(
     db: Database, parent: Parent, start: Bound, end: Bound, *,
     span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
+    warn_foreign: bool = True,
 ) -> Created:
-    """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows."""
-    options = options or PartitionOptions()
+    """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows.
+    ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table)."""
     tz = tz or ZoneInfo("UTC")
     if not order(start) < order(end):
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
     what = f"create partition {parent.label} [{bound_text(start)}, {bound_text(end)})"
+    chosen = options or PartitionOptions()
+    return with_default_rescue(db, parent, chosen, what,
+                               lambda force: _create_locked(db, parent, start, end, span, tz, force, chosen,
+                                                            warn_foreign))
+
+
+def with_default_rescue(db: Database, parent: Parent, options: PartitionOptions, what: str,
+                        attempt: Callable[[bool], Created]) -> Created:
+    """``attempt(force_move)`` under lock_timeout with retries; once more with the move of DEFAULT rows
+    forced when ATTACH found a row that reached DEFAULT after it was looked at (23514). Any layout's creation
+    goes through here: one discipline of locks and of rows moved out of DEFAULT."""
     try:
-        made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,
-                                                                               options))
+        made = with_lock_retries(db, options.lock, what, lambda: attempt(False))
     except Exception as error:
         if error_sqlstate(error) != CHECK_VIOLATION:
             raise
         # A row of the range reached DEFAULT by a direct insert after we looked: ATTACH refused. Move it this time.
-        made = with_lock_retries(db, options.lock, what, lambda: _create_locked(db, parent, start, end, span, tz,
-                                                                               options, force_move=True))
+        made = with_lock_retries(db, options.lock, what, lambda: attempt(True))
     if made.moved_rows:
         db.notice(f"moved {made.moved_rows} rows from the DEFAULT partition of {parent.label} into {made.label}")
     return made
 
 
-def _lock_parent(db: Database, parent: Parent) -> None:
+def lock_for_change(db: Database, parent: Parent) -> None:
     """Serialize pg_steward's changes to ``parent``; with a DEFAULT partition, hold its writers off until commit.
 
     The table's change lock (``locking.lock_parent``, which only roles its owner trusts can take) makes a second
@@ -261,16 +303,27 @@ def _lock_parent(db: Database, parent: Parent) -> None:
 
 
 def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
-                   options: PartitionOptions, force_move: bool = False) -> Created:
+                   force_move: bool, options: PartitionOptions, warn_foreign: bool = True) -> Created:
     """One attempt, under lock_timeout: the catalog is read after the parent's locks are held."""
-    _lock_parent(db, parent)
+    lock_for_change(db, parent)
     partitions = catalog.range_partitions(db, parent)
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
         return Created(found.oid, found.schema, found.name, start, end, created=False)
     name = _choose_name(db, parent, start, end, span, tz)
+    oid, moved = attach_new_partition(db, parent, name, _range_partition(parent, start, end), options,
+                                      template=_template(partitions), force_move=force_move,
+                                      warn_foreign=warn_foreign)
+    return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
+
+
+def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartition, options: PartitionOptions, *,
+                         template: RangePartition | None = None, force_move: bool = False,
+                         warn_foreign: bool = True) -> tuple[int, int]:
+    """Steps 1 to 5 (module docstring) for a partition of any layout, the parent's locks held: a standalone
+    table like the parent, its CHECK, the DEFAULT rows that belong to it moved in (never from a foreign DEFAULT),
+    ATTACH, the parent's owner and grants. Returns the new oid and the rows moved."""
     new_sql = qualified(parent.schema, name)
-    template = _template(partitions)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
     partition_by = ""
@@ -290,15 +343,22 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
     if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
         db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
     check = quote_ident(f"{name[:40]}_bound")
+    foreign = foreign_default(db, parent)
     with owner_rights(db, parent.owner, parent.label) as table_db:
-        table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({_check_sql(parent, start, end)})")
-        stranded = force_move or _default_rows(table_db, parent, start, end)
-        moved = _move_default_rows(table_db, parent, new_sql, start, end) if stranded else 0
-        table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {_range_sql(start, end)}")
-        table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+        if new.check_sql is not None:
+            table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
+        stranded = foreign is None and (force_move or _default_rows(table_db, parent, new))
+        moved = _move_default_rows(table_db, parent, new_sql, new) if stranded else 0
+        table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
+        if new.check_sql is not None:
+            table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+    if foreign is not None and warn_foreign:
+        db.warning(f"the DEFAULT partition {foreign} of {parent.label} is a foreign table: rows of {new.text} in "
+                   f"it, if any, stay there (pg_steward never moves rows out of a foreign table); queries "
+                   f"pruned to {parent.schema}.{name} no longer see them")
     _copy_grants(db, parent, new_sql)
     oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
-    return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
+    return oid, moved
 
 
 def _key_value(db: Database, parent: Parent, text: str, tz: ZoneInfo) -> Key:

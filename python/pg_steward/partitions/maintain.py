@@ -33,11 +33,11 @@ from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
 from pg_steward.partitions.config import limits, managed_oids, read_config, register, require_registered_identity
-from pg_steward.partitions.create import create_range_partition
+from pg_steward.partitions.create import create_range_partition, foreign_default
 from pg_steward.partitions.locking import lock_parent, with_lock_retries
 from pg_steward.partitions.model import NOT_WORK, Config, Parent, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
-from pg_steward.partitions.retention import expired, retire
+from pg_steward.partitions.retention import FOREIGN_NOTE, effective_mode, expired, retire
 from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
 from pg_steward.partitions.survey import idle_tables
 from pg_steward.partitions.values import Bound, bound_text, from_text
@@ -85,8 +85,8 @@ def stranded_values(db: Database, parent: Parent, config: Config) -> Stranded:
 
     A value no partition of this table's spans can hold (infinity, a BC date, a year past 9999) never stops
     the walk: the search runs over the placeable values only, and the others are counted."""
-    if parent.default_oid is None:
-        return Stranded([])
+    if parent.default_oid is None or foreign_default(db, parent) is not None:
+        return Stranded([])  # rows of a foreign DEFAULT are never moved: maintain_table warns
     assert parent.key_type is not None
     default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
     key, tz = parent.key_sql, zone(config.time_zone)
@@ -190,7 +190,7 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
         try:
             with db.subtransaction():
                 made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
-                                              options=config.options)
+                                              options=config.options, warn_foreign=False)
         except Exception as error:
             if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
                 raise
@@ -208,8 +208,11 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     if cutoff is not None:
         for part in expired(catalog.range_partitions(db, parent), cutoff):
             detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
+            mode = effective_mode(part, config.retention_mode)
+            if mode != config.retention_mode:
+                detail += f"; {FOREIGN_NOTE}"
             if not retire_now:
-                actions.append(Action(parent.oid, f"would {config.retention_mode}", f"{part.schema}.{part.name}",
+                actions.append(Action(parent.oid, f"would {mode}", f"{part.schema}.{part.name}",
                                       True, f"{detail}; {_contents(db, parent, part)}; done by the next "
                                       "maintenance run (steward.run_maintenance or maintain_partitions)"))
                 continue
@@ -219,7 +222,14 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                                       "the next run goes on"))
                 return actions
             name = retire(db, parent, part, config.retention_mode, config.archive_schema, config.options.lock)
-            actions.append(Action(parent.oid, config.retention_mode, name, True, detail))
+            actions.append(Action(parent.oid, mode, name, True, detail))
+    foreign = foreign_default(db, parent)
+    if foreign is not None:  # with the table's last step: once per run
+        note = (f"the DEFAULT partition {foreign} is a foreign table: pg_steward never moves rows out of it, so "
+                "its rows are not put into their partitions, and those of a range given a partition are no "
+                "longer seen by queries pruned to that partition; move them by hand")
+        db.warning(f"{parent.label}: {note}")
+        actions.append(Action(parent.oid, "warning", foreign, True, note))
     if wide:  # with the table's last step: once per run
         actions.append(Action(parent.oid, "gap", None, True, gap_note(parent, config, wide, max_gap_slots)))
     unplaceable = 0

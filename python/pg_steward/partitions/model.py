@@ -54,6 +54,7 @@ class RangePartition:
     start: Bound
     end: Bound
     is_partitioned: bool
+    is_foreign: bool = False  # a foreign table, or partitioned with a foreign table below it
 
     @property
     def sql(self) -> str:
@@ -78,7 +79,7 @@ class Limits:
 
 
 # Actions that report rather than do: not counted as work done by a run.
-NOT_WORK = ("more", "skip", "gap")
+NOT_WORK = ("more", "skip", "gap", "warning")
 
 
 @dataclass(frozen=True)

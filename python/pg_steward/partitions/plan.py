@@ -112,14 +112,20 @@ def wanted_ranges(parts: Sequence[RangePartition], config: Config, now: Key | No
         return []
     wide = [(s, e) for s, e, _ in wide_gaps(parts, config, now, stranded, key_type, max_gap_slots)]
     slots: list[tuple[Key, Bound]] = []
-    start: Bound = floor(where.low, config.span, tz)  # type: ignore[arg-type]
-    while order(start) < order(where.horizon) and len(slots) < MAX_NEW_PER_RUN:
-        past = next((floor(e, config.span, tz) for s, e in wide if order(s) <= order(start) < order(e)), None)
-        if past is not None and order(past) > order(start):
-            start = past  # over a wide gap
-            continue
-        slots.append((start, advance_within(start, config.span, tz, key_type)))  # type: ignore[arg-type]
-        start = slots[-1][1]
+    # The span's slots are walked only where no partition is: history made with another span (steward.change_span
+    # from months to hours) would otherwise use up MAX_NEW_PER_RUN on covered slots before reaching the clock.
+    for piece_start, piece_end in uncovered(floor(where.low, config.span, tz), where.horizon, taken):
+        start: Bound = floor(piece_start, config.span, tz)  # type: ignore[arg-type]
+        while order(start) < order(piece_end) and len(slots) < MAX_NEW_PER_RUN:
+            past = next((floor(e, config.span, tz) for s, e in wide if order(s) <= order(start) < order(e)), None)
+            if past is not None and order(past) > order(start):
+                start = past  # over a wide gap
+                continue
+            if slots and order(slots[-1][1]) > order(start):
+                start = slots[-1][1]  # the slot of the previous piece's end, already walked
+                continue
+            slots.append((start, advance_within(start, config.span, tz, key_type)))  # type: ignore[arg-type]
+            start = slots[-1][1]
     if where.exact_low and slots and slots[0][0] == floor(where.low, config.span, tz):
         slots[0] = (where.low, slots[0][1])  # type: ignore[assignment]
     filling = len(slots)

@@ -34,9 +34,19 @@ def expired(partitions: list[RangePartition], cutoff: Key) -> list[RangePartitio
     return sorted(old, key=lambda p: order(p.start))
 
 
+FOREIGN_NOTE = "a foreign table (or one holding foreign tables): detached, never dropped"
+
+
+def effective_mode(part: RangePartition, mode: str) -> str:
+    """The mode retention applies to ``part``: a foreign partition is detached instead of dropped, since
+    pg_steward never removes what lives on another server from its tree by dropping it."""
+    return "detach" if mode == "drop" and part.is_foreign else mode
+
+
 def retire(db: Database, parent: Parent, part: RangePartition, mode: str, archive_schema: str | None,
            lock: LockPolicy) -> str:
-    """Drop, detach or archive one partition; returns the name it has afterwards."""
+    """Drop, detach or archive one partition (``effective_mode``); returns the name it has afterwards."""
+    mode = effective_mode(part, mode)
     from pg_steward.partitions.locking import lock_parent, with_lock_retries
 
     def step() -> str:
@@ -88,8 +98,9 @@ def drop_old_partitions(db: Database, parent_name: str | None, retention: str | 
         name = f"{part.schema}.{part.name}"
         if not dry_run:
             name = retire(db, parent, part, mode, archive_schema, lock)
+        done = effective_mode(part, mode)
         out.append({
             "partition": name, "range_from": bound_text(part.start), "range_to": bound_text(part.end),
-            "action": mode if not dry_run else f"would {mode}",
+            "action": done if not dry_run else f"would {done}",
         })
     return out

@@ -59,13 +59,17 @@ def _covered(parent: Parent, config: Config, parts: list[RangePartition], now_ke
 
 def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) -> set[int]:
     """Parents whose DEFAULT partition holds a row with a key; all of a batch that could not be read."""
-    names = {}
+    names: dict[int, str] = {}
+    foreign: set[int] = set()
     if parents:
         rows = db.query(
-            "SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name "
+            "SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name, "
+            "c.relkind = 'f' AS is_foreign "
             "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.oid::bigint = ANY($1::bigint[])", [p.default_oid for p in parents])
-        names = {r["oid"]: qualified(r["schema"], r["name"]) for r in rows}
+        # A foreign DEFAULT is never read here nor moved out of (maintain.stranded_values): no work in it.
+        foreign = {r["oid"] for r in rows if r["is_foreign"]}
+        names = {r["oid"]: qualified(r["schema"], r["name"]) for r in rows if not r["is_foreign"]}
     found: set[int] = set()
     if names and not db.query("SELECT r.rolsuper OR r.rolbypassrls AS bypass FROM pg_catalog.pg_roles AS r "
                               "WHERE r.rolname = current_user")[0]["bypass"]:
@@ -79,7 +83,8 @@ def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) ->
     policy = LockPolicy(timeout_ms=timeout_ms, retries=0)
     for i in range(0, len(parents), DEFAULT_BATCH):
         batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names]
-        found |= {p.oid for p in parents[i:i + DEFAULT_BATCH] if p.default_oid not in names}
+        found |= {p.oid for p in parents[i:i + DEFAULT_BATCH]
+                  if p.default_oid not in names and p.default_oid not in foreign}
         if not batch:
             continue
         sql = " UNION ALL ".join(
