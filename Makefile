@@ -89,6 +89,15 @@ install-python:
 	$(PIP) install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --target '$(DESTDIR)$(PYTHON_DIR)' \
 	    --only-binary=:all: --python-version $(SERVER_PYTHON) -r python/requirements-server.txt
 	cd python && find pg_steward -type f ! -path '*__pycache__*' -exec install -D -m 0644 '{}' '$(DESTDIR)$(PYTHON_DIR)/{}' \;
+	@# Byte-compiled with the server's Python version, so that a session does not compile every module it
+	@# imports (the server cannot write __pycache__ here). checked-hash: a .pyc stays valid when a package
+	@# build copies the files with new times, and is ignored when its source changed. Skipped, with a note,
+	@# when no interpreter of that version is on this machine: the server then compiles in memory.
+	@py=$$(command -v /usr/bin/python$(SERVER_PYTHON) || command -v python$(SERVER_PYTHON) || true); \
+	if [ -n "$$py" ] && [ "$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = '$(SERVER_PYTHON)' ]; then \
+	    echo "$$py -m compileall $(DESTDIR)$(PYTHON_DIR)"; \
+	    $$py -m compileall -q -j 0 --invalidation-mode checked-hash $(if $(DESTDIR),-s '$(DESTDIR)' -p /) '$(DESTDIR)$(PYTHON_DIR)' >/dev/null; \
+	else echo "no python$(SERVER_PYTHON) here: the Python package is not byte-compiled"; fi
 	chmod -R a+rX '$(DESTDIR)$(PYTHON_DIR)'
 
 uninstall: uninstall-python

@@ -4,15 +4,21 @@
 One throwaway PostgreSQL server (``LocalServer``), one database per product:
 
 - ``bench_steward``: pg_steward manages ``--tables`` monthly tables;
-- ``bench_partman``: pg_partman (``create_parent``, native, monthly) manages the same tables;
+- ``bench_partman``: pg_partman at the server's default version (4.7.2, Debian 12's) manages the same
+  tables (``create_parent``, native, monthly);
+- ``bench_partman5``: pg_partman 5.1.0 (``VERSION '5.1.0'``, installed beside 4.7.2 by
+  scripts/install-partman-5) manages them too, with ``infinite_time_partitions`` on;
 - ``bench_manual``: the hand-written DEFAULT-rescue baseline of measurement (c).
 
 Measurements (see bench/README.md):
 
-(a) maintenance when nothing is due, ``--repeat`` times each, median seconds;
+(a) maintenance when nothing is due, ``--repeat`` times each, median seconds, in a warm session and as
+    the first call of a fresh session (what every pg_cron run pays), with the backend's peak memory;
 (b) maintenance when one new partition per table is due (premake raised by one),
     state restored after each run (new partitions dropped, premake lowered);
 (c) creating the partition of a month whose ``--rows`` rows sit in DEFAULT.
+
+A fresh session's fixed cost: ``psql -c 'SELECT steward.version()'`` against ``psql -c 'SELECT 1'``.
 
 Then a profile of pg_steward's side (pg_stat_statements with ``track = all``,
 in a separate pass that is not timed) to show where its time goes.
@@ -28,7 +34,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -43,7 +51,7 @@ import psycopg  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from pg_steward.localserver import LocalServer  # noqa: E402
+from pg_steward.localserver import LocalServer, bindir  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import machine  # noqa: E402
@@ -66,7 +74,10 @@ SERVER_SETTINGS = {
     "jit": "off",
 }
 
-DBS = {"steward": "bench_steward", "partman": "bench_partman", "manual": "bench_manual"}
+DBS = {"steward": "bench_steward", "partman": "bench_partman", "partman5": "bench_partman5",
+       "manual": "bench_manual"}
+PEERS = ("partman", "partman5")
+PARTMAN5 = "5.1.0"
 
 # Measurement (c): the month moved out of DEFAULT, and the months around it.
 MONTH = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
@@ -145,13 +156,16 @@ def machine_facts(server: LocalServer) -> dict[str, Any]:
         pg_version = one(conn, "SELECT version()")
         steward = conn.execute("SELECT * FROM steward.version()").fetchone()
         steward_cols = [d.name for d in conn.execute("SELECT * FROM steward.version()").description]
-    with connect(server, "partman") as conn:
-        partman = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
+    partman = {}
+    for product in PEERS:
+        with connect(server, product) as conn:
+            partman[product] = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
     return {
         **machine.describe(),
         "postgresql": pg_version,
         "pg_steward": dict(zip(steward_cols, steward, strict=True)),
-        "pg_partman": partman,
+        "pg_partman": partman["partman"],
+        "pg_partman_versions": partman,
         "server_settings": SERVER_SETTINGS,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -185,21 +199,33 @@ def setup_steward(server: LocalServer, tables: int) -> float:
     return elapsed
 
 
-def setup_partman(server: LocalServer, tables: int) -> float:
+def ensure_partman5() -> None:
+    """pg_partman 5.1.0's script beside the server's default pg_partman (scripts/install-partman-5)."""
+    pg_config = os.environ.get("PG_CONFIG", "pg_config")
+    sharedir = subprocess.run([pg_config, "--sharedir"], capture_output=True, text=True, check=True).stdout.strip()
+    if not (Path(sharedir) / "extension" / f"pg_partman--{PARTMAN5}.sql").exists():
+        subprocess.run([str(ROOT / "scripts" / "install-partman-5"), pg_config], check=True)
+
+
+def setup_partman(server: LocalServer, tables: int, product: str) -> float:
     """The same tables under pg_partman: native, monthly, premake 3, from the current month on.
 
-    create_parent adds the DEFAULT partition itself. pg_partman's configuration is left at its defaults
-    (infinite_time_partitions off: it premakes ahead of the newest row stored), so every table gets one row
-    of the current month, in both databases.
+    create_parent adds the DEFAULT partition itself. Every table gets one row of the current month, in
+    every database.
 
-    The server's default pg_partman version is used (4.7.2, Debian 12's, where it is installed); its major
+    ``partman``: the server's default pg_partman version (4.7.2, Debian 12's, where it is installed), at its
+    defaults (infinite_time_partitions off: it premakes ahead of the newest row stored). ``partman5``:
+    version 5.1.0 with infinite_time_partitions on (it premakes ahead of now, as pg_steward does). The major
     picks the API: 4.x ``p_type 'native'`` with ``p_interval 'monthly'``, 5.x ``p_type 'range'`` with an
     interval.
     """
     start_partition = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-01 00:00:00+00")
-    with connect(server, "partman") as conn:
+    with connect(server, product) as conn:
         conn.execute("CREATE SCHEMA partman")
-        conn.execute("CREATE EXTENSION pg_partman SCHEMA partman")
+        if product == "partman5":
+            conn.execute(f"CREATE EXTENSION pg_partman SCHEMA partman VERSION '{PARTMAN5}'")
+        else:
+            conn.execute("CREATE EXTENSION pg_partman SCHEMA partman")
         conn.execute("CREATE EXTENSION pg_stat_statements")
         version = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
         if int(version.split(".")[0]) >= 5:
@@ -215,6 +241,8 @@ def setup_partman(server: LocalServer, tables: int) -> float:
         for i in range(tables):
             conn.execute(create_parent, (f"public.t_{i}", start_partition))
         elapsed = time.perf_counter() - start
+        if product == "partman5":
+            conn.execute("UPDATE partman.part_config SET infinite_time_partitions = true")
         conn.execute(
             f"DO $$ BEGIN FOR i IN 0..{tables - 1} LOOP "
             "EXECUTE format('INSERT INTO public.t_%s VALUES (1, now(), 1)', i); END LOOP; END $$")
@@ -230,15 +258,53 @@ RUNNERS = {
     "steward maintain_partitions()": ("steward", STEWARD_SELECT),
     "steward run_maintenance()": ("steward", STEWARD_CALL),
     "partman run_maintenance()": ("partman", PARTMAN_RUN),
+    "partman 5.1.0 run_maintenance()": ("partman5", PARTMAN_RUN),
 }
+PRODUCTS = ("steward", *PEERS)
+
+
+def backend_peak_kb(conn: psycopg.Connection) -> int | None:
+    """Peak resident memory of this connection's backend (VmHWM of /proc/PID/status), in kB."""
+    pid = one(conn, "SELECT pg_backend_pid()")
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def session_cost(server: LocalServer, runs: int) -> dict[str, Any]:
+    """A fresh session's fixed cost: ``psql -c`` of ``SELECT steward.version()`` against ``SELECT 1``,
+    each ``runs`` times, interleaved; median wall seconds of the whole psql process."""
+    psql = str(bindir() / "psql")
+    url = server.url_for(DBS["steward"])
+    statements = {"SELECT 1": "SELECT 1", "SELECT steward.version()": "SELECT steward.version()"}
+    samples: dict[str, list[float]] = {name: [] for name in statements}
+    for _ in range(runs):
+        for name, sql in statements.items():
+            start = time.perf_counter()
+            subprocess.run([psql, "-X", "-q", "-d", url, "-c", sql], check=True, capture_output=True)
+            samples[name].append(time.perf_counter() - start)
+    medians = {name: median(v) for name, v in samples.items()}
+    return {"samples": samples, "median": medians,
+            "python_load_seconds": medians["SELECT steward.version()"] - medians["SELECT 1"]}
 
 
 # --------------------------------------------------------------------------- (a) nothing due
 
 
 def bench_idle(server: LocalServer, repeat: int) -> dict[str, Any]:
-    """Maintenance of every table when no partition is due; each variant ``repeat`` times, interleaved."""
-    conns = {p: connect(server, p) for p in ("steward", "partman")}
+    """Maintenance of every table when no partition is due; each variant ``repeat`` times, interleaved, in
+    warm sessions and as the first call of a fresh session (with the backend's peak memory after it)."""
+    conns = {p: connect(server, p) for p in PRODUCTS}
+    fresh_samples: dict[str, list[float]] = {name: [] for name in RUNNERS}
+    fresh_peak: dict[str, list[int | None]] = {name: [] for name in RUNNERS}
+    with connect(server, "steward") as bare:
+        bare.execute("SELECT 1")
+        bare_peak = backend_peak_kb(bare)
     try:
         before = {p: count_partitions(c) for p, c in conns.items()}
         cold: dict[str, float] = {}
@@ -257,6 +323,10 @@ def bench_idle(server: LocalServer, repeat: int) -> dict[str, Any]:
                 if name == "steward maintain_partitions()" and rows[0][0] != 0:
                     raise RuntimeError(f"pg_steward did {rows[0][0]} actions where nothing was due")
                 samples[name].append(seconds)
+                with connect(server, product) as fresh:
+                    seconds, _ = timed(fresh, sql)
+                    fresh_samples[name].append(seconds)
+                    fresh_peak[name].append(backend_peak_kb(fresh))
         after = {p: count_partitions(c) for p, c in conns.items()}
         if before != after:
             raise RuntimeError(f"partitions changed while nothing was due: {before} -> {after}")
@@ -267,7 +337,10 @@ def bench_idle(server: LocalServer, repeat: int) -> dict[str, Any]:
         for c in conns.values():
             c.close()
     medians = {name: median(s) for name, s in samples.items()}
-    return {"samples": samples, "median": medians, "cold_first_call": cold, "partitions": before}
+    peaks = {name: max((k for k in v if k is not None), default=None) for name, v in fresh_peak.items()}
+    return {"samples": samples, "median": medians, "cold_first_call": cold, "partitions": before,
+            "fresh_samples": fresh_samples, "fresh_median": {n: median(s) for n, s in fresh_samples.items()},
+            "peak_kb": {"fresh session, SELECT 1": bare_peak, **peaks}}
 
 
 # --------------------------------------------------------------------------- (b) one partition due per table
@@ -298,8 +371,8 @@ def due_run(server: LocalServer, conn: psycopg.Connection, name: str, tables: in
 
 
 def bench_due(server: LocalServer, tables: int, repeat: int) -> dict[str, Any]:
-    conns = {p: connect(server, p) for p in ("steward", "partman")}
     samples: dict[str, list[float]] = {name: [] for name in RUNNERS}
+    conns = {p: connect(server, p) for p in PRODUCTS}
     try:
         for product, sql in RUNNERS.values():  # warm sessions (nothing due)
             conns[product].execute(sql)
@@ -310,10 +383,12 @@ def bench_due(server: LocalServer, tables: int, repeat: int) -> dict[str, Any]:
                 seconds = due_run(server, conns[product], name, tables)
                 samples[name].append(seconds)
                 step(f"  (b) {name}: {seconds:.3f} s")
+        # The sessions' peak memory (VmHWM) over their runs; pg_steward's two calls share one session.
+        peaks = {product: backend_peak_kb(conn) for product, conn in conns.items()}
     finally:
         for c in conns.values():
             c.close()
-    return {"samples": samples, "median": {name: median(s) for name, s in samples.items()}}
+    return {"samples": samples, "median": {name: median(s) for name, s in samples.items()}, "peak_kb": peaks}
 
 
 # --------------------------------------------------------------------------- (c) rows moved out of DEFAULT
@@ -482,12 +557,13 @@ def python_profile(conn: psycopg.Connection, call: str) -> dict[str, Any]:
 def profile(server: LocalServer, tables: int, rows: int) -> dict[str, Any]:
     """One run of each pg_steward measurement (and pg_partman's), every nested statement counted."""
     out: dict[str, Any] = {}
-    for product in ("steward", "partman"):
-        _, sql = RUNNERS[f"{product} {'maintain_partitions()' if product == 'steward' else 'run_maintenance()'}"]
+    for product in PRODUCTS:
+        sql = STEWARD_SELECT if product == "steward" else PARTMAN_RUN
         with connect(server, product) as conn:
             conn.execute(sql)  # warm
             with statement_profile(conn) as prof:
                 conn.execute(sql)
+            prof["statements_per_table"] = round(prof["nested_calls"] / tables, 2)
             out[f"(a) {product}"] = prof
             if product == "steward":
                 out["(a) steward python"] = python_profile(conn, "maintain_partitions(database(), None)")
@@ -495,6 +571,7 @@ def profile(server: LocalServer, tables: int, rows: int) -> dict[str, Any]:
             raise_premake(conn, product, 1)
             with statement_profile(conn) as prof:
                 conn.execute(sql)
+            prof["statements_per_table"] = round(prof["nested_calls"] / tables, 2)
             out[f"(b) {product}"] = prof
             after = children(conn)
             in_batches(conn, [f"DROP TABLE public.{c}" for p in after for c in after[p] - before.get(p, set())])
@@ -534,9 +611,16 @@ def report(result: dict[str, Any]) -> None:
     console.print(table)
     setup = result["setup_seconds"]
     console.print(f"Setup of {p['tables']} tables: pg_steward manage() {setup['steward']:.1f} s, "
-                  f"pg_partman create_parent() {setup['partman']:.1f} s")
+                  f"pg_partman create_parent() {setup['partman']:.1f} s, "
+                  f"pg_partman 5.1.0 create_parent() {setup['partman5']:.1f} s")
     cold = result["a_idle"]["cold_first_call"]
     console.print("First call in a new session (a): " + ", ".join(f"{k} {v:.3f} s" for k, v in cold.items()))
+    cost = result["session_cost"]["median"]
+    console.print("Fresh session, psql -c (median): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in cost.items()))
+    peaks = {**{f"(a) fresh {k}": v for k, v in result["a_idle"]["peak_kb"].items()},
+             **{f"(b) session of {k}": v for k, v in result["b_due"]["peak_kb"].items()}}
+    console.print("Backend peak memory (VmHWM): " + ", ".join(
+        f"{k} {v / 1024:.0f} MB" if v else f"{k} n/a" for k, v in peaks.items()))
     for name, prof in result.get("profile", {}).items():
         if name.endswith("python"):
             wall = prof["wall_seconds_with_profiler"]
@@ -552,7 +636,8 @@ def report(result: dict[str, Any]) -> None:
             title = f"profile {name}: wall {prof['wall_seconds']:.3f} s, {prof['nested_calls']} nested statements"
         else:
             title = (f"profile {name}: wall {prof['wall_seconds']:.3f} s, statements "
-                     f"{prof['nested_statements_ms']:.0f} ms in {prof['nested_calls']} calls, "
+                     f"{prof['nested_statements_ms']:.0f} ms in {prof['nested_calls']} calls "
+                     f"({prof.get('statements_per_table', 0):g} per table), "
                      f"outside statements {prof['outside_statements_ms']:.0f} ms")
         t = Table(title=title, title_justify="left")
         for col in ("calls", "exec ms", "plan ms", "statement"):
@@ -566,16 +651,24 @@ def summarize(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     idle = result["a_idle"]["median"]
     due = result["b_due"]["median"]
-    partman_idle, partman_due = idle["partman run_maintenance()"], due["partman run_maintenance()"]
-    for label, data, peer, goal, need in (
-        ("(a) nothing due", idle, partman_idle, ">= 10", 10.0),
-        ("(b) one partition due per table", due, partman_due, ">= 1", 1.0),
+    fresh = result["a_idle"]["fresh_median"]
+    versions = result["facts"].get("pg_partman_versions", {})
+    for peer_name, version, goals in (
+        ("partman run_maintenance()", versions.get("partman", "default"), (10.0, 10.0, 1.0)),
+        ("partman 5.1.0 run_maintenance()", versions.get("partman5", PARTMAN5), (20.0, 20.0, 3.0)),
     ):
-        for name in ("steward maintain_partitions()", "steward run_maintenance()"):
-            r = ratio(peer, data[name])
-            rows.append({"measurement": label, "steward": name.split(" ", 1)[1], "peer": "partman run_maintenance()",
-                         "steward_seconds": data[name], "peer_seconds": peer, "ratio": r,
-                         "ratio_name": "partman/steward", "goal": goal, "met": r >= need})
+        for label, data, need in (
+            ("(a) nothing due", idle, goals[0]),
+            ("(a) nothing due, fresh session", fresh, goals[1]),
+            ("(b) one partition due per table", due, goals[2]),
+        ):
+            peer = data[peer_name]
+            for name in ("steward maintain_partitions()", "steward run_maintenance()"):
+                r = ratio(peer, data[name])
+                rows.append({"measurement": label, "steward": name.split(" ", 1)[1],
+                             "peer": f"pg_partman {version} run_maintenance()",
+                             "steward_seconds": data[name], "peer_seconds": peer, "ratio": r,
+                             "ratio_name": "partman/steward", "goal": f">= {need:g}", "met": r >= need})
     if "c_default_rescue" not in result:
         return rows
     rescue = result["c_default_rescue"]["median"]
@@ -602,6 +695,7 @@ def main() -> int:
     result: dict[str, Any] = {"parameters": {"tables": args.tables, "rows": args.rows, "repeat": args.repeat,
                                              "quick": args.quick}}
     started = time.perf_counter()
+    ensure_partman5()
     step("starting a throwaway PostgreSQL server")
     with LocalServer(settings=SERVER_SETTINGS) as server:
         with psycopg.connect(server.url, autocommit=True) as admin:
@@ -609,10 +703,13 @@ def main() -> int:
                 admin.execute(f"CREATE DATABASE {db}")
         step(f"setup: {args.tables} tables under pg_steward")
         steward_setup = setup_steward(server, args.tables)
-        step(f"setup: {args.tables} tables under pg_partman")
-        partman_setup = setup_partman(server, args.tables)
-        result["setup_seconds"] = {"steward": steward_setup, "partman": partman_setup}
+        result["setup_seconds"] = {"steward": steward_setup}
+        for product in PEERS:
+            step(f"setup: {args.tables} tables under pg_partman ({product})")
+            result["setup_seconds"][product] = setup_partman(server, args.tables, product)
         result["facts"] = machine_facts(server)
+        step("fresh session's fixed cost (psql -c)")
+        result["session_cost"] = session_cost(server, max(5, 2 * args.repeat))
         step("(a) maintenance, nothing due")
         result["a_idle"] = bench_idle(server, args.repeat)
         step("(b) maintenance, one partition due per table")

@@ -32,6 +32,10 @@ def faster(ratio: float) -> str:
     return f"{times(ratio)} faster" if ratio >= 1 else f"{times(1 / ratio)} slower"
 
 
+def megabytes(kb: int | None) -> str:
+    return "n/a" if kb is None else f"{kb / 1024:.0f} MB"
+
+
 def count(value: int | float) -> str:
     return f"{value:,}"
 
@@ -53,22 +57,42 @@ def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
 IDLE, DUE = "a_idle", "b_due"
 STEWARD_CALLS = ("steward maintain_partitions()", "steward run_maintenance()")
 PARTMAN_CALL = "partman run_maintenance()"
+PARTMAN5_CALL = "partman 5.1.0 run_maintenance()"
+# The peers and the goals against each: (a) nothing due (warm and fresh session), (b) one partition due each.
+PEER_GOALS = ((PARTMAN_CALL, "pg_partman", 10.0, 1.0), (PARTMAN5_CALL, "pg_partman 5.1.0", 20.0, 3.0))
 
 
 def partition_rows(result: Result) -> list[list[object]]:
-    """Rows of the peers table: (a) and (b) against pg_partman, (c) against hand-written SQL."""
+    """Rows of the peers table: (a) and (b) against each pg_partman, (c) against hand-written SQL."""
     tables = result["parameters"]["tables"]
     rows: list[list[object]] = []
-    for key, label, need in ((IDLE, f"{tables:,} tables, nothing due", 10.0),
-                             (DUE, f"{tables:,} tables, one partition due each", 1.0)):
-        medians = result[key]["median"]
-        peer = medians[PARTMAN_CALL]
-        for call in STEWARD_CALLS:
-            ours = medians[call]
-            ratio = peer / ours
-            rows.append([f"partitions: {label}", f"`{call.split(' ', 1)[1]}` {seconds(ours)}",
-                         f"pg_partman `run_maintenance()` {seconds(peer)}", faster(ratio),
-                         f">= {need:g}x", met(ratio >= need)])
+    for peer_call, peer_name, idle_need, due_need in PEER_GOALS:
+        if peer_call not in result[IDLE]["median"]:
+            continue
+        cases = [(result[IDLE]["median"], f"{tables:,} tables, nothing due", idle_need)]
+        if "fresh_median" in result[IDLE]:
+            cases.append((result[IDLE]["fresh_median"], f"{tables:,} tables, nothing due, fresh session", idle_need))
+        cases.append((result[DUE]["median"], f"{tables:,} tables, one partition due each", due_need))
+        for medians, label, need in cases:
+            peer = medians[peer_call]
+            for call in STEWARD_CALLS:
+                ours = medians[call]
+                ratio = peer / ours
+                rows.append([f"partitions: {label}", f"`{call.split(' ', 1)[1]}` {seconds(ours)}",
+                             f"{peer_name} `run_maintenance()` {seconds(peer)}", faster(ratio),
+                             f">= {need:g}x", met(ratio >= need)])
+    if "session_cost" in result:
+        cost = result["session_cost"]["median"]
+        rows.append(["fresh session, `psql -c`",
+                     f"`SELECT steward.version()` {seconds(cost['SELECT steward.version()'])}",
+                     f"`SELECT 1` {seconds(cost['SELECT 1'])}",
+                     f"+{result['session_cost']['python_load_seconds'] * 1000:.0f} ms", "", ""])
+    peaks = {**{f"(a) {k}": v for k, v in result[IDLE].get("peak_kb", {}).items()},
+             **{f"(b) {k}": v for k, v in result[DUE].get("peak_kb", {}).items()}}
+    if peaks:
+        rows.append([f"partitions: backend peak memory (VmHWM), {tables:,} tables",
+                     ", ".join(f"{k} {megabytes(v)}" for k, v in peaks.items() if "steward" in k),
+                     ", ".join(f"{k} {megabytes(v)}" for k, v in peaks.items() if "steward" not in k), "", "", ""])
     if "c_default_rescue" in result:
         medians = result["c_default_rescue"]["median"]
         ratio = medians["steward"] / medians["manual"]
@@ -84,6 +108,7 @@ def scaling_section(runs: list[Result]) -> list[str]:
     if not runs:
         return []
     rows = []
+    with5 = any(PARTMAN5_CALL in r[IDLE]["median"] for r in runs)
     for r in sorted(runs, key=lambda r: r["parameters"]["tables"]):
         n = r["parameters"]["tables"]
         idle, due = r[IDLE]["median"], r[DUE]["median"]
@@ -96,13 +121,28 @@ def scaling_section(runs: list[Result]) -> list[str]:
             times(due[PARTMAN_CALL] / due[STEWARD_CALLS[1]]),
             f"{due[STEWARD_CALLS[1]] / n * 1000:.1f} / {due[PARTMAN_CALL] / n * 1000:.1f}",
         ])
+        if with5:
+            fresh = r[IDLE].get("fresh_median", {})
+            rows[-1] += [
+                f"{setup.get('partman5', float('nan')):.1f}",
+                times(idle[PARTMAN5_CALL] / idle[STEWARD_CALLS[1]]) if PARTMAN5_CALL in idle else "n/a",
+                times(fresh[PARTMAN5_CALL] / fresh[STEWARD_CALLS[1]]) if PARTMAN5_CALL in fresh else "n/a",
+                times(due[PARTMAN5_CALL] / due[STEWARD_CALLS[1]]) if PARTMAN5_CALL in due else "n/a",
+                megabytes(r[IDLE].get("peak_kb", {}).get(STEWARD_CALLS[1])),
+                megabytes(r[DUE].get("peak_kb", {}).get("steward")),
+            ]
     return ["### Maintenance time by number of managed tables", "",
             "Median seconds of the runs of `bench/partition_maintenance.py` at each size (setup: "
             "`steward.manage()` against `partman.create_parent()` for all tables; (a) nothing due, (b) one "
             "partition due per table; pg_steward's `maintain_partitions()` / `CALL run_maintenance()` / "
-            "pg_partman's `run_maintenance()`). The ratio is pg_partman's time over `CALL run_maintenance()`'s.",
+            "pg_partman's `run_maintenance()`). The ratio is pg_partman's time over `CALL run_maintenance()`'s."
+            + (" The columns after the first ratios compare with pg_partman 5.1.0 (`infinite_time_partitions` "
+               "on; fresh: the first call of a new session), and give pg_steward's backend peak memory (VmHWM: a "
+               "fresh session's nothing-due run; the session of the due runs)." if with5 else ""),
             "", *table(["managed tables", "setup s (steward / partman)", "(a) nothing due", "(a) ratio",
-                        "(b) one due each", "(b) ratio", "(b) ms per table (steward / partman)"], rows), ""]
+                        "(b) one due each", "(b) ratio", "(b) ms per table (steward / partman)",
+                        *(["setup s (partman 5.1.0)", "(a) ratio 5.1.0", "(a) fresh ratio 5.1.0", "(b) ratio 5.1.0",
+                           "peak (a)", "peak (b)"] if with5 else [])], rows), ""]
 
 
 # --------------------------------------------------------------------------- queries, reports, CLI

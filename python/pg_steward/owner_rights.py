@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
-import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
@@ -110,7 +110,9 @@ class OwnerDatabase:
         self._oid: int | None = None
 
     def _create(self) -> str:
-        name = f"pg_steward_as_owner_{secrets.token_hex(8)}"
+        # os.urandom is what secrets.token_hex reads; importing secrets would add random, hmac and base64 to
+        # every maintenance session.
+        name = f"pg_steward_as_owner_{os.urandom(8).hex()}"
         function = f"pg_temp.{name}(statement text, returns_rows boolean)"
         self.caller.execute(
             f"CREATE FUNCTION {function} RETURNS SETOF jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER "

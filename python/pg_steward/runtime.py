@@ -137,7 +137,6 @@ def own_transactions(db: Database, commit: Callable[[], None], procedure: str, i
 def versions(db: Database) -> dict[str, str | None]:
     """Row of ``steward.version()``."""
     import os
-    from importlib import metadata
 
     import pg_steward
 
@@ -145,7 +144,14 @@ def versions(db: Database) -> dict[str, str | None]:
     sql_version = db.query(
         "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_steward'"
     )
-    pglast = [d.version for d in metadata.distributions(name="pglast", path=[package_dir])]
+    # pip names the metadata directory NAME-VERSION.dist-info; reading the name spares every session that
+    # asks for the versions the import of importlib.metadata (email, zipfile, csv, ...).
+    try:
+        entries = os.listdir(package_dir)
+    except OSError:
+        entries = []
+    pglast = [entry[len("pglast-"):-len(".dist-info")] for entry in sorted(entries)
+              if entry.startswith("pglast-") and entry.endswith(".dist-info")]
     return {
         "sql_version": sql_version[0]["extversion"] if sql_version else None,
         "python_version": pg_steward.__version__,

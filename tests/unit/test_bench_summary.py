@@ -97,3 +97,21 @@ def test_replace_section_keeps_the_rest_of_the_document() -> None:
         f"intro\n{summary.START_MARKER}\nnew numbers\n{summary.END_MARKER}\nafter\n")
     with pytest.raises(ValueError):
         summary.replace_section("no markers here", section)
+
+
+def test_pg_partman_5_rows_carry_their_own_goals_with_the_fresh_session_and_memory() -> None:
+    result = partition_result(1000, (0.2, 0.1, 3.0), (1.0, 1.0, 3.0))
+    for key, peer in (("a_idle", 2.5), ("b_due", 2.5)):
+        result[key]["median"][summary.PARTMAN5_CALL] = peer
+    result["a_idle"]["fresh_median"] = {"steward maintain_partitions()": 0.2, "steward run_maintenance()": 0.1,
+                                        summary.PARTMAN_CALL: 3.0, summary.PARTMAN5_CALL: 2.5}
+    result["a_idle"]["peak_kb"] = {"steward run_maintenance()": 51200, summary.PARTMAN5_CALL: 40960}
+    result["b_due"]["peak_kb"] = {"steward": 102400, "partman5": 81920}
+    rows = summary.partition_rows(result)
+    five = [r for r in rows if str(r[2]).startswith("pg_partman 5.1.0")]
+    assert [(r[0].split(", ")[-1], r[4], r[5]) for r in five if "run_maintenance" in r[1]] == [
+        ("nothing due", ">= 20x", "yes"), ("fresh session", ">= 20x", "yes"),
+        ("one partition due each", ">= 3x", "**no**")]
+    assert rows[-1][1] == "(a) steward run_maintenance() 50 MB, (b) steward 100 MB"
+    lines = summary.scaling_section([result])
+    assert "(a) ratio 5.1.0" in lines[4] and lines[-2].split(" | ")[-5:-1] == ["25.00x", "25.00x", "2.50x", "50 MB"]

@@ -274,18 +274,41 @@ def _contents(db: Database, parent: Parent, part: RangePartition) -> str:
 
 
 def log(db: Database, action: Action) -> None:
-    """One row of ``steward.partition_maintenance_log``. Its trigger sets the role and the time, and refuses a
-    non-superuser's row about a table it may not manage: such a row (a run over another owner's table) is not
-    logged, and the action is still returned."""
+    """One row of ``steward.partition_maintenance_log`` (``log_all`` of one action)."""
+    log_all(db, [action])
+
+
+def log_all(db: Database, actions: list[Action]) -> None:
+    """Rows of ``steward.partition_maintenance_log``, in order, in one INSERT and one subtransaction (a table's
+    actions of one call: not a statement and a subtransaction each). Its trigger sets the role and the time,
+    and refuses a non-superuser's row about a table it may not manage: such a row (a run over another owner's
+    table) is not logged, and the action is still returned; when the INSERT of several rows is refused, each is
+    tried alone, so that the rows the caller may write are kept."""
+    if not actions:
+        return
     try:
         with db.subtransaction():
             db.execute(
                 "INSERT INTO steward.partition_maintenance_log (parent, action, partition, ok, rows_moved, detail) "
-                "VALUES ($1::bigint::oid::regclass::text, $2, $3, $4, $5, $6)",
-                action.parent, action.action, action.partition, action.ok, action.rows_moved, action.detail,
+                "SELECT a.parent::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text, a.action, a.partition, "
+                "a.ok, a.rows_moved, a.detail FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+                "pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), "
+                "pg_catalog.unnest($4::pg_catalog.bool[]), pg_catalog.unnest($5::pg_catalog.int8[]), "
+                "pg_catalog.unnest($6::pg_catalog.text[])) WITH ORDINALITY "
+                "AS a(parent, action, partition, ok, rows_moved, detail, n) "
+                "ORDER BY a.n",
+                [a.parent for a in actions], [a.action for a in actions], [a.partition for a in actions],
+                [a.ok for a in actions], [a.rows_moved for a in actions], [a.detail for a in actions],
             )
     except Exception as error:
-        if error_sqlstate(error) != INSUFFICIENT_PRIVILEGE or action.parent is None or not db.query(
+        if error_sqlstate(error) != INSUFFICIENT_PRIVILEGE:
+            raise
+        if len(actions) > 1:
+            for action in actions:
+                log_all(db, [action])
+            return
+        action = actions[0]
+        if action.parent is None or not db.query(
                 "SELECT pg_catalog.has_table_privilege('steward.partition_maintenance_log', 'INSERT') AS ok")[0]["ok"]:
             raise
         if not db.query("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::bigint::oid "
@@ -306,9 +329,8 @@ def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: fl
             actions = maintain_table(db, config, step, budget_s, retire_now) if config else []
     except Exception as error:  # one table's failure is logged; the others go on
         actions = [Action(oid, "error", None, False, error_text(error))]
-    for action in actions:
-        if action.action != "more" and not action.action.startswith("would "):  # the log keeps what was done
-            log(db, action)
+    # The log keeps what was done: one INSERT for the table's actions.
+    log_all(db, [a for a in actions if a.action != "more" and not a.action.startswith("would ")])
     return actions
 
 
