@@ -301,3 +301,32 @@ def covered(candidate: Candidate, existing: list[tuple[tuple[str, ...], bool]]) 
                 not candidate.include or set(needed) <= set(columns)):
             return True
     return False
+
+
+def parameters(sql: str) -> list[tuple[int, int, str | None]]:
+    """Each ``$n`` of a statement: (byte offset, length in bytes, the column it is compared with or None)."""
+    found: dict[int, tuple[int, int, str | None]] = {}
+    tree = parse_tree(sql)
+    for kind, node in walk(tree):
+        if kind == "A_Expr":
+            sides = [node.get("lexpr"), node.get("rexpr")]
+            for index, side in enumerate(sides):
+                other = sides[1 - index]
+                values = side.get("List", {}).get("items", []) if isinstance(side, dict) and "List" in side else [side]
+                for value in values:
+                    param = _unwrap(value).get("ParamRef") if isinstance(value, dict) else None
+                    names = _names(other) if isinstance(other, dict) else None
+                    if param is not None and names:
+                        found[param["location"]] = (param["location"], 1 + len(str(param["number"])), names[-1])
+        elif kind == "ParamRef" and node.get("location", -1) not in found:
+            found[node["location"]] = (node["location"], 1 + len(str(node.get("number", 0))), None)
+    return sorted(found.values())
+
+
+def substitute(sql: str, values: dict[int, str]) -> str:
+    """``sql`` with the ``$n`` at each byte offset of ``values`` replaced by its SQL text."""
+    data = sql.encode("utf-8")
+    for offset, length, _column in sorted(parameters(sql), reverse=True):
+        if offset in values:
+            data = data[:offset] + values[offset].encode("utf-8") + data[offset + length:]
+    return data.decode("utf-8")
