@@ -240,3 +240,24 @@ $python$;
 
 COMMENT ON FUNCTION steward.check_pruning(text, boolean, boolean, text) IS
   'Per partitioned table in a query''s plan: partitions scanned of how many, with run-time pruning';
+
+-- Index advice: candidates from the workload's parse trees, costed with hypopg's hypothetical indexes.
+
+CREATE OR REPLACE FUNCTION steward.suggest_indexes(
+    since interval DEFAULT '7 days', statements text[] DEFAULT NULL,
+    -- Evaluated where the function is called, before its own SET search_path applies:
+    -- the statements' table names resolve as the caller would resolve them.
+    search_path text DEFAULT pg_catalog.current_setting('search_path'))
+RETURNS TABLE (table_name text, columns text[], create_statement text, estimated_bytes bigint,
+               fingerprints text[], calls bigint, cost_before numeric, cost_after numeric,
+               est_ms_saved_per_day numeric, write_cost numeric, verified boolean, reason text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+@python pg_steward.queries.suggest.suggest_indexes(since, statements, search_path)
+$python$;
+
+COMMENT ON FUNCTION steward.suggest_indexes(interval, text[], text) IS
+  'Indexes that would serve the captured workload (or the statements given), measured with hypopg when installed; never creates one';

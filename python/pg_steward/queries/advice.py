@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass
 
 from pg_steward.queries.facts import Facts
+from pg_steward.queries.index_candidates import filter_columns
 from pg_steward.queries.plan import Plan, PlanNode, descendants
 from pg_steward.queries.pruning import pruning
-from pg_steward.queries.statements import parse_tree
 from pg_steward.sqltext import quote_ident
 
 MISESTIMATE_FACTOR = 10.0
@@ -114,55 +114,6 @@ def spills(plan: Plan, facts: Facts) -> list[Advice]:
                                 f"batches; {now}, hash_mem_multiplier {facts.hash_mem_multiplier:g}",
                                 f"SET work_mem = '{_work_mem(kb)}';  -- for this query's session or role"))
     return found
-
-
-def _column(expr: dict, alias: str | None) -> str | None:
-    """The column of ``alias`` an operand names, through casts; None for anything else."""
-    while "TypeCast" in expr:
-        expr = expr["TypeCast"]["arg"]
-    fields = expr.get("ColumnRef", {}).get("fields", [])
-    names = [f["String"]["sval"] for f in fields if "String" in f]
-    if len(names) == 1 and len(fields) == 1:
-        return names[0]
-    if len(names) == 2 and len(fields) == 2 and (alias is None or names[0] == alias):
-        return names[1]
-    return None
-
-
-_RANGE_OPS = {"<", ">", "<=", ">=", "~~"}
-
-
-def filter_columns(filter_text: str, alias: str | None) -> list[str]:
-    """Index columns for a scan filter: equality columns first, then one range column."""
-    try:
-        stmt = parse_tree(f"SELECT 1 WHERE {filter_text}")["stmts"][0]["stmt"]["SelectStmt"]
-    except Exception:  # a filter we cannot read gets advice without an index definition
-        return []
-    where = stmt.get("whereClause", {})
-    conjuncts = where["BoolExpr"]["args"] if where.get("BoolExpr", {}).get("boolop") == "AND_EXPR" else [where]
-    equal, ranged = [], []
-    for conjunct in conjuncts:
-        if "NullTest" in conjunct:
-            column = _column(conjunct["NullTest"]["arg"], alias)
-            if column:
-                equal.append(column)
-            continue
-        expr = conjunct.get("A_Expr")
-        if not expr:
-            continue
-        op = expr["name"][-1]["String"]["sval"] if expr.get("name") else ""
-        sides = [_column(expr.get("lexpr", {}), alias), _column(expr.get("rexpr", {}) or {}, alias)
-                 if isinstance(expr.get("rexpr"), dict) else None]
-        columns = [c for c in sides if c]
-        if len(columns) != 1:  # a comparison of two columns does not pick rows by value
-            continue
-        if op == "=" or expr["kind"] == "AEXPR_IN":
-            equal.append(columns[0])
-        elif op in _RANGE_OPS or expr["kind"] == "AEXPR_BETWEEN":
-            ranged.append(columns[0])
-    ordered = list(dict.fromkeys(equal))
-    ordered += [c for c in ranged if c not in ordered][:1]
-    return ordered
 
 
 def seq_scans(plan: Plan, facts: Facts) -> list[Advice]:

@@ -13,7 +13,7 @@ from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.partitions.tree import partition_walk
 from pg_steward.reports import index_findings
-from pg_steward.sqltext import qualified
+from pg_steward.sqltext import qualified, quote_literal
 
 
 def _not_extension_member(table: str) -> str:
@@ -201,16 +201,18 @@ def _missing_index_findings(db: Database) -> list[Row]:
         table = qualified(t["schema"], t["table_name"])
         where = (f" (partitioned table: counted over its {t['partitions']} partitions, the busiest one's scans)"
                  if t["partitioned"] else "")
-        create = (f"CREATE INDEX ON {table} (<column>);  -- partitioned table: builds it on every partition"
-                  if t["partitioned"] else f"CREATE INDEX CONCURRENTLY ON {table} (<column>);")
+        # suggest_indexes() reads the columns off the captured workload's statements and, on a partitioned
+        # table, gives the ON ONLY / CONCURRENTLY / ATTACH recipe.
+        suggest = (f"SELECT columns, create_statement, verified, reason FROM steward.suggest_indexes() "
+                   f"WHERE table_name::regclass = {quote_literal(table)}::regclass;")
         out.append({
             "problem": "missing_index", "schema": t["schema"], "table": t["table_name"], "index": None,
             "size_bytes": int(t["size_bytes"]),
             "detail": f"{t['seq_scan']} sequential scans reading {per_scan} rows each on average, "
                       f"against {t['idx_scan']} index scans, over {t['n_live_tup']} live rows{where}; "
                       f"scans of index builds and constraint validations are not counted",
-            "fix": f"-- find the columns the sequential scans filter on (steward.slow_queries(), EXPLAIN), then: "
-                   f"{create}",
+            "fix": f"-- the indexes the captured workload (capture_query_stats, log_slow_query) needs here: "
+                   f"{suggest}",
             "severity": "info"})
     return out
 

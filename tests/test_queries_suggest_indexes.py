@@ -1,0 +1,164 @@
+"""steward.suggest_indexes on real tables: hypopg costing, the workload-wide choice, partitioned parents,
+the path without hypopg, and statements that must be refused or must not run."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+
+COLUMNS = ("table_name, columns, create_statement, estimated_bytes, fingerprints, calls, cost_before, cost_after, "
+           "est_ms_saved_per_day, write_cost, verified, reason")
+
+
+def suggest(conn: psycopg.Connection, statements: list[str] | None = None) -> list[dict]:
+    cur = conn.execute(f"SELECT {COLUMNS} FROM steward.suggest_indexes(statements => %s)", [statements])
+    return [dict(zip([c.name for c in cur.description], row, strict=True)) for row in cur.fetchall()]
+
+
+def real_indexes(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")]
+
+
+@pytest.fixture
+def shop(conn: psycopg.Connection) -> psycopg.Connection:
+    conn.execute("CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, "
+                 "created_at timestamptz NOT NULL, total numeric NOT NULL)")
+    conn.execute("INSERT INTO orders SELECT g, g % 2000, CASE WHEN g % 50 = 0 THEN 'open' ELSE 'done' END, "
+                 "'2026-01-01'::timestamptz + g * interval '1 minute', g % 97 FROM generate_series(1, 60000) g")
+    conn.execute("ANALYZE orders")
+    return conn
+
+
+@pytest.fixture
+def hypopg(shop: psycopg.Connection) -> psycopg.Connection:
+    shop.execute("CREATE EXTENSION hypopg")
+    return shop
+
+
+SHAPES = [
+    "SELECT * FROM orders WHERE customer_id = 42",
+    "SELECT * FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 10",
+    "SELECT * FROM orders WHERE customer_id = 42 AND created_at > '2026-01-20'",
+]
+
+
+def test_one_index_serves_the_three_shapes_and_none_is_created(hypopg: psycopg.Connection) -> None:
+    before = real_indexes(hypopg)
+    found = suggest(hypopg, SHAPES)
+    assert len(found) == 1, found
+    row = found[0]
+    assert row["table_name"] == "public.orders"
+    assert row["columns"][0] == "customer_id"
+    assert row["verified"] is True and len(row["fingerprints"]) == 3 and row["calls"] == 3
+    assert row["cost_after"] < row["cost_before"] / 5
+    assert row["estimated_bytes"] > 0
+    assert row["create_statement"].startswith("CREATE INDEX CONCURRENTLY ")
+    assert real_indexes(hypopg) == before
+    assert hypopg.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()[0] == 0
+    # the statement shown works, and afterwards nothing is left to suggest
+    hypopg.execute(row["create_statement"])
+    assert suggest(hypopg, SHAPES) == []
+
+
+def test_parameters_are_costed_with_values_from_pg_stats(hypopg: psycopg.Connection) -> None:
+    found = suggest(hypopg, ["SELECT total FROM orders WHERE customer_id = $1 AND status = $2"])
+    assert found and found[0]["verified"]
+    assert set(found[0]["columns"]) <= {"customer_id", "status"}
+
+
+def test_a_constant_filter_gets_a_partial_index(hypopg: psycopg.Connection) -> None:
+    found = suggest(hypopg, ["SELECT id FROM orders WHERE status = 'open' ORDER BY created_at LIMIT 20"])
+    assert found and found[0]["verified"]
+    assert "WHERE \"status\" = 'open'" in found[0]["create_statement"] or found[0]["columns"][0] == "status"
+
+
+def test_an_existing_index_with_the_same_leading_columns_covers_the_shape(hypopg: psycopg.Connection) -> None:
+    hypopg.execute("CREATE INDEX ON orders (customer_id, created_at)")
+    assert suggest(hypopg, ["SELECT * FROM orders WHERE customer_id = 7"]) == []
+
+
+def test_without_hypopg_candidates_are_unverified(shop: psycopg.Connection) -> None:
+    found = suggest(shop, SHAPES[:1])
+    assert found and all(not r["verified"] and r["reason"] == "hypopg not installed" for r in found)
+    assert all(r["cost_after"] is None and r["est_ms_saved_per_day"] is None for r in found)
+    assert found[0]["columns"] == ["customer_id"]
+
+
+def test_partitioned_parent_gets_the_recipe(hypopg: psycopg.Connection) -> None:
+    hypopg.execute("CREATE TABLE events (id bigint, account int, at date NOT NULL) PARTITION BY RANGE (at)")
+    hypopg.execute("CREATE TABLE events_2026_01 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')")
+    hypopg.execute("CREATE TABLE events_2026_02 PARTITION OF events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')")
+    hypopg.execute("INSERT INTO events SELECT g, g % 3000, '2026-01-01'::date + g % 59 "
+                   "FROM generate_series(1, 60000) g")
+    hypopg.execute("ANALYZE events")
+    found = suggest(hypopg, ["SELECT * FROM events WHERE account = 5"])
+    assert len(found) == 1 and found[0]["verified"], found
+    recipe = found[0]["create_statement"].splitlines()
+    assert recipe[0] == 'CREATE INDEX "events_account_idx" ON ONLY public.events ("account");'
+    assert recipe[1].startswith('CREATE INDEX CONCURRENTLY "events_2026_01_account_idx" ON public.events_2026_01')
+    assert recipe[2] == 'ALTER INDEX public."events_account_idx" ATTACH PARTITION public."events_2026_01_account_idx";'
+    assert len(recipe) == 5
+    for step in recipe:  # the recipe runs as shown
+        hypopg.execute(step)
+    assert hypopg.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_account_idx'::regclass"
+                          ).fetchone()[0]
+
+
+def test_the_captured_workload_is_read_from_the_log(hypopg: psycopg.Connection) -> None:
+    hypopg.execute("SELECT pg_stat_force_next_flush()")  # the load's counts reach the shared statistics first
+    hypopg.execute("SELECT pg_stat_reset_single_table_counters('orders'::regclass)")  # the load is not the workload
+    hypopg.execute("SELECT steward.log_slow_query('SELECT * FROM orders WHERE customer_id = 42', 120)")
+    hypopg.execute("SELECT steward.log_slow_query('CREATE TABLE x (a int)', 120)")  # nothing to index: left out
+    found = hypopg.execute("SELECT columns, calls, est_ms_saved_per_day > 0 FROM steward.suggest_indexes()").fetchall()
+    assert found == [(["customer_id"], 1, True)]
+
+
+def test_a_rare_read_of_a_write_heavy_table_gets_nothing(hypopg: psycopg.Connection) -> None:
+    # 60,000 rows written within the hour outweigh one 120 ms read a week
+    hypopg.execute("SELECT pg_stat_force_next_flush()")  # the load's counts reach the shared statistics
+    hypopg.execute("SELECT steward.log_slow_query('SELECT * FROM orders WHERE customer_id = 42', 120)")
+    assert hypopg.execute("SELECT count(*) FROM steward.suggest_indexes()").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT 1; DROP TABLE orders",
+    "DROP TABLE orders",
+    "CREATE INDEX ON orders (status)",
+    "EXPLAIN ANALYZE SELECT * FROM orders",
+    "SELECT * INTO copy FROM orders",
+    "CREATE TABLE copy AS SELECT * FROM orders",
+    "EXECUTE p",
+    "VACUUM orders",
+])
+def test_anything_but_one_query_or_write_is_refused(hypopg: psycopg.Connection, statement: str) -> None:
+    with pytest.raises(errors.InvalidParameterValue):
+        suggest(hypopg, [statement])
+    assert hypopg.execute("SELECT count(*) FROM orders").fetchone()[0] == 60000
+    assert hypopg.execute("SELECT to_regclass('copy')").fetchone()[0] is None
+
+
+def test_bad_arguments(hypopg: psycopg.Connection) -> None:
+    with pytest.raises(errors.NullValueNotAllowed):
+        suggest(hypopg, [None])  # type: ignore[list-item]
+    with pytest.raises(errors.InvalidParameterValue):
+        suggest(hypopg, [])
+    with pytest.raises(errors.InvalidParameterValue):
+        hypopg.execute("SELECT * FROM steward.suggest_indexes('-1 day')")
+    with pytest.raises(errors.SyntaxError):
+        suggest(hypopg, ["SELEC 1"])
+    with pytest.raises(errors.UndefinedTable):
+        suggest(hypopg, ["SELECT * FROM nowhere WHERE a = 1"])
+
+
+def test_statements_are_explained_never_executed(hypopg: psycopg.Connection) -> None:
+    hypopg.execute("CREATE TABLE side (n int)")
+    hypopg.execute("CREATE FUNCTION touch(int) RETURNS int VOLATILE LANGUAGE sql AS "
+                   "'INSERT INTO side VALUES ($1) RETURNING $1'")
+    suggest(hypopg, ["SELECT touch(id) FROM orders WHERE customer_id = 3",
+                     "DELETE FROM orders WHERE customer_id = 3",
+                     "UPDATE orders SET total = 0 WHERE customer_id = 4",
+                     "WITH gone AS (DELETE FROM orders WHERE customer_id = 5 RETURNING id) SELECT * FROM gone"])
+    assert hypopg.execute("SELECT count(*) FROM side").fetchone()[0] == 0
+    assert hypopg.execute("SELECT count(*), sum(total) FROM orders").fetchone() == \
+        hypopg.execute("SELECT 60000::bigint, sum(g % 97) FROM generate_series(1, 60000) g").fetchone()
