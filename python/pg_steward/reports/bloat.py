@@ -36,31 +36,27 @@ from pg_steward.sqltext import qualified
 LEAVES = """ARRAY(SELECT $1::text::regclass::oid
                UNION SELECT t.relid FROM pg_catalog.pg_partition_tree($1::text::regclass) AS t WHERE t.isleaf)"""
 
-# Whether pg_class.reltuples was last set by a VACUUM rather than by an ANALYZE.
-COUNTED_BY_VACUUM = """
-coalesce(GREATEST({s}.last_vacuum, {s}.last_autovacuum)
-         > coalesce(GREATEST({s}.last_analyze, {s}.last_autoanalyze), '-infinity'), false)
-"""
-
 _SCOPE = f"""
     {USER_SCHEMA}
     AND ($1::text IS NULL OR c.oid = ANY ({LEAVES}))
 """
 
-# The activity counters of pg_stat_all_tables, read with the functions that view calls (it would
+# The activity counters of pg_stat_all_tables (counted_by_vacuum: pg_class.reltuples was last set by a
+# VACUUM rather than by an ANALYZE), read with the functions that view calls (it would
 # also add up the index scans of every table, which nothing here needs). They count 0 for a
 # relation without statistics, as the view does; a table without TOAST has NULL for its TOAST.
-_COUNTERS = """
-pg_catalog.pg_stat_get_live_tuples(c.oid) AS n_live_tup, pg_catalog.pg_stat_get_dead_tuples(c.oid) AS n_dead_tup,
-pg_catalog.pg_stat_get_mod_since_analyze(c.oid) AS n_mod_since_analyze,
-coalesce(GREATEST(pg_catalog.pg_stat_get_last_vacuum_time(c.oid), pg_catalog.pg_stat_get_last_autovacuum_time(c.oid))
-         > coalesce(GREATEST(pg_catalog.pg_stat_get_last_analyze_time(c.oid),
-                             pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)), '-infinity'),
+COUNTERS = """
+pg_catalog.pg_stat_get_live_tuples({c}.oid) AS n_live_tup, pg_catalog.pg_stat_get_dead_tuples({c}.oid) AS n_dead_tup,
+pg_catalog.pg_stat_get_mod_since_analyze({c}.oid) AS n_mod_since_analyze,
+coalesce(GREATEST(pg_catalog.pg_stat_get_last_vacuum_time({c}.oid),
+                  pg_catalog.pg_stat_get_last_autovacuum_time({c}.oid))
+         > coalesce(GREATEST(pg_catalog.pg_stat_get_last_analyze_time({c}.oid),
+                             pg_catalog.pg_stat_get_last_autoanalyze_time({c}.oid)), '-infinity'),
          false) AS counted_by_vacuum,
-(pg_catalog.pg_stat_get_last_analyze_time(c.oid) IS NOT NULL
- OR pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid) IS NOT NULL OR c.reltuples >= 0) AS analyzed,
-CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_live_tuples(c.reltoastrelid) END AS toast_live,
-CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_dead_tuples(c.reltoastrelid) END AS toast_dead
+(pg_catalog.pg_stat_get_last_analyze_time({c}.oid) IS NOT NULL
+ OR pg_catalog.pg_stat_get_last_autoanalyze_time({c}.oid) IS NOT NULL OR {c}.reltuples >= 0) AS analyzed,
+CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_live_tuples({c}.reltoastrelid) END AS toast_live,
+CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_dead_tuples({c}.reltoastrelid) END AS toast_dead
 """
 
 _TABLE_COLUMNS = f"""
@@ -71,7 +67,7 @@ SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
        CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) END AS toast_bytes,
        coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
                  WHERE o.option_name = 'fillfactor'), 100) AS fillfactor,
-       {_COUNTERS},
+       {COUNTERS.format(c="c")},
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select
 """
 
