@@ -259,6 +259,42 @@ def mae(rows: dict[str, dict[str, float | None]], method: str, reference: str,
     return (round(statistics.mean(errors), 2) if errors else None), len(errors)
 
 
+def vm_hwm_kb(pid: int) -> int | None:
+    """Peak resident memory (VmHWM) of a process on this machine, in kB; None when it cannot be read
+    (a server on another machine, or a process of another user when the bench does not run as root)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+# The reports whose peak backend memory is recorded, each in a session of its own.
+MEMORY_REPORTS = {
+    "table_bloat": "SELECT count(*) FROM steward.table_bloat() WHERE schema = 'many'",
+    "index_bloat": "SELECT count(*) FROM steward.index_bloat() WHERE schema = 'many'",
+    "table_bloat_exact": "SELECT count(*) FROM steward.table_bloat(exact => true) WHERE schema = 'many'",
+    "pgstattuple_approx": "SELECT count(pgstattuple_approx(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                          "ON n.oid = c.relnamespace WHERE n.nspname = 'many' AND c.relkind = 'r'",
+}
+
+
+def peak_memory(url: str) -> dict[str, dict[str, int | None]]:
+    """Each report's backend VmHWM, in a fresh session: after loading the package (steward.version()) and
+    after the report. The bench reads /proc/<backend pid>/status, so it needs the server on this machine."""
+    out: dict[str, dict[str, int | None]] = {}
+    for name, sql in MEMORY_REPORTS.items():
+        with psycopg.connect(url, autocommit=True) as conn:
+            pid = conn.info.backend_pid
+            conn.execute("SELECT steward.version()")
+            loaded = vm_hwm_kb(pid)
+            conn.execute(sql).fetchall()
+            out[name] = {"loaded_kb": loaded, "peak_kb": vm_hwm_kb(pid)}
+    return out
+
+
 def timing(conn: psycopg.Connection, n: int, rows: int) -> dict[str, float]:
     conn.execute("CREATE SCHEMA many")
     for i in range(n):
@@ -299,8 +335,9 @@ def main() -> None:
         build(conn, corpus(args.quick))
         accuracy = measure(conn)
         speed = timing(conn, n, per_table)
+        memory = peak_memory(url)
     summary: dict[str, object] = {"quick": args.quick, "timing_tables": n, "timing_rows_per_table": per_table,
-                                  "timing": speed}
+                                  "timing": speed, "peak_memory": memory}
     print("mean absolute error of waste %, in percentage points (settled: relations without dead rows)")
     print(f"{'':8} {'method':12} {'vs rewrite':>11} {'vs pgstattuple':>15} {'settled vs pgstattuple':>23}  relations")
     for kind in ("table", "index"):
@@ -317,6 +354,14 @@ def main() -> None:
           f"pgstattuple_approx {speed['pgstattuple_approx_s']} s "
           f"({speed['pgstattuple_approx_s'] / est:.1f}x), pgstattuple {speed['pgstattuple_s']} s "
           f"({speed['pgstattuple_s'] / est:.1f}x), steward exact mode {speed['exact_mode_s']} s")
+    ratio = speed["pgstattuple_approx_s"] / est
+    print(f"goal: table_bloat() >= 5x faster than pgstattuple_approx: {ratio:.1f}x, "
+          f"{'met' if ratio >= 5 else 'not met'}")
+    print(f"peak backend memory (VmHWM) over {n} tables, a fresh session each:")
+    for name, mem in memory.items():
+        peak = "unknown (not readable here)" if mem["peak_kb"] is None else f"{mem['peak_kb'] / 1024:.1f} MB"
+        loaded = "" if mem["loaded_kb"] is None else f" (after loading the package: {mem['loaded_kb'] / 1024:.1f} MB)"
+        print(f"  {name:20} {peak}{loaded}")
     path = args.output or ROOT / "bench" / "results" / f"report_bloat-{time.strftime('%Y%m%dT%H%M%S')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"summary": summary, "relations": accuracy}, indent=2))

@@ -12,3 +12,4 @@ exc  # the context manager protocol's __exit__ arguments
 MONTH  # bench/partition_maintenance.py settings, read by name
 NEXT_MONTH
 has_function  # cli/connect.py: owned by the CLI's rewrite
+heap_expected_bytes  # reports.bloat_model: the one-table form of heap_expected_from_tuple, kept for its unit tests

@@ -30,11 +30,13 @@ class _RollBack(Exception):
         self.output = output
 
 
-def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_path: str | None = None) -> Any:
-    """EXPLAIN (FORMAT JSON) output of ``query``; with ``analyze`` it ran and was rolled back.
+def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_path: str | None = None) -> Plan:
+    """The parsed EXPLAIN (FORMAT JSON) output of ``query``; with ``analyze`` it ran and was rolled back.
 
     ``search_path`` is the caller's: the SQL functions pin their own, but the
-    query's names must resolve as in the caller's session.
+    query's names must resolve as in the caller's session. The scans an ANALYZE
+    made are not recorded here: the callers do it (record_own_scans) once they
+    know whether the transaction may write.
     """
     if query is None or not query.strip():
         raise StewardError("query must be a statement", NULL_VALUE_NOT_ALLOWED)
@@ -47,20 +49,19 @@ def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_
     options = "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" if analyze else "VERBOSE, FORMAT JSON"
     try:
         with db.subtransaction():
-            # Local settings made in the subtransaction end with it.
+            # Local settings made in the subtransaction end with it. pglast classified the text with
+            # standard_conforming_strings on; with it off the server would read 'a\' as an open string and
+            # could run, as code, what pglast saw inside a quote. One statement sets both.
             if search_path is not None:
-                db.execute("SELECT pg_catalog.set_config('search_path', $1, true)", search_path)
-            # pglast classified the text with standard_conforming_strings on; with it off the server would read
-            # 'a\' as an open string and could run, as code, what pglast saw inside a quote.
-            db.execute("SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true)")
+                db.execute("SELECT pg_catalog.set_config('search_path', $1, true), "
+                           "pg_catalog.set_config('standard_conforming_strings', 'on', true)", search_path)
+            else:
+                db.execute("SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true)")
             rows = db.query(f"EXPLAIN ({options}) {query}")
             raise _RollBack(rows[0]["QUERY PLAN"])
     except _RollBack as done:
         output = done.output
-    plan = json.loads(output) if isinstance(output, str) else output
-    if analyze:
-        record_own_scans(db, parse_plan(plan))
-    return plan
+    return parse_plan(json.loads(output) if isinstance(output, str) else output)
 
 
 # Upserts the sequential scans an analysis made; a count older than the database's statistics reset starts
@@ -87,7 +88,7 @@ ON CONFLICT (relid) DO UPDATE SET
 """
 
 
-def record_own_scans(db: Database, plan: Plan) -> None:
+def record_own_scans(db: Database, plan: Plan, read_only: bool) -> None:
     """Record the sequential scans an EXPLAIN ANALYZE made (steward.analysis_seq_scans), so that index_report
     does not take pg_steward's own analyses for the application's workload.
 
@@ -97,13 +98,13 @@ def record_own_scans(db: Database, plan: Plan) -> None:
     transaction (a standby, ``transaction_read_only``) cannot record them: there
     the report counts them, as the docs say.
     """
+    if read_only or not plan.analyzed:
+        return
     made: dict[tuple[str, str], int] = {}
     for node in plan.nodes:
         if node.raw.get("Node Type") == "Seq Scan" and node.loops and node.schema and node.relation_name:
             made[(node.schema, node.relation_name)] = made.get((node.schema, node.relation_name), 0) + node.loops
     if not made:
-        return
-    if db.query("SELECT pg_catalog.current_setting('transaction_read_only') AS ro")[0]["ro"] == "on":
         return
     db.execute(_RECORD_SCANS, [k[0] for k in made], [k[1] for k in made], list(made.values()))
 
@@ -147,8 +148,11 @@ SELECT q AS quoted,
 FROM pg_catalog.unnest($1::text[]) AS q
 """
 
+# current_setting() reads one setting; the pg_settings view builds a row for every one of them.
 _SETTINGS = """
-SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('work_mem', 'hash_mem_multiplier')
+SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) / 1024 AS work_mem_kb,
+       pg_catalog.current_setting('hash_mem_multiplier')::float8 AS hash_mem_multiplier,
+       pg_catalog.current_setting('transaction_read_only') = 'on' AS read_only
 """
 
 
@@ -167,16 +171,18 @@ def gather_facts(db: Database, plan: Plan) -> Facts:
     if roots:
         for row in db.query(_ROOTS, roots):
             facts.roots[row["quoted"]] = RootFacts(row["quoted"], row["leaves"], row["key"])
-    settings = {row["name"]: row["setting"] for row in db.query(_SETTINGS)}
-    facts.work_mem_kb = int(settings.get("work_mem", facts.work_mem_kb))
-    facts.hash_mem_multiplier = float(settings.get("hash_mem_multiplier", 1.0))
+    settings = db.query(_SETTINGS)[0]
+    facts.work_mem_kb = int(settings["work_mem_kb"])
+    facts.hash_mem_multiplier = float(settings["hash_mem_multiplier"])
+    facts.read_only = bool(settings["read_only"])
     return facts
 
 
 def _analyzed(db: Database, query: str, analyze: bool, allow_writes: bool,
               search_path: str | None) -> tuple[Plan, Facts, list[Advice]]:
-    plan = parse_plan(explain(db, query, analyze, allow_writes, search_path))
+    plan = explain(db, query, analyze, allow_writes, search_path)
     facts = gather_facts(db, plan)
+    record_own_scans(db, plan, facts.read_only)
     return plan, facts, advise(plan, facts)
 
 
@@ -216,5 +222,7 @@ def query_advice(db: Database, query: str, analyze: bool = True, allow_writes: b
 
 def check_pruning(db: Database, query: str, analyze: bool = False, allow_writes: bool = False,
                   search_path: str | None = None) -> list[Row]:
-    plan = parse_plan(explain(db, query, analyze, allow_writes, search_path))
-    return [vars(row) for row in pruning(plan, gather_facts(db, plan))]
+    plan = explain(db, query, analyze, allow_writes, search_path)
+    facts = gather_facts(db, plan)
+    record_own_scans(db, plan, facts.read_only)
+    return [vars(row) for row in pruning(plan, facts)]

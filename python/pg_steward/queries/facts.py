@@ -32,3 +32,4 @@ class Facts:
     roots: dict[str, RootFacts] = field(default_factory=dict)  # by RelationFacts.root
     work_mem_kb: int = 4096
     hash_mem_multiplier: float = 2.0
+    read_only: bool = False  # transaction_read_only: the analysis cannot record its own scans

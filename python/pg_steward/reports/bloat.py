@@ -9,7 +9,6 @@ one it cannot read leaves the others measured.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from pg_steward.catalog_filters import USER_SCHEMA
@@ -37,18 +36,30 @@ from pg_steward.sqltext import qualified
 LEAVES = """ARRAY(SELECT $1::text::regclass::oid
                UNION SELECT t.relid FROM pg_catalog.pg_partition_tree($1::text::regclass) AS t WHERE t.isleaf)"""
 
-# Whether pg_class.reltuples was last set by a VACUUM rather than by an ANALYZE.
-COUNTED_BY_VACUUM = """
-coalesce(GREATEST({s}.last_vacuum, {s}.last_autovacuum)
-         > coalesce(GREATEST({s}.last_analyze, {s}.last_autoanalyze), '-infinity'), false)
-"""
-
 _SCOPE = f"""
     {USER_SCHEMA}
     AND ($1::text IS NULL OR c.oid = ANY ({LEAVES}))
 """
 
-_TABLES_SQL = f"""
+# The activity counters of pg_stat_all_tables (counted_by_vacuum: pg_class.reltuples was last set by a
+# VACUUM rather than by an ANALYZE), read with the functions that view calls (it would
+# also add up the index scans of every table, which nothing here needs). They count 0 for a
+# relation without statistics, as the view does; a table without TOAST has NULL for its TOAST.
+COUNTERS = """
+pg_catalog.pg_stat_get_live_tuples({c}.oid) AS n_live_tup, pg_catalog.pg_stat_get_dead_tuples({c}.oid) AS n_dead_tup,
+pg_catalog.pg_stat_get_mod_since_analyze({c}.oid) AS n_mod_since_analyze,
+coalesce(GREATEST(pg_catalog.pg_stat_get_last_vacuum_time({c}.oid),
+                  pg_catalog.pg_stat_get_last_autovacuum_time({c}.oid))
+         > coalesce(GREATEST(pg_catalog.pg_stat_get_last_analyze_time({c}.oid),
+                             pg_catalog.pg_stat_get_last_autoanalyze_time({c}.oid)), '-infinity'),
+         false) AS counted_by_vacuum,
+(pg_catalog.pg_stat_get_last_analyze_time({c}.oid) IS NOT NULL
+ OR pg_catalog.pg_stat_get_last_autoanalyze_time({c}.oid) IS NOT NULL OR {c}.reltuples >= 0) AS analyzed,
+CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_live_tuples({c}.reltoastrelid) END AS toast_live,
+CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_dead_tuples({c}.reltoastrelid) END AS toast_dead
+"""
+
+_TABLE_COLUMNS = f"""
 SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
        pg_catalog.pg_relation_size(c.oid) AS size_bytes, pg_catalog.pg_relation_size(c.oid) AS table_bytes,
        c.relpages, c.reltuples::float8 AS reltuples,
@@ -56,14 +67,14 @@ SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
        CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) END AS toast_bytes,
        coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
                  WHERE o.option_name = 'fillfactor'), 100) AS fillfactor,
-       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, {COUNTED_BY_VACUUM.format(s="s")} AS counted_by_vacuum,
-       (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL OR c.reltuples >= 0) AS analyzed,
-       ts.n_live_tup AS toast_live, ts.n_dead_tup AS toast_dead,
+       {COUNTERS.format(c="c")},
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select
+"""
+
+_TABLES_SQL = f"""
+{_TABLE_COLUMNS}
 FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = c.oid
-LEFT JOIN pg_catalog.pg_stat_all_tables AS ts ON ts.relid = c.reltoastrelid
 WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
 """
 
@@ -80,18 +91,70 @@ CASE WHEN {stats}.avg_width <= 126
      ELSE false END
 """
 
-_COLUMNS_SQL = f"""
-SELECT a.attrelid::bigint AS oid, a.attname::text AS name, a.attlen::int AS typlen, a.attalign::text AS typalign,
-       a.attisdropped AS dropped, s.avg_width::float8 AS avg_width, s.null_frac::float8 AS null_frac,
-       {CONSTANT_WIDTH.format(stats="s", type="a.atttypid")} AS constant_width
+# Every table and its columns in one pass: the columns of a table as parallel arrays (in attnum
+# order), their statistics from pg_stats joined once for all tables.
+_ESTIMATE_SQL = f"""
+WITH cols AS (
+    SELECT a.attrelid,
+           pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) AS col_names,
+           pg_catalog.array_agg(a.attlen::int ORDER BY a.attnum) AS col_typlen,
+           pg_catalog.array_agg(a.attalign::text ORDER BY a.attnum) AS col_typalign,
+           pg_catalog.array_agg(a.attisdropped ORDER BY a.attnum) AS col_dropped,
+           pg_catalog.array_agg(s.avg_width::float8 ORDER BY a.attnum) AS col_avg_width,
+           pg_catalog.array_agg(s.null_frac::float8 ORDER BY a.attnum) AS col_null_frac,
+           pg_catalog.array_agg(({CONSTANT_WIDTH.format(stats="s", type="a.atttypid")}) ORDER BY a.attnum)
+               AS col_constant_width
+    FROM pg_catalog.pg_class AS c
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0
+    LEFT JOIN pg_catalog.pg_stats AS s
+           ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname AND NOT s.inherited
+    WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
+    GROUP BY a.attrelid
+)
+{_TABLE_COLUMNS},
+       cols.col_names, cols.col_typlen, cols.col_typalign, cols.col_dropped, cols.col_avg_width,
+       cols.col_null_frac, cols.col_constant_width
 FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0
-LEFT JOIN pg_catalog.pg_stats AS s
-       ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname AND NOT s.inherited
+LEFT JOIN cols ON cols.attrelid = c.oid
 WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
-ORDER BY a.attrelid, a.attnum
 """
+
+Shape = tuple[tuple[int, str, float | None, float | None, bool, bool], ...]
+
+
+class _Shapes:
+    """The page-layout arithmetic of each distinct column shape, done once: tables made alike share it."""
+
+    def __init__(self) -> None:
+        self._columns: dict[Shape, list[model.Column]] = {}
+        self._tuple_bytes: dict[Shape, float] = {}
+
+    def shape_of(self, row: Row) -> Shape:
+        if not row["col_names"]:
+            return ()
+        return tuple(zip(row["col_typlen"], row["col_typalign"], row["col_avg_width"], row["col_null_frac"],
+                         row["col_dropped"], (bool(c) for c in row["col_constant_width"]), strict=True))
+
+    def columns(self, shape: Shape) -> list[model.Column]:
+        found = self._columns.get(shape)
+        if found is None:
+            found = self._columns[shape] = [model.Column(*c) for c in shape]
+        return found
+
+    def tuple_bytes(self, shape: Shape) -> float:
+        found = self._tuple_bytes.get(shape)
+        if found is None:
+            found = self._tuple_bytes[shape] = model.heap_tuple_bytes(self.columns(shape))
+        return found
+
+
+def _named_columns(row: Row, columns: list[model.Column]) -> dict[str, model.Column]:
+    """The columns by name, as stats_verdict reads them: only built when a statistic is missing."""
+    if all(c.dropped or c.avg_width is not None for c in columns):
+        return {}
+    return dict(zip(row["col_names"], columns, strict=True))
 
 
 def block_size_of(db: Database) -> int:
@@ -148,17 +211,19 @@ def _result(row: Row, relation: str, kind: str, expected: int | None, method: st
             "toast_bytes": row.get("toast_bytes"), "dead_tuples": row.get("n_dead_tup"), "fix": fix}
 
 
-def _estimate_table(row: Row, columns: dict[str, model.Column], block_size: int, role: str) -> list[Row]:
+def _estimate_table(row: Row, shapes: _Shapes, block_size: int, role: str) -> list[Row]:
     relation = qualified(row["schema"], row["name"])
-    verdict = stats_verdict(columns, can_select=row["can_select"], analyzed=row["analyzed"], role=role,
-                            relation=relation) or row_count_verdict(
+    shape = shapes.shape_of(row)
+    columns = shapes.columns(shape)
+    verdict = stats_verdict(_named_columns(row, columns), can_select=row["can_select"], analyzed=row["analyzed"],
+                            role=role, relation=relation) or row_count_verdict(
         reltuples=row["reltuples"], relpages=row["relpages"], counter=row["n_live_tup"],
         changed=row["n_mod_since_analyze"], counted_by_vacuum=row["counted_by_vacuum"], relation=relation)
     if verdict is not None:
         out = [_result(row, relation, "table", None, "estimate", verdict, verdict.fix)]
     else:
         rows = live_rows(row, block_size)
-        expected = model.heap_expected_bytes(rows, list(columns.values()), row["fillfactor"], block_size)
+        expected = model.heap_expected_from_tuple(rows, shapes.tuple_bytes(shape), row["fillfactor"], block_size)
         verdict = sample_verdict(rows=rows, reltuples=row["reltuples"], changed=row["n_mod_since_analyze"],
                                  pages=row["size_bytes"] // block_size, relation=relation)
         wasted, percent = model.waste(int(row["size_bytes"]), expected)
@@ -231,14 +296,6 @@ def _exact_toast(db: Database, schema: str, row: Row, relation: str, block_size:
                    table_fix(relation, percent, wasted, toast["n_dead_tup"], float(stat["tuple_count"])))
 
 
-def _columns_by_table(db: Database, oid: str | None) -> dict[int, dict[str, model.Column]]:
-    columns: dict[int, dict[str, model.Column]] = defaultdict(dict)
-    for c in db.query(_COLUMNS_SQL, oid):
-        columns[c["oid"]][c["name"]] = model.Column(c["typlen"], c["typalign"], c["avg_width"], c["null_frac"],
-                                                    c["dropped"], bool(c["constant_width"]))
-    return columns
-
-
 def size_guard(exact_max_bytes: int | None) -> int:
     """The exact mode's size limit: NULL means none; a negative one is a mistake."""
     if exact_max_bytes is None:
@@ -257,8 +314,9 @@ def table_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
     schema = require_pgstattuple(db) if exact else None
     block_size = block_size_of(db)
     role = current_role(db)
-    tables = [t for t in db.query(_TABLES_SQL, oid) if int(t["size_bytes"]) >= (min_bytes or 0)]
-    columns = _columns_by_table(db, oid) if not exact else {}
+    tables = [t for t in db.query(_TABLES_SQL if exact else _ESTIMATE_SQL, oid)
+              if int(t["size_bytes"]) >= (min_bytes or 0)]
+    shapes = _Shapes()
     out: list[Row] = []
     for i, row in enumerate(tables):
         if exact and schema is not None:
@@ -266,7 +324,7 @@ def table_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
             if (i + 1) % 100 == 0:
                 db.notice(f"pg_steward: measured {i + 1} of {len(tables)} tables")
         else:
-            out.extend(_estimate_table(row, columns.get(row["oid"], {}), block_size, role))
+            out.extend(_estimate_table(row, shapes, block_size, role))
     out.sort(key=lambda r: (r["waste_bytes"] is None, -(r["waste_bytes"] or 0), r["relation"]))
     return _partitioned_total(db, oid, out, "pgstattuple" if exact else "estimate") + out
 

@@ -136,9 +136,14 @@ def heap_tuples_per_page(tuple_bytes: float, fillfactor: int, block_size: int) -
 def heap_expected_bytes(rows: float, columns: list[Column], fillfactor: int = 100,
                         block_size: int = 8192) -> int:
     """Bytes of the main fork holding ``rows`` live rows, freshly packed at ``fillfactor``."""
+    return heap_expected_from_tuple(rows, heap_tuple_bytes(columns), fillfactor, block_size)
+
+
+def heap_expected_from_tuple(rows: float, tuple_bytes: float, fillfactor: int = 100, block_size: int = 8192) -> int:
+    """Bytes of the main fork holding ``rows`` live rows of ``tuple_bytes`` each (heap_tuple_bytes)."""
     if rows <= 0:
         return 0
-    per_page = heap_tuples_per_page(heap_tuple_bytes(columns), fillfactor, block_size)
+    per_page = heap_tuples_per_page(tuple_bytes, fillfactor, block_size)
     return math.ceil(rows / per_page) * block_size
 
 

@@ -18,7 +18,7 @@ from pg_steward.errors import error_first_line
 from pg_steward.reports import bloat_model as model
 from pg_steward.reports.bloat import (
     CONSTANT_WIDTH,
-    COUNTED_BY_VACUUM,
+    COUNTERS,
     LEAVES,
     block_size_of,
     current_role,
@@ -46,8 +46,7 @@ SELECT ci.oid::bigint AS oid, n.nspname AS schema, ct.relname AS table_name, ci.
        am.amname::text AS method, pg_catalog.pg_relation_size(ci.oid) AS size_bytes,
        ci.reltuples::float8 AS index_reltuples, ct.reltuples::float8 AS reltuples, ct.relpages,
        pg_catalog.pg_relation_size(ct.oid) AS table_bytes,
-       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, {COUNTED_BY_VACUUM.format(s="s")} AS counted_by_vacuum,
-       (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL OR ct.reltuples >= 0) AS analyzed,
+       {COUNTERS.format(c="ct")},
        i.indisunique AS is_unique, i.indisvalid AS is_valid, i.indpred IS NOT NULL AS partial,
        i.indnatts <> i.indnkeyatts AS has_include,
        coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(ci.reloptions) AS o
@@ -60,7 +59,6 @@ JOIN pg_catalog.pg_class AS ci ON ci.oid = i.indexrelid
 JOIN pg_catalog.pg_class AS ct ON ct.oid = i.indrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = ct.relnamespace
 JOIN pg_catalog.pg_am AS am ON am.oid = ci.relam
-LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON s.relid = ct.oid
 WHERE ci.relkind = 'i' AND ct.relkind IN ('r', 'm') AND {_SCOPE}
 """
 
