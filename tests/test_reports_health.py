@@ -42,10 +42,13 @@ def test_clean_database_is_healthy(quiet_url: str) -> None:
                            "default_partition_rows",
                            "prepared_transactions",
                            "replication_slots",
+                           "table_bloat",
+                           "index_bloat",
                            }
     assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}, checks
     assert checks["cron_job_failures"]["status"] == "ok"  # no dblink here: no job can be scheduled from it
-    for name in ("index_problems", "default_partition_rows", "prepared_transactions", "replication_slots"):
+    for name in ("index_problems", "default_partition_rows", "prepared_transactions", "replication_slots",
+                 "table_bloat", "index_bloat"):
         assert checks[name]["status"] == "ok", checks[name]
     assert all(c["fix"] is None and c["threshold"] for c in checks.values())
     assert checks["database_size"]["value"].endswith("MB")
@@ -436,3 +439,17 @@ def test_inactive_replication_slot_is_named_with_the_wal_it_keeps(conn: psycopg.
     assert check["fix"] == (f"SELECT pg_catalog.pg_drop_replication_slot('{slot}');  "
                             "-- only once its consumer is gone for good: a dropped slot cannot be resumed")
     assert health(conn)["replication_slots"]["status"] == "ok"
+
+
+def test_bloated_table_and_index_over_the_size_floor_are_named_with_their_fix(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE churn (id int PRIMARY KEY, payload text) WITH (autovacuum_enabled = off)")
+    conn.execute("INSERT INTO churn SELECT n, repeat('x', 200) FROM generate_series(1, 60000) AS n")
+    conn.execute("DELETE FROM churn WHERE id % 10 <> 0")  # nine rows in ten dead: the heap keeps its size
+    conn.execute("VACUUM churn")  # the space is free for reuse, not returned: the waste a rewrite would recover
+    conn.execute("ANALYZE churn")
+    checks = health(conn)
+    table = checks["table_bloat"]
+    assert table["status"] == "critical", table
+    assert table["detail"].startswith('"public"."churn": '), table
+    assert table["fix"] and "churn" in table["fix"]
+    assert checks["index_bloat"]["status"] in ("ok", "warning", "critical")

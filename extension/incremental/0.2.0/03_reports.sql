@@ -30,4 +30,6 @@ ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_nam
         , 'default_partition_rows'
         , 'prepared_transactions'
         , 'replication_slots'
+        , 'table_bloat'
+        , 'index_bloat'
     ]::pg_catalog.text[]));

@@ -16,6 +16,8 @@ from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError, error_first_line, error_sqlstate
 from pg_steward.reports import health_checks
+from pg_steward.reports.bloat import table_bloat
+from pg_steward.reports.index_bloat import index_bloat
 from pg_steward.reports.indexes import index_report
 from pg_steward.schedule.cron import cron_preloaded
 from pg_steward.schedule.scheduling import job_status
@@ -668,6 +670,30 @@ def _default_partition_rows(db: Database) -> Measure:
     return float(len(full)), detail, fix
 
 
+def _bloat(rows: list[Row], name_key: str, what: str) -> Measure:
+    """Worst estimated waste (%) among relations of at least BLOAT_MIN_BYTES; the top offenders with their fix."""
+    sized = [r for r in rows if r.get("kind", what) != "partitioned" and r["waste_percent"] is not None
+             and int(r["size_bytes"]) >= health_checks.BLOAT_MIN_BYTES]
+    if not sized:
+        return 0.0, f"no {what} of {health_checks.pretty_bytes(health_checks.BLOAT_MIN_BYTES)} or more with an " \
+            "estimate", None
+    sized.sort(key=lambda r: (-float(r["waste_percent"]), str(r[name_key])))
+    top = sized[:5]
+    detail = "; ".join(f"{r[name_key]}: {float(r['waste_percent']):g}% of "
+                       f"{health_checks.pretty_bytes(r['size_bytes'])} wasted "
+                       f"({health_checks.pretty_bytes(r['waste_bytes'] or 0)})" for r in top)
+    fix = " ".join(str(r["fix"]) for r in top if r["fix"])
+    return float(top[0]["waste_percent"]), detail, fix or None
+
+
+def _table_bloat(db: Database) -> Measure:
+    return _bloat(table_bloat(db, False, None, health_checks.BLOAT_MIN_BYTES, None), "relation", "table")
+
+
+def _index_bloat(db: Database) -> Measure:
+    return _bloat(index_bloat(db, False, None, health_checks.BLOAT_MIN_BYTES, None), "index", "index")
+
+
 MEASURES: dict[str, Callable[[Database], Measure]] = {
     "vacuum": _vacuum, "analyze": _analyze, "xid_wraparound": _xid, "multixact_wraparound": _multixact,
     "cache_hit_ratio": _cache_hit, "connections": _connections,
@@ -681,6 +707,8 @@ MEASURES: dict[str, Callable[[Database], Measure]] = {
     "default_partition_rows": _default_partition_rows,
     "prepared_transactions": _prepared_transactions,
     "replication_slots": _replication_slots,
+    "table_bloat": _table_bloat,
+    "index_bloat": _index_bloat,
 }
 # Checks whose detail depends on the threshold (every finding over it is named).
 JUDGED_MEASURES: dict[str, Callable[[Database, health_checks.Threshold], Measure]] = {"sequences": _sequences}

@@ -51,7 +51,11 @@ DEFAULTS: dict[str, Threshold] = {
     "prepared_transactions": Threshold(300, 3600, unit="s"),
     # Inactive replication slots (each keeps WAL and the xmin horizon).
     "replication_slots": Threshold(1, None, unit="slots"),
+    # Worst estimated waste of a table / an index of at least BLOAT_MIN_BYTES (reports/bloat.py, index_bloat.py).
+    "table_bloat": Threshold(50, 80, unit="% wasted"),
+    "index_bloat": Threshold(50, 80, unit="% wasted"),
 }
+BLOAT_MIN_BYTES = 10 * 2**20  # smaller relations are not judged for bloat: rewriting them gains little
 # The grant a check needs where a role without it gets a privilege error (the others need none beyond
 # pg_steward's: the statistics views show other roles' rows as NULL, told in the detail).
 GRANTS: dict[str, str] = {
