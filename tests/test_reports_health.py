@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from psycopg import errors
 
+from pg_steward.localserver import LocalServer
 from support.reports import flush_stats, rows
 
 
@@ -16,16 +17,39 @@ def health(conn: psycopg.Connection) -> dict[str, dict]:
     return {r["check_name"]: r for r in rows(conn, "SELECT * FROM steward.health()")}
 
 
-def test_clean_database_is_healthy(conn: psycopg.Connection) -> None:
-    checks = health(conn)
+@pytest.fixture(scope="module")
+def quiet_url() -> Iterator[str]:
+    """A fresh database on a server of its own: no cluster-wide state (sessions, prepared transactions,
+    replication slots, old transaction ids) that other tests leave can reach its health checks."""
+    with LocalServer() as srv:
+        with psycopg.connect(srv.url, autocommit=True) as admin:
+            admin.execute('CREATE DATABASE "quiet"')
+        with psycopg.connect(srv.url_for("quiet"), autocommit=True) as quiet:
+            quiet.execute("CREATE EXTENSION pg_steward CASCADE")
+        yield srv.url_for("quiet")
+
+
+def test_clean_database_is_healthy(quiet_url: str) -> None:
+    with psycopg.connect(quiet_url, autocommit=True) as conn:
+        checks = health(conn)
     assert set(checks) == {"vacuum", "analyze", "xid_wraparound", "multixact_wraparound", "sequences",
                            "cache_hit_ratio", "connections", "idle_in_transaction", "long_running_queries",
                            "blocked_queries", "invalid_indexes", "database_size", "temp_files", "checkpoints",
                            "maintenance_runs", "cron_job_failures", "cron_job_connections",
                            "disabled_triggers", "not_valid_constraints",
-                           "tables_without_primary_key"}
-    assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}
+                           "tables_without_primary_key",
+                           "index_problems",
+                           "default_partition_rows",
+                           "prepared_transactions",
+                           "replication_slots",
+                           "table_bloat",
+                           "index_bloat",
+                           }
+    assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}, checks
     assert checks["cron_job_failures"]["status"] == "ok"  # no dblink here: no job can be scheduled from it
+    for name in ("index_problems", "default_partition_rows", "prepared_transactions", "replication_slots",
+                 "table_bloat", "index_bloat"):
+        assert checks[name]["status"] == "ok", checks[name]
     assert all(c["fix"] is None and c["threshold"] for c in checks.values())
     assert checks["database_size"]["value"].endswith("MB")
 
@@ -331,3 +355,101 @@ def test_wraparound_measured_against_autovacuum_freeze_max_age(conn: psycopg.Con
                  "VALUES ('xid_wraparound', 0, NULL)")
     check = health(conn)["xid_wraparound"]
     assert check["status"] == "warning" and check["fix"].startswith("VACUUM (FREEZE) "), check
+
+
+def test_duplicate_index_is_an_index_problem_with_its_drop(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE orders (id int PRIMARY KEY, customer int)")
+    conn.execute("CREATE INDEX orders_customer ON orders (customer)")
+    conn.execute("CREATE INDEX orders_customer_again ON orders (customer)")
+    check = health(conn)["index_problems"]
+    assert check["status"] == "warning", check
+    assert check["detail"].startswith('duplicate "public"."orders_customer_again" on "public"."orders" ('), check
+    assert "DROP INDEX" in check["fix"] and "orders_customer" in check["fix"]
+
+
+def test_rows_in_a_default_partition_are_named_managed_or_not(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE events (at date NOT NULL, v int) PARTITION BY RANGE (at)")
+    conn.execute("CREATE TABLE events_default PARTITION OF events DEFAULT")
+    conn.execute("CREATE TABLE quiet (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute("CREATE TABLE quiet_default PARTITION OF quiet DEFAULT")
+    assert health(conn)["default_partition_rows"]["status"] == "ok"
+    conn.execute("INSERT INTO events VALUES ('2020-01-05', 1)")
+    check = health(conn)["default_partition_rows"]
+    assert check["status"] == "warning" and check["value"] == "1 partitions", check
+    assert "public.events_default of public.events (not managed)" in check["detail"]
+    assert "quiet_default" not in check["detail"]
+    assert "steward.create_partition('public.events'" in check["fix"]
+
+
+def test_default_partition_behind_a_lock_is_skipped_not_waited_for(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE events (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute("CREATE TABLE events_default PARTITION OF events DEFAULT")
+    with psycopg.connect(conn.info.dsn) as holder:
+        holder.execute("LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE")
+        try:
+            check = health(conn)["default_partition_rows"]
+        finally:
+            holder.rollback()
+    assert check["status"] == "skipped", check
+    assert "lock_timeout" in check["detail"]
+
+
+def test_default_partition_the_role_cannot_read_is_skipped_with_the_grant(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE events (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute("CREATE TABLE events_default PARTITION OF events DEFAULT")
+    role = f"health_reader_{conn.info.backend_pid}"
+    conn.execute(f"CREATE ROLE {role}")
+    try:
+        conn.execute(f"SET ROLE {role}")
+        check = health(conn)["default_partition_rows"]
+        conn.execute("RESET ROLE")
+    finally:
+        conn.execute("RESET ROLE")
+        conn.execute(f"DROP ROLE {role}")
+    assert check["status"] == "skipped", check
+    assert "SELECT on the DEFAULT partitions" in check["detail"]
+
+
+def test_old_prepared_transaction_is_named_with_its_rollback(conn: psycopg.Connection) -> None:
+    conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
+                 "VALUES ('prepared_transactions', 0.001, NULL)")
+    gid = f"steward_health_{conn.info.backend_pid}"
+    with psycopg.connect(conn.info.dsn) as preparer:
+        preparer.execute("SELECT 1")  # opens the transaction to prepare
+        preparer.execute(f"PREPARE TRANSACTION '{gid}'")
+        try:
+            check = health(conn)["prepared_transactions"]
+        finally:
+            conn.execute(f"ROLLBACK PREPARED '{gid}'")
+    assert check["status"] == "warning", check
+    assert f"'{gid}'" in check["detail"]
+    assert check["fix"].startswith(f"ROLLBACK PREPARED '{gid}';")
+    assert health(conn)["prepared_transactions"]["status"] == "ok"
+
+
+def test_inactive_replication_slot_is_named_with_the_wal_it_keeps(conn: psycopg.Connection) -> None:
+    slot = f"steward_health_{conn.info.backend_pid}"
+    conn.execute("SELECT pg_create_physical_replication_slot(%s, true)", [slot])
+    try:
+        check = health(conn)["replication_slots"]
+    finally:
+        conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
+    assert check["status"] == "warning", check
+    assert f"physical slot {slot}" in check["detail"] and "of WAL" in check["detail"]
+    assert check["fix"] == (f"SELECT pg_catalog.pg_drop_replication_slot('{slot}');  "
+                            "-- only once its consumer is gone for good: a dropped slot cannot be resumed")
+    assert health(conn)["replication_slots"]["status"] == "ok"
+
+
+def test_bloated_table_and_index_over_the_size_floor_are_named_with_their_fix(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE churn (id int PRIMARY KEY, payload text) WITH (autovacuum_enabled = off)")
+    conn.execute("INSERT INTO churn SELECT n, repeat('x', 200) FROM generate_series(1, 60000) AS n")
+    conn.execute("DELETE FROM churn WHERE id % 10 <> 0")  # nine rows in ten dead: the heap keeps its size
+    conn.execute("VACUUM churn")  # the space is free for reuse, not returned: the waste a rewrite would recover
+    conn.execute("ANALYZE churn")
+    checks = health(conn)
+    table = checks["table_bloat"]
+    assert table["status"] == "critical", table
+    assert table["detail"].startswith('"public"."churn": '), table
+    assert table["fix"] and "churn" in table["fix"]
+    assert checks["index_bloat"]["status"] in ("ok", "warning", "critical")

@@ -61,6 +61,7 @@ class LocalServer:
             "shared_preload_libraries": "pg_cron,pg_stat_statements",
             "cron.database_name": DATABASE,
             "max_connections": "60",
+            "max_prepared_transactions": "10",  # prepared transactions can be planted (health checks)
             "fsync": "off",
             "log_min_messages": "warning",
             **(settings or {}),

@@ -29,7 +29,7 @@ BAR_COLOR = "#2b6cb0"
 WIDTH, LABEL_WIDTH, ROW_HEIGHT = 760, 300, 24
 TOP_N = 15
 MAX_INDENT = 8  # tree levels drawn deeper than this are drawn at this depth
-STATUS_ORDER = ("critical", "warning", "unknown", "ok")
+STATUS_ORDER = ("critical", "warning", "skipped", "unknown", "ok")
 NOT_VISIBLE = "not visible to this role"
 
 
@@ -117,7 +117,7 @@ def hidden(row: dict[str, Any]) -> bool:
     jobs pg_cron does not show it, a health check that is unknown for what the role may not see (a check
     unknown for another reason, too few checkpoints to judge, is not marked)."""
     reason = str(row.get("reason") or "")
-    unknown = row.get("status") == "unknown" and any(
+    unknown = row.get("status") in ("unknown", "skipped") and any(
         words in str(row.get("detail") or "") for words in ("not visible", "may not read", "permission denied"))
     return (row.get("readable") is False or row.get("last_status") == "not visible"
             or reason.startswith("statistics not visible") or unknown)
@@ -171,7 +171,7 @@ th, td { border: 1px solid #e2e8f0; padding: 2px 6px; text-align: left; vertical
 td { max-width: 26em; overflow-wrap: break-word; }
 th { background: #edf2f7; } .empty, .note { color: #718096; }
 .status-critical { background: #fed7d7; } .status-warning { background: #fefcbf; } .status-ok { background: #c6f6d5; }
-.status-unknown { background: #e2e8f0; }
+.status-unknown, .status-skipped { background: #e2e8f0; }
 tr.hidden-from-role td { color: #4a5568; font-style: italic; }
 .mark { background: #feebc8; color: #7b341e; font-style: normal; font-size: 10px; padding: 0 4px; border-radius: 3px; }
 """ + "".join(f"td.level-{n} {{ padding-left: {6 + 18 * n}px; }}\n" for n in range(MAX_INDENT + 1))

@@ -14,13 +14,20 @@ from typing import Any
 from pg_steward import server
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
-from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError, error_first_line
+from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError, error_first_line, error_sqlstate
 from pg_steward.reports import health_checks
+from pg_steward.reports.bloat import table_bloat
+from pg_steward.reports.index_bloat import index_bloat
+from pg_steward.reports.indexes import index_report
 from pg_steward.schedule.cron import cron_preloaded
 from pg_steward.schedule.scheduling import NOT_VISIBLE, job_status
-from pg_steward.sqltext import qualified, quote_ident
+from pg_steward.sqltext import qualified, quote_ident, quote_literal
 
 Measure = tuple[float | None, str, str | None]  # value, detail, fix
+
+
+class Skipped(Exception):
+    """Raised by a check this role cannot evaluate: its message names what the check needs."""
 
 _USER_TABLES = f"""
 FROM pg_catalog.pg_stat_all_tables AS s
@@ -266,7 +273,7 @@ ORDER BY seconds DESC""")
     if not rows:
         return (None if hidden else 0.0), "no session waiting for a lock" + note, None
     detail = "; ".join(f"pid {r['pid']} waits {int(r['seconds'])} s for pid(s) {r['blockers']}: {r['query']}"
-                       for r in rows[:3])
+                       for r in rows)  # every waiter: the one a DBA looks for may not be the longest
     actions = [health_checks.blocker_action(b["pid"], b["state"])
                for b in db.query(_BLOCKER_STATES_SQL, [int(p) for p in rows[0]["blockers"]])]
     detail += "".join(f"; {why}" for _, why in actions) + note
@@ -516,10 +523,11 @@ def _cron_jobs(db: Database) -> tuple[list[Row], str | None]:
         return [], f"no pg_steward job can be scheduled for this database: {error_first_line(error)}"
 
 
-def _unseen(jobs: list[Row]) -> Measure | None:
-    """A check of the jobs cannot be made when steward.jobs says they are not visible: unknown, with the grant."""
+def _unseen(jobs: list[Row]) -> None:
+    """A check of the jobs cannot be made when steward.jobs says they are not visible: skipped, with the grant."""
     hidden = [j for j in jobs if j["last_status"] == NOT_VISIBLE]
-    return (None, str(hidden[0]["last_message"]), None) if hidden else None
+    if hidden:
+        raise Skipped(str(hidden[0]["last_message"]))
 
 
 def _job_text(job: Row) -> str:
@@ -532,9 +540,7 @@ def _cron_job_failures(db: Database) -> Measure:
     jobs, none = _cron_jobs(db)
     if none is not None:
         return 0.0, none, None
-    unseen = _unseen(jobs)
-    if unseen is not None:
-        return unseen
+    _unseen(jobs)
     failed = [j for j in jobs if j["last_status"] == "failed"
               and not health_checks.cron_connection_failure(j["last_status"], j["last_message"])]
     if not failed:
@@ -551,9 +557,7 @@ def _cron_job_connections(db: Database) -> Measure:
     jobs, none = _cron_jobs(db)
     if none is not None:
         return 0.0, none, None
-    unseen = _unseen(jobs)
-    if unseen is not None:
-        return unseen
+    _unseen(jobs)
     cut = [j for j in jobs if health_checks.cron_connection_failure(j["last_status"], j["last_message"])]
     never = [j for j in jobs if j["last_status"] is None and j["active"]]
     parts = []
@@ -570,6 +574,135 @@ def _cron_job_connections(db: Database) -> Measure:
     return float(len(cut)), "; ".join(parts), fix
 
 
+def _index_problems(db: Database) -> Measure:
+    """The findings of steward.index_report (duplicate, redundant, unused, invalid indexes and the rest) that are
+    warnings or worse, largest first, with the fix of each of the top ones."""
+    found = [r for r in index_report(db) if r["severity"] in ("critical", "warning")]
+    if not found:
+        return 0.0, "no index problem (steward.index_report lists the informational findings)", None
+    top = found[:5]
+    detail = "; ".join(f"{r['problem']} " + (f"{qualified(r['schema'], r['index'])} " if r["index"] else "")
+                       + f"on {qualified(r['schema'], r['table'])} ({health_checks.pretty_bytes(r['size_bytes'] or 0)})"
+                       for r in top)
+    if len(found) > 5:
+        detail += f"; and {len(found) - 5} more (SELECT * FROM steward.index_report())"
+    fix = " ".join(r["fix"] for r in top if r["fix"])
+    return float(len(found)), detail, fix or None
+
+
+_PREPARED_SQL = """
+SELECT p.gid, p.owner::text AS owner, p.database::text AS datname, p.prepared::text AS prepared,
+       extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) p.prepared)::float8 AS seconds
+FROM pg_catalog.pg_prepared_xacts AS p ORDER BY p.prepared
+"""
+
+
+def _prepared_transactions(db: Database) -> Measure:
+    """Age of the oldest prepared transaction (any database): it holds its locks and the xmin horizon."""
+    rows = db.query(_PREPARED_SQL)
+    if not rows:
+        return 0.0, "no prepared transaction", None
+    detail = "; ".join(f"{r['gid']!r} of {r['owner']} in database {r['datname']}, prepared {r['prepared']} "
+                       f"({int(r['seconds'])} s ago)" for r in rows[:5])
+    if len(rows) > 5:
+        detail += f"; and {len(rows) - 5} more"
+    fix = " ".join(f"ROLLBACK PREPARED {quote_literal(r['gid'])};" for r in rows[:5]) + \
+        ("  -- in the database each was prepared in, or COMMIT PREPARED if its transaction manager says so; "
+         "it holds its locks and keeps vacuum from removing dead rows")
+    return round(rows[0]["seconds"], 3), detail, fix
+
+
+def _replication_slots(db: Database) -> Measure:
+    """Inactive replication slots and the WAL each keeps (columns read from the view, not assumed by version)."""
+    cols = server.columns(db, "pg_catalog.pg_replication_slots")
+    since = "s.inactive_since::text" if "inactive_since" in cols else "NULL::text"
+    rows = db.query(f"""
+SELECT s.slot_name::text AS name, s.slot_type AS kind, s.database::text AS datname, {since} AS since,
+       pg_catalog.pg_wal_lsn_diff(
+         CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn()
+              ELSE pg_catalog.pg_current_wal_lsn() END, s.restart_lsn)::float8 AS retained
+FROM pg_catalog.pg_replication_slots AS s WHERE NOT s.active ORDER BY retained DESC NULLS LAST, 1""")
+    if not rows:
+        return 0.0, "no inactive replication slot", None
+    detail = "; ".join(
+        f"{r['kind']} slot {r['name']}" + (f" of database {r['datname']}" if r["datname"] else "")
+        + (f", inactive since {r['since']}" if r["since"] else "")
+        + f", retains {health_checks.pretty_bytes(r['retained'] or 0)} of WAL" for r in rows[:5])
+    if len(rows) > 5:
+        detail += f"; and {len(rows) - 5} more"
+    fix = " ".join(f"SELECT pg_catalog.pg_drop_replication_slot({quote_literal(r['name'])});"
+                   for r in rows[:5]) + \
+        "  -- only once its consumer is gone for good: a dropped slot cannot be resumed"
+    return float(len(rows)), detail, fix
+
+
+# DEFAULT partitions of every partitioned table (managed or not); a bounded existence probe on each.
+_DEFAULTS_SQL = f"""
+SELECT p.partrelid::regclass::text AS parent, d.oid::regclass::text AS name, d.reltuples::float8 AS estimate,
+       pg_catalog.has_table_privilege(d.oid, 'SELECT') AS readable,
+       EXISTS (SELECT FROM steward.partition_config AS c WHERE c.parent OPERATOR(pg_catalog.=) p.partrelid)
+         AS managed
+FROM pg_catalog.pg_partitioned_table AS p
+JOIN pg_catalog.pg_class AS d ON d.oid = p.partdefid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = d.relnamespace
+WHERE p.partdefid <> 0 AND {USER_SCHEMA}
+ORDER BY 1 LIMIT {health_checks.DEFAULT_PARTITIONS_PROBED}
+"""
+
+
+def _default_partition_rows(db: Database) -> Measure:
+    """DEFAULT partitions holding rows: a row there blocks creating the partition its range belongs to."""
+    full, hidden = [], 0
+    defaults = db.query(_DEFAULTS_SQL)
+    for d in defaults:
+        if not d["readable"]:
+            hidden += 1
+            continue
+        if db.query(f"SELECT EXISTS (SELECT FROM ONLY {d['name']} LIMIT 1) AS rows")[0]["rows"]:
+            full.append(d)
+    note = f"; {hidden} DEFAULT partition(s) this role may not read (needs SELECT on them)" if hidden else ""
+    if not full and hidden:
+        raise Skipped(f"{hidden} of {len(defaults)} DEFAULT partition(s) this role may not read, no rows in the "
+                      f"others; the check needs {health_checks.GRANTS['default_partition_rows']}")
+    if not full:
+        return 0.0, f"no rows in the {len(defaults)} DEFAULT partition(s)", None
+    detail = "; ".join(f"{d['name']} of {d['parent']} ({'managed' if d['managed'] else 'not managed'}), "
+                       f"about {max(int(d['estimate']), 1)} row(s)" for d in full[:10]) + note
+    if len(full) > 10:
+        detail += f"; and {len(full) - 10} more"
+    fix = " ".join((f"SELECT * FROM steward.maintain_partitions({quote_literal(d['parent'])});  "
+                    "-- moves its DEFAULT rows")
+                   if d["managed"]
+                   else f"SELECT * FROM steward.create_partition({quote_literal(d['parent'])}, "
+                        f"<start>, <span>);  -- for the range of the rows in {d['name']}: they are moved into it"
+                   for d in full[:5])
+    return float(len(full)), detail, fix
+
+
+def _bloat(rows: list[Row], name_key: str, what: str) -> Measure:
+    """Worst estimated waste (%) among relations of at least BLOAT_MIN_BYTES; the top offenders with their fix."""
+    sized = [r for r in rows if r.get("kind", what) != "partitioned" and r["waste_percent"] is not None
+             and int(r["size_bytes"]) >= health_checks.BLOAT_MIN_BYTES]
+    if not sized:
+        return 0.0, f"no {what} of {health_checks.pretty_bytes(health_checks.BLOAT_MIN_BYTES)} or more with an " \
+            "estimate", None
+    sized.sort(key=lambda r: (-float(r["waste_percent"]), str(r[name_key])))
+    top = sized[:5]
+    detail = "; ".join(f"{r[name_key]}: {float(r['waste_percent']):g}% of "
+                       f"{health_checks.pretty_bytes(r['size_bytes'])} wasted "
+                       f"({health_checks.pretty_bytes(r['waste_bytes'] or 0)})" for r in top)
+    fix = " ".join(str(r["fix"]) for r in top if r["fix"])
+    return float(top[0]["waste_percent"]), detail, fix or None
+
+
+def _table_bloat(db: Database) -> Measure:
+    return _bloat(table_bloat(db, False, None, health_checks.BLOAT_MIN_BYTES, None), "relation", "table")
+
+
+def _index_bloat(db: Database) -> Measure:
+    return _bloat(index_bloat(db, False, None, health_checks.BLOAT_MIN_BYTES, None), "index", "index")
+
+
 MEASURES: dict[str, Callable[[Database], Measure]] = {
     "vacuum": _vacuum, "analyze": _analyze, "xid_wraparound": _xid, "multixact_wraparound": _multixact,
     "cache_hit_ratio": _cache_hit, "connections": _connections,
@@ -579,6 +712,12 @@ MEASURES: dict[str, Callable[[Database], Measure]] = {
     "cron_job_failures": _cron_job_failures, "cron_job_connections": _cron_job_connections,
     "disabled_triggers": _disabled_triggers, "not_valid_constraints": _not_valid_constraints,
     "tables_without_primary_key": _tables_without_primary_key,
+    "index_problems": _index_problems,
+    "default_partition_rows": _default_partition_rows,
+    "prepared_transactions": _prepared_transactions,
+    "replication_slots": _replication_slots,
+    "table_bloat": _table_bloat,
+    "index_bloat": _index_bloat,
 }
 # Checks whose detail depends on the threshold (every finding over it is named).
 JUDGED_MEASURES: dict[str, Callable[[Database, health_checks.Threshold], Measure]] = {"sequences": _sequences}
@@ -600,6 +739,17 @@ def _overrides(db: Database) -> dict[str, Row]:
 
 def health(db: Database) -> list[Row]:
     overrides = _overrides(db)
+    # Each check waits for a lock at most LOCK_WAIT (a DEFAULT partition probed behind an ACCESS EXCLUSIVE lock
+    # says skipped instead of hanging); the caller's own setting is put back at the end.
+    before = db.query("SELECT pg_catalog.current_setting('lock_timeout') AS t")[0]["t"]
+    db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", health_checks.LOCK_WAIT)
+    try:
+        return _checks(db, overrides)
+    finally:
+        db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", before)
+
+
+def _checks(db: Database, overrides: dict[str, Row]) -> list[Row]:
     out = []
     for check in health_checks.CHECKS:
         override = overrides.get(check)
@@ -610,8 +760,13 @@ def health(db: Database) -> list[Row]:
             with db.subtransaction():
                 judged = JUDGED_MEASURES.get(check)
                 value, detail, fix = judged(db, threshold) if judged else MEASURES[check](db)
-        except Exception as error:  # a check that cannot run is unknown, never the end of the report
-            out.append(_row(check, "unknown", None, threshold, f"could not run: {error_first_line(error)}", None))
+        except Skipped as skipped:
+            out.append(_row(check, "skipped", None, threshold, str(skipped), None))
+            continue
+        except Exception as error:  # a check that cannot run is skipped or unknown, never the end of the report
+            skipped = health_checks.skipped_reason(check, error_sqlstate(error))
+            out.append(_row(check, "skipped" if skipped else "unknown", None, threshold,
+                            f"{skipped or 'could not run'}: {error_first_line(error)}", None))
             continue
         state = health_checks.status(value, threshold)
         out.append(_row(check, state, _value_text(check, value, threshold), threshold, detail,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pg_steward.errors import INSUFFICIENT_PRIVILEGE, LOCK_NOT_AVAILABLE
+
 
 @dataclass(frozen=True)
 class Threshold:
@@ -41,7 +43,40 @@ DEFAULTS: dict[str, Threshold] = {
     "disabled_triggers": Threshold(1, None, unit="triggers"),
     "not_valid_constraints": Threshold(1, None, unit="constraints"),
     "tables_without_primary_key": Threshold(None, None, unit="tables"),  # informational: listed, never a warning
+    # Findings of steward.index_report that are warnings or worse (duplicate, redundant, unused, invalid, ...).
+    "index_problems": Threshold(1, None, unit="indexes"),
+    # DEFAULT partitions (of any partitioned table) holding rows.
+    "default_partition_rows": Threshold(1, None, unit="partitions"),
+    # Age of the oldest prepared transaction.
+    "prepared_transactions": Threshold(300, 3600, unit="s"),
+    # Inactive replication slots (each keeps WAL and the xmin horizon).
+    "replication_slots": Threshold(1, None, unit="slots"),
+    # Worst estimated waste of a table / an index of at least BLOAT_MIN_BYTES (reports/bloat.py, index_bloat.py).
+    "table_bloat": Threshold(50, 80, unit="% wasted"),
+    "index_bloat": Threshold(50, 80, unit="% wasted"),
 }
+BLOAT_MIN_BYTES = 10 * 2**20  # smaller relations are not judged for bloat: rewriting them gains little
+# The grant a check needs where a role without it gets a privilege error (the others need none beyond
+# pg_steward's: the statistics views show other roles' rows as NULL, told in the detail).
+GRANTS: dict[str, str] = {
+    "default_partition_rows": "SELECT on the DEFAULT partitions (or membership in pg_read_all_data)",
+    "replication_slots": "membership in pg_monitor",
+    "index_problems": "membership in pg_monitor (pg_read_all_stats)",
+}
+LOCK_WAIT = "2s"  # the longest a check waits for a lock (lock_timeout) before it is skipped
+
+
+def skipped_reason(check: str, sqlstate: str | None) -> str | None:
+    """Why a check that raised ``sqlstate`` is skipped rather than unknown (None: it is unknown)."""
+    if sqlstate == INSUFFICIENT_PRIVILEGE:
+        return f"this role lacks a privilege; the check needs {GRANTS.get(check, 'membership in pg_monitor')}"
+    if sqlstate == LOCK_NOT_AVAILABLE:
+        return f"a lock it needs was not granted within {LOCK_WAIT} (lock_timeout)"
+    return None
+
+
+# At most this many DEFAULT partitions are probed for rows (one bounded EXISTS each).
+DEFAULT_PARTITIONS_PROBED = 200
 # pg_cron's return_message of a run it could not connect or start (pg_cron 1.4-1.6): the command never ran.
 CRON_CONNECTION_MESSAGES = ("connection failed", "connection lost", "could not start background process",
                             "unable to create a DSM segment", "job startup timeout")
