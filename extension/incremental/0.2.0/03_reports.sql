@@ -11,4 +11,6 @@ ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_nam
         -- pg_cron jobs of pg_steward
         'cron_job_failures', 'cron_job_connections',
         -- catalog checks
-        'disabled_triggers', 'not_valid_constraints', 'tables_without_primary_key']));
+        'disabled_triggers', 'not_valid_constraints', 'tables_without_primary_key',
+        -- forecasts
+        'premake_runway']));

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Threshold] = {
     "disabled_triggers": Threshold(1, None, unit="triggers"),
     "not_valid_constraints": Threshold(1, None, unit="constraints"),
     "tables_without_primary_key": Threshold(None, None, unit="tables"),  # informational: listed, never a warning
+    # Spans of premade partitions left before a managed table's newest bound is reached (forecasts).
+    "premake_runway": Threshold(1, 0.25, higher_is_worse=False, unit="spans"),
 }
 # pg_cron's return_message of a run it could not connect or start (pg_cron 1.4-1.6): the command never ran.
 CRON_CONNECTION_MESSAGES = ("connection failed", "connection lost", "could not start background process",
