@@ -168,7 +168,6 @@ LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-@text_formats
 AS $python$
 @python pg_steward.reports.growth.capture_growth()
 $python$;
@@ -190,7 +189,6 @@ LANGUAGE plpython3u
 STABLE
 SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-@text_formats
 AS $python$
 @python pg_steward.reports.growth.growth_forecasts(history)
 $python$;

@@ -67,8 +67,9 @@ def _epoch(value: object, key_type: str, tz: ZoneInfo) -> float:
 
 @contextmanager
 def _text_formats(db: Database) -> Iterator[None]:
-    """The catalog's bounds printed as partitions/values.py reads them (ISO dates, UTC), within a function that
-    has no @text_formats SET clauses (steward.health()); the caller's settings back afterwards."""
+    """The catalog's bounds printed as partitions/values.py reads them (ISO dates, UTC), within functions that
+    have no @text_formats SET clauses (their text shows the caller's time zone); the caller's settings back
+    afterwards."""
     before = db.query("SELECT pg_catalog.current_setting('DateStyle') AS d, "
                       "pg_catalog.current_setting('TimeZone') AS z")[0]
     db.query("SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true), "
@@ -167,7 +168,8 @@ def capture_growth(db: Database) -> list[Row]:
         add("integer_key", f"{qualified(f['schema'], f['table_name'])}.{quote_ident(f['column_name'])}", name,
             value, held[1] if increment > 0 else held[0])
         keys += 1
-    premade = premade_partitions(db)
+    with _text_formats(db):
+        premade = premade_partitions(db)
     for p in premade:
         add("premade_partitions", p.table, None, p.bound_epoch if p.bound_epoch is not None else p.bound, None)
     db.execute(_INSERT_SQL, kinds, objects, sequences, values, limits)
@@ -235,10 +237,15 @@ def _number(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def _growth(per_day: float) -> Decimal:
+    """Three decimals, or six significant digits for a growth below one a day."""
+    return Decimal(f"{per_day:.3f}") if abs(per_day) >= 1 else Decimal(f"{per_day:.6g}")
+
+
 def _forecast_row(kind: str, name: str, current: Decimal | None, limit: Decimal | None, per_day: float | None,
                   way: runway.Runway | None, detail: str) -> Row:
     return {"kind": kind, "object": name, "current": current, "limit": limit,
-            "growth_per_day": None if per_day is None else Decimal(f"{per_day:.6g}"),
+            "growth_per_day": None if per_day is None else _growth(per_day),
             "runs_out_on": way.runs_out_on if way else None,
             "days_left": None if way is None or way.days_left is None else Decimal(f"{way.days_left:.1f}"),
             "detail": detail}
@@ -254,8 +261,8 @@ def growth_forecasts(db: Database, history: str | None) -> list[Row]:
                            hint="The growth history is readable by pg_read_all_stats (a member of pg_monitor) "
                                 "and the database owner.")
     clock = db.query("SELECT extract(epoch FROM pg_catalog.now())::pg_catalog.float8 AS e, "
-                     "(pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date AS today")[0]
-    today = dt.date.fromisoformat(str(clock["today"]))  # text in the server (plpy), a date through psycopg
+                     "pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS today")[0]
+    today = dt.date.fromisoformat(clock["today"])
     series = _series(db, window)
     out = []
     keys: dict[str, tuple[float | None, Decimal]] = {}  # integer key -> its growth per day and latest value
@@ -274,7 +281,9 @@ def growth_forecasts(db: Database, history: str | None) -> list[Row]:
             detail = (f"{health_checks.pretty_bytes(float(current or 0))}, "
                       + (f"{health_checks.pretty_bytes(per_day)} a day; " if per_day is not None else "") + detail)
         out.append(_forecast_row(s.kind, s.object, current, limit, per_day, way, detail))
-    for p in premade_partitions(db):
+    with _text_formats(db):
+        premade = premade_partitions(db)
+    for p in premade:
         out.append(_premade_row(p, clock["e"], today, keys.get(f"{p.table}.{p.key_column}")))
     out.sort(key=lambda r: (r["days_left"] is None, r["days_left"] if r["days_left"] is not None else 0,
                             _ORDER[r["kind"]], r["object"]))
