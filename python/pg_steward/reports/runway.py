@@ -75,6 +75,3 @@ def spans_left(bound_epoch: float, now_epoch: float, span_seconds: float) -> flo
         return None
     return (bound_epoch - now_epoch) / span_seconds
 
-
-def rounded(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
