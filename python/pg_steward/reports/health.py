@@ -15,7 +15,7 @@ from pg_steward import server
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError, error_first_line
-from pg_steward.reports import growth, health_checks
+from pg_steward.reports import health_checks, premade
 from pg_steward.schedule.cron import cron_preloaded
 from pg_steward.schedule.scheduling import job_status
 from pg_steward.sqltext import qualified, quote_ident
@@ -567,7 +567,7 @@ MEASURES: dict[str, Callable[[Database], Measure]] = {
     "cron_job_failures": _cron_job_failures, "cron_job_connections": _cron_job_connections,
     "disabled_triggers": _disabled_triggers, "not_valid_constraints": _not_valid_constraints,
     "tables_without_primary_key": _tables_without_primary_key,
-    "premake_runway": growth.premake_runway,
+    "premake_runway": premade.premake_runway,
 }
 # Checks whose detail depends on the threshold (every finding over it is named).
 JUDGED_MEASURES: dict[str, Callable[[Database, health_checks.Threshold], Measure]] = {"sequences": _sequences}

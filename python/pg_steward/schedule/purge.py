@@ -38,7 +38,6 @@ FIXED_LOGS = (
     Log("partition_maintenance_log", "logged_at"),
     Log("maintenance_runs", "started_at"),  # one row per run: trimmed like the log it summarizes
     Log("query_performance_log", "execution_date"),
-    Log("growth_snapshot", "captured_at", keep_newest=True),  # the newest capture stays: today's values
 )
 SNAPSHOT_PREFIX = "query_stats_snapshot"
 
