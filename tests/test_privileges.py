@@ -214,6 +214,7 @@ def test_statistics_reports_show_what_the_statistics_views_show(scene: Scene) ->
 @pytest.mark.parametrize("sql", [
     "SELECT steward.log_slow_query('SELECT 1', 5)",
     "SELECT * FROM steward.capture_query_stats()",
+    "SELECT * FROM steward.capture_growth()",
     "SELECT * FROM steward.purge_logs('1 second')",
     "SELECT * FROM steward._maintain_step('secret_partitioned'::regclass, NULL)",
     "SELECT * FROM steward.maintain_partitions('secret_partitioned')",

@@ -44,6 +44,7 @@ def test_clean_database_is_healthy(quiet_url: str) -> None:
                            "replication_slots",
                            "table_bloat",
                            "index_bloat",
+                           "premake_runway",
                            }
     assert {c["status"] for c in checks.values()} <= {"ok", "unknown"}, checks
     assert checks["cron_job_failures"]["status"] == "ok"  # no dblink here: no job can be scheduled from it

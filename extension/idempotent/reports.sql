@@ -152,3 +152,46 @@ $python$;
 
 COMMENT ON FUNCTION steward.health() IS
   'One row per health check (vacuum, wraparound, sequences, cache, connections, sessions, locks, size, temp files): status ok, warning, critical or unknown, with the fix';
+
+COMMENT ON TABLE steward.growth_snapshot IS
+  'Growth history: database size, sequence values, integer keys and newest partition bounds, per capture';
+-- Sequence values of every role: readable like the statistics (pg_read_all_stats, in pg_monitor), and by the
+-- database's owner so that it can dump its own database (the table is extension configuration).
+GRANT SELECT ON steward.growth_snapshot TO pg_read_all_stats, pg_database_owner;
+
+CREATE OR REPLACE FUNCTION steward.capture_growth()
+RETURNS TABLE (
+    kind text,
+    objects integer,
+    note text)
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+@python pg_steward.reports.growth.capture_growth()
+$python$;
+
+COMMENT ON FUNCTION steward.capture_growth() IS
+  'Records one growth snapshot (database size, sequences, integer keys, newest premade partitions) into steward.growth_snapshot';
+
+CREATE OR REPLACE FUNCTION steward.growth_forecasts(history interval DEFAULT '30 days')
+RETURNS TABLE (
+    kind text,
+    object text,
+    current numeric,
+    "limit" numeric,
+    growth_per_day numeric,
+    runs_out_on date,
+    days_left numeric,
+    detail text)
+LANGUAGE plpython3u
+STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $python$
+@python pg_steward.reports.growth.growth_forecasts(history)
+$python$;
+
+COMMENT ON FUNCTION steward.growth_forecasts(interval) IS
+  'When each sequence, integer key and premade partition range runs out at its current growth, and database growth per day';

@@ -16,7 +16,7 @@ AS $python$
 $python$;
 
 COMMENT ON FUNCTION steward.schedule(text, text, interval, regrole) IS
-  'Schedules (or reschedules) one pg_steward job with pg_cron, by name: maintenance, capture_query_stats, capture_long_running, purge_logs; run_as (superusers) makes it run as another role';
+  'Schedules (or reschedules) one pg_steward job with pg_cron, by name: maintenance, capture_query_stats, capture_long_running, capture_growth, purge_logs; run_as (superusers) makes it run as another role';
 
 CREATE OR REPLACE FUNCTION steward.unschedule(job text, run_as regrole DEFAULT NULL)
 RETURNS boolean

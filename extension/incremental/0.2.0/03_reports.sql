@@ -32,4 +32,5 @@ ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_nam
         , 'replication_slots'
         , 'table_bloat'
         , 'index_bloat'
+        , 'premake_runway'
     ]::pg_catalog.text[]));

@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Threshold] = {
     # Worst estimated waste of a table / an index of at least BLOAT_MIN_BYTES (reports/bloat.py, index_bloat.py).
     "table_bloat": Threshold(50, 80, unit="% wasted"),
     "index_bloat": Threshold(50, 80, unit="% wasted"),
+    # Spans of premade partitions left before a managed table's newest bound is reached (forecasts).
+    "premake_runway": Threshold(1, 0.25, higher_is_worse=False, unit="spans"),
 }
 BLOAT_MIN_BYTES = 10 * 2**20  # smaller relations are not judged for bloat: rewriting them gains little
 # The grant a check needs where a role without it gets a privilege error (the others need none beyond

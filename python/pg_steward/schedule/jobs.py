@@ -35,6 +35,8 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         "capture_query_stats", "a pg_stat_statements snapshot and its deltas into the query log"),
     Job("capture_long_running", "* * * * *", "SELECT * FROM steward.capture_long_running()",
         "capture_long_running", "statements running longer than the threshold"),
+    Job("capture_growth", "7 4 * * *", "SELECT * FROM steward.capture_growth()", "capture_growth",
+        "a growth snapshot (database size, sequences, partition bounds) for steward.growth_forecasts"),
     Job("purge_logs", "30 3 * * *", "SELECT * FROM steward.purge_logs()", None,
         "deletes pg_steward's log rows older than the configured age"),
 )}
