@@ -85,6 +85,29 @@ def test_purge_trims_old_runs_of_pg_stewards_jobs_only(cron_db: psycopg.Connecti
         cron_db.execute("SELECT cron.unschedule(%s::bigint)", [foreign])
 
 
+def test_a_dry_run_counts_what_the_purge_would_delete_and_deletes_nothing(cron_db: psycopg.Connection) -> None:
+    ours = cron_db.execute("SELECT jobid FROM steward.schedule('maintenance', '0 4 1 1 *')").fetchone()[0]
+    old = plant(cron_db, ours, "succeeded", "CALL", "40 days")
+    recent = plant(cron_db, ours, "succeeded", "CALL", "1 hour")
+    cron_db.execute("INSERT INTO steward.partition_maintenance_log (logged_at, parent, action, ok) "
+                    "VALUES (now() - interval '40 days', 'old', 'create', true)")
+    logged = cron_db.execute("SELECT count(*) FROM steward.partition_maintenance_log").fetchone()[0]
+    dry = {r["log"]: r for r in rows(cron_db, "SELECT * FROM steward.purge_logs('30 days', dry_run => true)")}
+    assert dry["cron.job_run_details"]["deleted"] == 1
+    assert dry["steward.partition_maintenance_log"]["deleted"] >= 1
+    assert {r["note"] for r in dry.values()} == {"dry run: nothing deleted"}
+    assert runs_left(cron_db, [old, recent]) == {old, recent}
+    assert cron_db.execute("SELECT count(*) FROM steward.partition_maintenance_log").fetchone()[0] == logged
+    real = {r["log"]: r for r in rows(cron_db, "SELECT * FROM steward.purge_logs('30 days')")}
+    assert {log: r["deleted"] for log, r in real.items()} == {log: r["deleted"] for log, r in dry.items()}
+    assert runs_left(cron_db, [old, recent]) == {recent}
+
+
+def test_a_dry_run_of_null_is_refused(cron_db: psycopg.Connection) -> None:
+    with pytest.raises(psycopg.errors.NullValueNotAllowed):
+        cron_db.execute("SELECT * FROM steward.purge_logs('30 days', dry_run => NULL)")
+
+
 def test_purge_by_a_role_that_may_not_delete_runs_goes_on_and_says_so(cron_db: psycopg.Connection) -> None:
     ours = cron_db.execute("SELECT jobid FROM steward.schedule('maintenance', '0 4 1 1 *')").fetchone()[0]
     old = plant(cron_db, ours, "succeeded", "CALL", "40 days")

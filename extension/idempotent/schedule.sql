@@ -57,7 +57,7 @@ COMMENT ON VIEW steward.jobs IS
 
 GRANT SELECT ON steward.jobs TO PUBLIC;
 
-CREATE OR REPLACE FUNCTION steward.purge_logs(older_than interval DEFAULT '30 days')
+CREATE OR REPLACE FUNCTION steward.purge_logs(older_than interval DEFAULT '30 days', dry_run boolean DEFAULT false)
 RETURNS TABLE (log text, deleted bigint, cutoff timestamptz, note text)
 LANGUAGE plpython3u
 VOLATILE
@@ -65,11 +65,11 @@ SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO, YMD'
 AS $python$
-@python pg_steward.schedule.purge.purge_logs(older_than)
+@python pg_steward.schedule.purge.purge_logs(older_than, dry_run)
 $python$;
 
-COMMENT ON FUNCTION steward.purge_logs(interval) IS
-  'Deletes pg_steward''s own log rows, and in pg_cron''s database the run details of its jobs, older than now() - older_than (the newest statistics snapshot is kept)';
+COMMENT ON FUNCTION steward.purge_logs(interval, boolean) IS
+  'Deletes pg_steward''s own log rows, and in pg_cron''s database the run details of its jobs, older than now() - older_than (the newest statistics snapshot is kept); dry_run counts them and deletes nothing';
 
 -- DROP EXTENSION pg_steward while pg_cron still has pg_steward jobs for this database would leave jobs that
 -- fail on every run, for ever. This guard refuses such a DROP (2BP01) and names the jobs and the fix. It is
