@@ -78,7 +78,8 @@ COMMENT ON FUNCTION steward.purge_logs(interval, boolean) IS
 -- does nothing unless it mentions pg_steward (a DROP EXTENSION made with dynamic SQL is not seen). SECURITY
 -- INVOKER: it runs as the role dropping, who sees only the jobs pg_cron shows it. When pg_cron is not preloaded
 -- nothing can be left behind; when it cannot be asked (no dblink, no connection), the drop goes on with a
--- WARNING that says so and how to find the jobs.
+-- WARNING that says so and how to find the jobs. SET steward.drop_with_jobs = allow is the DBA's opt-in to drop
+-- it anyway (pg_restore --clean drops and recreates the extension): a WARNING names the jobs instead.
 CREATE OR REPLACE FUNCTION steward._refuse_drop_with_jobs()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -106,11 +107,22 @@ BEGIN
                              'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''pg_steward:%''.';
             RETURN;
     END;
+    IF scheduled IS NOT NULL AND pg_catalog.current_setting('steward.drop_with_jobs', true)
+                                 OPERATOR(pg_catalog.=) 'allow' THEN
+        -- The DBA's opt-in, e.g. for pg_restore --clean, which drops the extension and creates it again.
+        RAISE WARNING 'pg_steward: dropped while pg_cron has jobs for this database: %', scheduled
+            USING DETAIL = 'steward.drop_with_jobs = allow: they fail on every run until pg_steward is created again.',
+                  HINT = 'Without pg_steward coming back, remove them in pg_cron''s database with '
+                         'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''pg_steward:%''.';
+        RETURN;
+    END IF;
     IF scheduled IS NOT NULL THEN
         RAISE EXCEPTION 'pg_steward has jobs scheduled in pg_cron for this database: %', scheduled
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = 'Without the extension they would fail on every run.',
-                  HINT = 'Run SELECT steward.unschedule(job) FROM steward.jobs; then DROP EXTENSION pg_steward.';
+                  HINT = 'Run SELECT steward.unschedule(job) FROM steward.jobs; then DROP EXTENSION pg_steward. '
+                         'To drop it anyway (pg_restore --clean, which creates it again): '
+                         'SET steward.drop_with_jobs = allow.';
     END IF;
 END
 $plpgsql$;

@@ -37,6 +37,9 @@ SHELL_NOT_RUN: dict[tuple[str, str], str] = {
         "names the servers of other machines",
     ("README.md", "make test PG_MAJOR=17    # also 16 or 18; 15 (Debian's) is the default"):
         "runs the whole test suite on another PostgreSQL",
+    ("extension/schedule.md",
+     "PGOPTIONS='-c steward.drop_with_jobs=allow' pg_restore --clean --if-exists --dbname=app app.dump"):
+        "needs a dump of the database; tests/test_schedule_cron_hygiene.py runs this restore",
 }
 
 # Placeholders of shell examples, replaced by the test's values (keys of the dict given to substitute()).
