@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 import pytest
 
-from pg_steward.localserver import LocalServer, bindir
+from pg_steward.localserver import DATABASE, LocalServer, bindir
 from support.doc_examples import Example, all_examples, matches, substitute
 from support.partitions import digest, relations
 
@@ -53,7 +54,8 @@ def _databases(admin: psycopg.Connection) -> set[str]:
 def _unschedule(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('steward.jobs') IS NOT NULL").fetchone()[0]:
-            conn.execute("SELECT steward.unschedule(job) FROM steward.jobs")
+            # A job is its name and its role: one scheduled with run_as is unscheduled as that role's.
+            conn.execute("SELECT steward.unschedule(job, username::regrole) FROM steward.jobs")
 
 
 @pytest.fixture
@@ -83,6 +85,11 @@ def example_database(server: LocalServer, cron_ready: None,
         finally:
             for url in made:
                 _unschedule(url)
+            names = [psycopg.conninfo.conninfo_to_dict(url)["dbname"] for url in made]
+            with psycopg.connect(server.url_for(DATABASE), autocommit=True) as cron_db:
+                jobs = cron_db.execute("SELECT jobname, username FROM cron.job WHERE database = ANY(%s)",
+                                       [names]).fetchall()
+            assert not jobs, f"pg_cron jobs left behind: {jobs}"  # a job of a dropped role stalls pg_cron
             for role in sorted(_roles(admin) - roles_before):
                 for url in made:
                     with psycopg.connect(url, autocommit=True) as conn:
