@@ -3,14 +3,17 @@ flags those jobs when their last run failed or could not connect. Against the te
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from pg_steward.localserver import DATABASE, LocalServer
+from pg_steward.localserver import DATABASE, LocalServer, bindir
 from support.cron import first_run
 from support.reports import rows
 
@@ -85,6 +88,29 @@ def test_purge_trims_old_runs_of_pg_stewards_jobs_only(cron_db: psycopg.Connecti
         cron_db.execute("SELECT cron.unschedule(%s::bigint)", [foreign])
 
 
+def test_a_dry_run_counts_what_the_purge_would_delete_and_deletes_nothing(cron_db: psycopg.Connection) -> None:
+    ours = cron_db.execute("SELECT jobid FROM steward.schedule('maintenance', '0 4 1 1 *')").fetchone()[0]
+    old = plant(cron_db, ours, "succeeded", "CALL", "40 days")
+    recent = plant(cron_db, ours, "succeeded", "CALL", "1 hour")
+    cron_db.execute("INSERT INTO steward.partition_maintenance_log (logged_at, parent, action, ok) "
+                    "VALUES (now() - interval '40 days', 'old', 'create', true)")
+    logged = cron_db.execute("SELECT count(*) FROM steward.partition_maintenance_log").fetchone()[0]
+    dry = {r["log"]: r for r in rows(cron_db, "SELECT * FROM steward.purge_logs('30 days', dry_run => true)")}
+    assert dry["cron.job_run_details"]["deleted"] == 1
+    assert dry["steward.partition_maintenance_log"]["deleted"] >= 1
+    assert {r["note"] for r in dry.values()} == {"dry run: nothing deleted"}
+    assert runs_left(cron_db, [old, recent]) == {old, recent}
+    assert cron_db.execute("SELECT count(*) FROM steward.partition_maintenance_log").fetchone()[0] == logged
+    real = {r["log"]: r for r in rows(cron_db, "SELECT * FROM steward.purge_logs('30 days')")}
+    assert {log: r["deleted"] for log, r in real.items()} == {log: r["deleted"] for log, r in dry.items()}
+    assert runs_left(cron_db, [old, recent]) == {recent}
+
+
+def test_a_dry_run_of_null_is_refused(cron_db: psycopg.Connection) -> None:
+    with pytest.raises(psycopg.errors.NullValueNotAllowed):
+        cron_db.execute("SELECT * FROM steward.purge_logs('30 days', dry_run => NULL)")
+
+
 def test_purge_by_a_role_that_may_not_delete_runs_goes_on_and_says_so(cron_db: psycopg.Connection) -> None:
     ours = cron_db.execute("SELECT jobid FROM steward.schedule('maintenance', '0 4 1 1 *')").fetchone()[0]
     old = plant(cron_db, ours, "succeeded", "CALL", "40 days")
@@ -145,3 +171,37 @@ def test_health_flags_a_job_that_cannot_connect(server: LocalServer, app: psycop
     app.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
                 "VALUES ('cron_job_connections', 1, 5)")
     assert health(app)["cron_job_connections"]["status"] == "warning"
+
+
+def test_pg_restore_clean_over_a_database_with_jobs_needs_the_opt_in(server: LocalServer, app: psycopg.Connection,
+                                                                      tmp_path: Path) -> None:
+    """pg_restore --clean drops the extension before it creates it again: with jobs scheduled, the guard refuses
+    that DROP unless the DBA says steward.drop_with_jobs = allow; then the restore goes through, the jobs stay
+    and work with the restored extension."""
+    app.execute("SELECT steward.schedule('maintenance', '0 4 1 1 *')")
+    url = server.url_for(app.info.dbname)
+    dump = tmp_path / "app.dump"
+    subprocess.run([str(bindir() / "pg_dump"), "--format=custom", f"--file={dump}", url], check=True)
+    restore = [str(bindir() / "pg_restore"), "--clean", "--if-exists", "--exit-on-error", f"--dbname={url}",
+               str(dump)]
+    refused = subprocess.run(restore, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "pg_steward has jobs scheduled in pg_cron" in refused.stderr
+    assert "SET steward.drop_with_jobs = allow" in refused.stderr
+    allowed = subprocess.run(restore, capture_output=True, text=True,
+                             env={**os.environ, "PGOPTIONS": "-c steward.drop_with_jobs=allow"})
+    assert allowed.returncode == 0, allowed.stderr
+    assert app.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_steward'").fetchone() == (1,)
+    assert app.execute("SELECT job, active FROM steward.jobs").fetchall() == [("maintenance", True)]
+
+
+def test_the_opt_in_drop_warns_and_names_the_jobs(app: psycopg.Connection) -> None:
+    app.execute("SELECT steward.schedule('maintenance', '0 4 1 1 *')")
+    warnings: list[str] = []
+    app.add_notice_handler(lambda diag: warnings.append(f"{diag.severity}: {diag.message_primary}"))
+    app.execute("SET steward.drop_with_jobs = allow")
+    app.execute("DROP EXTENSION pg_steward")
+    assert any(w.startswith("WARNING: pg_steward: dropped while pg_cron has jobs for this database: pg_steward:")
+               for w in warnings), warnings
+    app.execute("RESET steward.drop_with_jobs")
+    app.execute("CREATE EXTENSION pg_steward")  # the job works again; the fixture unschedules it

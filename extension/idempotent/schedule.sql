@@ -57,7 +57,7 @@ COMMENT ON VIEW steward.jobs IS
 
 GRANT SELECT ON steward.jobs TO PUBLIC;
 
-CREATE OR REPLACE FUNCTION steward.purge_logs(older_than interval DEFAULT '30 days')
+CREATE OR REPLACE FUNCTION steward.purge_logs(older_than interval DEFAULT '30 days', dry_run boolean DEFAULT false)
 RETURNS TABLE (log text, deleted bigint, cutoff timestamptz, note text)
 LANGUAGE plpython3u
 VOLATILE
@@ -65,11 +65,11 @@ SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO, YMD'
 AS $python$
-@python pg_steward.schedule.purge.purge_logs(older_than)
+@python pg_steward.schedule.purge.purge_logs(older_than, dry_run)
 $python$;
 
-COMMENT ON FUNCTION steward.purge_logs(interval) IS
-  'Deletes pg_steward''s own log rows, and in pg_cron''s database the run details of its jobs, older than now() - older_than (the newest statistics snapshot is kept)';
+COMMENT ON FUNCTION steward.purge_logs(interval, boolean) IS
+  'Deletes pg_steward''s own log rows, and in pg_cron''s database the run details of its jobs, older than now() - older_than (the newest statistics snapshot is kept); dry_run counts them and deletes nothing';
 
 -- DROP EXTENSION pg_steward while pg_cron still has pg_steward jobs for this database would leave jobs that
 -- fail on every run, for ever. This guard refuses such a DROP (2BP01) and names the jobs and the fix. It is
@@ -78,7 +78,8 @@ COMMENT ON FUNCTION steward.purge_logs(interval) IS
 -- does nothing unless it mentions pg_steward (a DROP EXTENSION made with dynamic SQL is not seen). SECURITY
 -- INVOKER: it runs as the role dropping, who sees only the jobs pg_cron shows it. When pg_cron is not preloaded
 -- nothing can be left behind; when it cannot be asked (no dblink, no connection), the drop goes on with a
--- WARNING that says so and how to find the jobs.
+-- WARNING that says so and how to find the jobs. SET steward.drop_with_jobs = allow is the DBA's opt-in to drop
+-- it anyway (pg_restore --clean drops and recreates the extension): a WARNING names the jobs instead.
 CREATE OR REPLACE FUNCTION steward._refuse_drop_with_jobs()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -113,11 +114,22 @@ BEGIN
                              'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''pg_steward:%''.';
             RETURN;
     END;
+    IF scheduled IS NOT NULL AND pg_catalog.current_setting('steward.drop_with_jobs', true)
+                                 OPERATOR(pg_catalog.=) 'allow' THEN
+        -- The DBA's opt-in, e.g. for pg_restore --clean, which drops the extension and creates it again.
+        RAISE WARNING 'pg_steward: dropped while pg_cron has jobs for this database: %', scheduled
+            USING DETAIL = 'steward.drop_with_jobs = allow: they fail on every run until pg_steward is created again.',
+                  HINT = 'Without pg_steward coming back, remove them in pg_cron''s database with '
+                         'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''pg_steward:%''.';
+        RETURN;
+    END IF;
     IF scheduled IS NOT NULL THEN
         RAISE EXCEPTION 'pg_steward has jobs scheduled in pg_cron for this database: %', scheduled
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = 'Without the extension they would fail on every run.',
-                  HINT = 'Run SELECT steward.unschedule(job) FROM steward.jobs; then DROP EXTENSION pg_steward.';
+                  HINT = 'Run SELECT steward.unschedule(job) FROM steward.jobs; then DROP EXTENSION pg_steward. '
+                         'To drop it anyway (pg_restore --clean, which creates it again): '
+                         'SET steward.drop_with_jobs = allow.';
     END IF;
 END
 $plpgsql$;

@@ -11,6 +11,9 @@ pg_steward scheduled there (for any database of the server: pg_cron keeps them
 all in one place), and of no other job. When it cannot (pg_cron is elsewhere,
 the role may not delete them), its row says what was skipped and why, with
 ``deleted`` NULL: the other logs are purged all the same.
+
+With ``dry_run`` the same rows are counted, not deleted: ``deleted`` is what a
+real purge would delete now, and ``note`` says that nothing was.
 """
 
 from __future__ import annotations
@@ -64,11 +67,16 @@ def installed_logs(db: Database) -> list[Log]:
     return logs
 
 
-def _delete_sql(log: Log) -> str:
+DRY_RUN_NOTE = "dry run: nothing deleted"
+
+
+def _delete_sql(log: Log, dry_run: bool = False) -> str:
     table, column = qualified("steward", log.table), quote_ident(log.column)
     keep = f" AND {column} < (SELECT max({column}) FROM {table})" if log.keep_newest else ""
-    return (f"WITH gone AS (DELETE FROM {table} WHERE {column} < $1::timestamptz{keep} RETURNING 1) "
-            "SELECT count(*) AS deleted FROM gone")
+    where = f"{column} < $1::timestamptz{keep}"
+    if dry_run:
+        return f"SELECT count(*) AS deleted FROM {table} WHERE {where}"
+    return f"WITH gone AS (DELETE FROM {table} WHERE {where} RETURNING 1) SELECT count(*) AS deleted FROM gone"
 
 
 # pg_cron's jobs and whether the caller may delete their runs, read in the database pg_cron is created in.
@@ -80,21 +88,24 @@ SELECT e.extnamespace::regnamespace::text AS schema,
 FROM (SELECT NULL) AS one LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_cron'
 """
 # A run still starting or running is never deleted: pg_cron updates its row when it ends.
-_CRON_DELETE_SQL = """
+_CRON_OLD_RUNS = """r.jobid = ANY($1::bigint[]) AND r.start_time < $2::timestamptz
+                AND r.status NOT IN ('starting', 'running')"""
+_CRON_DELETE_SQL = f"""
 WITH gone AS (DELETE FROM cron.job_run_details AS r
-              WHERE r.jobid = ANY($1::bigint[]) AND r.start_time < $2::timestamptz
-                AND r.status NOT IN ('starting', 'running')
+              WHERE {_CRON_OLD_RUNS}
               RETURNING 1)
 SELECT count(*) AS deleted FROM gone
 """
+_CRON_COUNT_SQL = f"SELECT count(*) AS deleted FROM cron.job_run_details AS r WHERE {_CRON_OLD_RUNS}"
 
 
 def _cron_row(deleted: int | None, cutoff: object, note: str | None) -> dict[str, Any]:
     return {"log": CRON_RUNS, "deleted": deleted, "cutoff": cutoff, "note": note}
 
 
-def purge_cron_runs(db: Database, cutoff: object) -> dict[str, Any] | None:
-    """The old runs of pg_steward's pg_cron jobs, deleted; None when this server has no pg_cron at all."""
+def purge_cron_runs(db: Database, cutoff: object, dry_run: bool = False) -> dict[str, Any] | None:
+    """The old runs of pg_steward's pg_cron jobs, deleted (counted when ``dry_run``); None when this server has
+    no pg_cron at all."""
     state = db.query(_CRON_SQL)[0]
     if state["schema"] is None:
         preloaded = cron_preloaded(db)
@@ -116,22 +127,29 @@ def purge_cron_runs(db: Database, cutoff: object) -> dict[str, Any] | None:
     ours = [r["jobid"] for r in db.query("SELECT jobid, jobname::text AS jobname, database::text AS database "
                                          "FROM cron.job WHERE jobname IS NOT NULL")
             if jobs.job_of(r["jobname"], r["database"]) is not None]
-    deleted = db.query(_CRON_DELETE_SQL, ours, cutoff)[0]["deleted"] if ours else 0
+    statement = _CRON_COUNT_SQL if dry_run else _CRON_DELETE_SQL
+    deleted = db.query(statement, ours, cutoff)[0]["deleted"] if ours else 0
     # pg_cron's row security shows a role only the runs of its own jobs: the others' are left, and said so.
     note = None if state["sees_all"] else f"only the runs of role {state['me']}'s jobs (pg_cron's row security)"
+    if dry_run:
+        note = DRY_RUN_NOTE if note is None else f"{DRY_RUN_NOTE}; {note}"
     return _cron_row(deleted, cutoff, note)
 
 
-def purge_logs(db: Database, older_than: str | None) -> list[dict[str, Any]]:
-    """One row per log: how many rows older than ``now() - older_than`` were deleted, or why none could be."""
+def purge_logs(db: Database, older_than: str | None, dry_run: bool | None = False) -> list[dict[str, Any]]:
+    """One row per log: how many rows older than ``now() - older_than`` were deleted (with ``dry_run``: would
+    be, and none is), or why none could be."""
     not_null("older_than", older_than)
+    not_null("dry_run", dry_run)
+    dry = bool(dry_run)
     positive_interval(db, older_than, "older_than")
     row = db.query("SELECT pg_catalog.now() - $1::interval AS cutoff", older_than)[0]
     out = []
     for log in installed_logs(db):
-        deleted = db.query(_delete_sql(log), row["cutoff"])[0]["deleted"]
-        out.append({"log": f"steward.{log.table}", "deleted": deleted, "cutoff": row["cutoff"], "note": None})
-    cron = purge_cron_runs(db, row["cutoff"])
+        deleted = db.query(_delete_sql(log, dry), row["cutoff"])[0]["deleted"]
+        out.append({"log": f"steward.{log.table}", "deleted": deleted, "cutoff": row["cutoff"],
+                    "note": DRY_RUN_NOTE if dry else None})
+    cron = purge_cron_runs(db, row["cutoff"], dry)
     if cron is not None:
         out.append(cron)
     return out
