@@ -206,21 +206,24 @@ def test_requested_checkpoints_read_from_the_view_of_the_server(conn: psycopg.Co
     few = health(conn)["checkpoints"]
     assert few["status"] == "unknown" and "too few checkpoints to judge" in few["detail"]
     assert f"({view})" in few["detail"]
-    for _ in range(12):
-        conn.execute("CHECKPOINT")
-    # The checkpointer counts a checkpoint when it has finished it: the last one may not be counted yet.
-    counted = conn.execute(f"SELECT {requested} FROM {view}").fetchone()[0]
-    assert counted >= 11
-    check = health(conn)["checkpoints"]
-    assert check["status"] == "critical" and check["value"].endswith("% requested")
-    shown = int(check["detail"].split(" requested and ")[0])
-    assert 11 <= counted <= shown <= 12 and f"({view})" in check["detail"]
-    wal = conn.execute("SELECT pg_size_bytes(current_setting('max_wal_size'))").fetchone()[0]
-    assert check["fix"].startswith(f"ALTER SYSTEM SET max_wal_size = '{2 * wal // 2**20}MB';")
-    # Its thresholds can be set like any check's: none at all makes it informational.
-    conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
-                 "VALUES ('checkpoints', NULL, NULL)")
-    assert health(conn)["checkpoints"]["status"] == "ok"
+    try:
+        for _ in range(12):
+            conn.execute("CHECKPOINT")
+        # The checkpointer counts a checkpoint when it has finished it: the last one may not be counted yet.
+        counted = conn.execute(f"SELECT {requested} FROM {view}").fetchone()[0]
+        assert counted >= 11
+        check = health(conn)["checkpoints"]
+        assert check["status"] == "critical" and check["value"].endswith("% requested")
+        shown = int(check["detail"].split(" requested and ")[0])
+        assert 11 <= counted <= shown <= 12 and f"({view})" in check["detail"]
+        wal = conn.execute("SELECT pg_size_bytes(current_setting('max_wal_size'))").fetchone()[0]
+        assert check["fix"].startswith(f"ALTER SYSTEM SET max_wal_size = '{2 * wal // 2**20}MB';")
+        # Its thresholds can be set like any check's: none at all makes it informational.
+        conn.execute("INSERT INTO steward.health_thresholds (check_name, warning, critical) "
+                     "VALUES ('checkpoints', NULL, NULL)")
+        assert health(conn)["checkpoints"]["status"] == "ok"
+    finally:  # the counters are the server's: the tests after this one must not find 12 requested checkpoints
+        conn.execute("SELECT pg_stat_reset_shared(%s)", [view.removeprefix("pg_stat_")])
 
 
 def _wait_for_lock(conn: psycopg.Connection, pid: int) -> None:
@@ -365,7 +368,9 @@ def test_duplicate_index_is_an_index_problem_with_its_drop(conn: psycopg.Connect
     check = health(conn)["index_problems"]
     assert check["status"] == "warning", check
     assert check["detail"].startswith('duplicate "public"."orders_customer_again" on "public"."orders" ('), check
-    assert "DROP INDEX" in check["fix"] and "orders_customer" in check["fix"]
+    # The fix is the query of the findings' own fixes (each run on its own): the duplicate's DROP is there.
+    fixes = [r["fix"] for r in rows(conn, check["fix"])]
+    assert any("DROP INDEX" in f and "orders_customer" in f for f in fixes), fixes
 
 
 def test_rows_in_a_default_partition_are_named_managed_or_not(conn: psycopg.Connection) -> None:
@@ -419,6 +424,9 @@ def test_old_prepared_transaction_is_named_with_its_rollback(conn: psycopg.Conne
         preparer.execute("SELECT 1")  # opens the transaction to prepare
         preparer.execute(f"PREPARE TRANSACTION '{gid}'")
         try:
+            while not conn.execute("SELECT pg_catalog.clock_timestamp() - prepared > interval '2 ms' "
+                                   "FROM pg_catalog.pg_prepared_xacts WHERE gid = %s", [gid]).fetchone()[0]:
+                pass  # until it is older than the threshold: a state, not a sleep
             check = health(conn)["prepared_transactions"]
         finally:
             conn.execute(f"ROLLBACK PREPARED '{gid}'")
@@ -452,5 +460,5 @@ def test_bloated_table_and_index_over_the_size_floor_are_named_with_their_fix(co
     table = checks["table_bloat"]
     assert table["status"] == "critical", table
     assert table["detail"].startswith('"public"."churn": '), table
-    assert table["fix"] and "churn" in table["fix"]
+    assert any("churn" in r["fix"] for r in rows(conn, table["fix"])), table  # the query of the top fixes
     assert checks["index_bloat"]["status"] in ("ok", "warning", "critical")

@@ -77,8 +77,8 @@ def test_the_policy_allows_only_the_pages_own_style_and_script() -> None:
 
 def test_summary_counts_health_by_status() -> None:
     section = html.Section("db", summary={"index problems": "2"}, health=[
-        {"status": "critical"}, {"status": "ok"}, {"status": "ok"}, {"status": "unknown"}])
+        {"status": "critical"}, {"status": "ok"}, {"status": "ok"}, {"status": "unknown"}, {"status": "skipped"}])
     summary = html.summary_html([section])
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", summary)
-    assert cells == ["1", "0", "1", "2", "2"]  # critical, warning, unknown, ok, then the summary's own
-    assert [r["status"] for r in html.health_order(section.health)] == ["critical", "unknown", "ok", "ok"]
+    assert cells == ["1", "0", "1", "1", "2", "2"]  # critical, warning, skipped, unknown, ok, then the summary's own
+    assert [r["status"] for r in html.health_order(section.health)] == ["critical", "skipped", "unknown", "ok", "ok"]

@@ -574,10 +574,18 @@ def _cron_job_connections(db: Database) -> Measure:
     return float(len(cut)), "; ".join(parts), fix
 
 
+# The fix of a summary check is the query that lists each finding's own fix: run those one at a time (a
+# CONCURRENTLY statement cannot run in a transaction block), and never twice, once from here and once from
+# the report.
+INDEX_PROBLEMS_FIX = ("SELECT problem, schema, \"table\", index, fix FROM steward.index_report() "
+                      "WHERE severity IN ('critical', 'warning') AND problem <> 'invalid';  "
+                      "-- then run each fix on its own, outside a transaction block")
+
+
 def _index_problems(db: Database) -> Measure:
-    """The findings of steward.index_report (duplicate, redundant, unused, invalid indexes and the rest) that are
-    warnings or worse, largest first, with the fix of each of the top ones."""
-    found = [r for r in index_report(db) if r["severity"] in ("critical", "warning")]
+    """The findings of steward.index_report (duplicate, redundant, unused indexes and the rest) that are
+    warnings or worse, largest first; invalid indexes are the invalid_indexes check's, not counted twice."""
+    found = [r for r in index_report(db) if r["severity"] in ("critical", "warning") and r["problem"] != "invalid"]
     if not found:
         return 0.0, "no index problem (steward.index_report lists the informational findings)", None
     top = found[:5]
@@ -585,14 +593,13 @@ def _index_problems(db: Database) -> Measure:
                        + f"on {qualified(r['schema'], r['table'])} ({health_checks.pretty_bytes(r['size_bytes'] or 0)})"
                        for r in top)
     if len(found) > 5:
-        detail += f"; and {len(found) - 5} more (SELECT * FROM steward.index_report())"
-    fix = " ".join(r["fix"] for r in top if r["fix"])
-    return float(len(found)), detail, fix or None
+        detail += f"; and {len(found) - 5} more"
+    return float(len(found)), detail, INDEX_PROBLEMS_FIX
 
 
 _PREPARED_SQL = """
 SELECT p.gid, p.owner::text AS owner, p.database::text AS datname, p.prepared::text AS prepared,
-       extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) p.prepared)::float8 AS seconds
+       extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) p.prepared)::float8 AS seconds
 FROM pg_catalog.pg_prepared_xacts AS p ORDER BY p.prepared
 """
 
@@ -691,8 +698,11 @@ def _bloat(rows: list[Row], name_key: str, what: str) -> Measure:
     detail = "; ".join(f"{r[name_key]}: {float(r['waste_percent']):g}% of "
                        f"{health_checks.pretty_bytes(r['size_bytes'])} wasted "
                        f"({health_checks.pretty_bytes(r['waste_bytes'] or 0)})" for r in top)
-    fix = " ".join(str(r["fix"]) for r in top if r["fix"])
-    return float(top[0]["waste_percent"]), detail, fix or None
+    function = "table_bloat" if what == "table" else "index_bloat"
+    fix = (f"SELECT {quote_ident(name_key)}, waste_percent, fix FROM steward.{function}(min_bytes => "
+           f"{health_checks.BLOAT_MIN_BYTES}) ORDER BY waste_percent DESC NULLS LAST LIMIT 5;  "
+           "-- then run each fix on its own, outside a transaction block")
+    return float(top[0]["waste_percent"]), detail, fix
 
 
 def _table_bloat(db: Database) -> Measure:
