@@ -10,7 +10,8 @@ statement that was classified.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pg_steward.db import Database, Row
 from pg_steward.errors import INVALID_SQL_STATEMENT_NAME, NULL_VALUE_NOT_ALLOWED, StewardError
@@ -20,6 +21,8 @@ from pg_steward.queries.facts import Facts, RelationFacts, RootFacts
 from pg_steward.queries.plan import Plan, detail, parse_plan
 from pg_steward.queries.pruning import pruning
 from pg_steward.queries.statements import Statement, classify, classify_prepared, require_plain
+
+T = TypeVar("T")
 
 
 class _RollBack(Exception):
@@ -47,21 +50,27 @@ def explain(db: Database, query: str, analyze: bool, allow_writes: bool, search_
     # BUFFERS is named: PostgreSQL 18 adds it to ANALYZE by default, older servers only when asked, and the plan
     # analysis reads its keys on every server (plan.py reads both shapes of output).
     options = "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" if analyze else "VERBOSE, FORMAT JSON"
+    output = rolled_back(db, search_path, lambda: db.query(f"EXPLAIN ({options}) {query}")[0]["QUERY PLAN"])
+    return parse_plan(json.loads(output) if isinstance(output, str) else output)
+
+
+def rolled_back(db: Database, search_path: str | None, work: Callable[[], T]) -> T:
+    """``work()``'s result, run in a subtransaction that is then rolled back, with the caller's search_path.
+
+    Local settings made in the subtransaction end with it. pglast classified the statements' text with
+    standard_conforming_strings on; with it off the server would read 'a\\' as an open string and could run,
+    as code, what pglast saw inside a quote. One statement sets both.
+    """
     try:
         with db.subtransaction():
-            # Local settings made in the subtransaction end with it. pglast classified the text with
-            # standard_conforming_strings on; with it off the server would read 'a\' as an open string and
-            # could run, as code, what pglast saw inside a quote. One statement sets both.
             if search_path is not None:
                 db.execute("SELECT pg_catalog.set_config('search_path', $1, true), "
                            "pg_catalog.set_config('standard_conforming_strings', 'on', true)", search_path)
             else:
                 db.execute("SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true)")
-            rows = db.query(f"EXPLAIN ({options}) {query}")
-            raise _RollBack(rows[0]["QUERY PLAN"])
+            raise _RollBack(work())
     except _RollBack as done:
-        output = done.output
-    return parse_plan(json.loads(output) if isinstance(output, str) else output)
+        return done.output
 
 
 # Upserts the sequential scans an analysis made; a count older than the database's statistics reset starts

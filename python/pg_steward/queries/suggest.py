@@ -27,7 +27,7 @@ from pg_steward.errors import (
     StewardError,
 )
 from pg_steward.partitions.tree import partition_walk
-from pg_steward.queries.explain import _RollBack
+from pg_steward.queries.explain import rolled_back
 from pg_steward.queries.fingerprint import fingerprint
 from pg_steward.queries.index_candidates import Candidate, candidates, covered, parameters, substitute
 from pg_steward.queries.statements import classify
@@ -337,16 +337,8 @@ def suggest_indexes(db: Database, since: str | None = "7 days", statements: list
     if not shapes:
         return []
     generic = int(db.query("SELECT pg_catalog.current_setting('server_version_num')::int AS v")[0]["v"]) >= 160000
-    try:
-        with db.subtransaction():
-            # Local settings made in the subtransaction end with it; the statements' names resolve as the
-            # caller's do, and the server reads their text as pglast did (explain.py says why).
-            if search_path is not None:
-                db.execute("SELECT pg_catalog.set_config('search_path', $1, true)", search_path)
-            db.execute("SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true)")
-            raise _RollBack(_measure(db, shapes, statements is not None, generic, days))
-    except _RollBack as done:
-        return done.output
+    # The statements' names resolve as the caller's do, and the server reads their text as pglast did.
+    return rolled_back(db, search_path, lambda: _measure(db, shapes, statements is not None, generic, days))
 
 
 def _measure(db: Database, shapes: list[Shape], explicit: bool, generic: bool, days: float) -> list[Row]:
