@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from pg_steward import server
 from pg_steward.db import Database, Row
 from pg_steward.errors import (
     INVALID_PARAMETER_VALUE,
@@ -336,7 +337,7 @@ def suggest_indexes(db: Database, since: str | None = "7 days", statements: list
     shapes = _workload(db, since, statements)
     if not shapes:
         return []
-    generic = int(db.query("SELECT pg_catalog.current_setting('server_version_num')::int AS v")[0]["v"]) >= 160000
+    generic = server.version_num(db) >= 160000
     # The statements' names resolve as the caller's do, and the server reads their text as pglast did.
     return rolled_back(db, search_path, lambda: _measure(db, shapes, statements is not None, generic, days))
 
