@@ -23,7 +23,7 @@ from pg_steward.arguments import not_null, positive_interval
 from pg_steward.db import Database, Row
 from pg_steward.errors import INSUFFICIENT_PRIVILEGE, StewardError
 from pg_steward.reports import health_checks, runway
-from pg_steward.reports.health import _FEEDS_SQL, _SEQUENCES_SQL
+from pg_steward.reports.health import FEEDS_SQL, SEQUENCES_SQL
 from pg_steward.reports.premade import Premade, premade_partitions, text_formats
 from pg_steward.sqltext import qualified, quote_ident
 
@@ -58,7 +58,7 @@ def capture_growth(db: Database) -> list[Row]:
     add("database", quote_ident(size["d"]), None, size["s"], None)
     hidden = 0
     last: dict[int, tuple[str, int, int]] = {}  # sequence oid -> name, last value, increment
-    for r in db.query(_SEQUENCES_SQL):
+    for r in db.query(SEQUENCES_SQL):
         if not r["visible"]:
             hidden += 1
             continue
@@ -68,7 +68,7 @@ def capture_growth(db: Database) -> list[Row]:
         last[r["oid"]] = (name, int(r["last_value"]), int(r["increment_by"]))
         add("sequence", name, name, r["last_value"], r["max_value"] if r["increment_by"] > 0 else r["min_value"])
     keys = 0
-    for f in db.query(_FEEDS_SQL):
+    for f in db.query(FEEDS_SQL):
         held = health_checks.INTEGER_RANGES.get(f["type_name"])
         if held is None or f["seq"] not in last:
             continue

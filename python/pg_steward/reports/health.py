@@ -118,7 +118,7 @@ def _multixact(db: Database) -> Measure:
     return _wraparound(db, "mxid_age", "datminmxid", "multixact id", "autovacuum_multixact_freeze_max_age")
 
 
-_SEQUENCES_SQL = """
+SEQUENCES_SQL = """
 SELECT c.oid, s.schemaname::text AS schema, s.sequencename::text AS name, s.last_value, s.start_value,
        s.increment_by, s.min_value, s.max_value,
        pg_catalog.has_sequence_privilege(c.oid, 'SELECT') OR pg_catalog.has_sequence_privilege(c.oid, 'USAGE')
@@ -132,7 +132,7 @@ JOIN pg_catalog.pg_class AS c ON c.relnamespace = n.oid AND c.relname = s.sequen
 # dependency on the sequence, OWNED BY or not), and those it is OWNED BY or the identity of. A column of a
 # partition is named by its root, the table whose column type one changes. Only columns of tables: a view's
 # column type cannot be changed by a fix (the table's under it can).
-_FEEDS_SQL = """
+FEEDS_SQL = """
 WITH feeds AS (
     SELECT d.refobjid AS seq, ad.adrelid AS rel, ad.adnum AS attnum
     FROM pg_catalog.pg_depend AS d
@@ -164,12 +164,12 @@ ORDER BY 2, 3, 4
 def _sequences(db: Database, threshold: health_checks.Threshold) -> Measure:
     """Share of each sequence's range used, up to the narrowest column it feeds; every one over the threshold."""
     feeds: dict[int, list[health_checks.FedColumn]] = {}
-    for f in db.query(_FEEDS_SQL):
+    for f in db.query(FEEDS_SQL):
         feeds.setdefault(f["seq"], []).append(health_checks.FedColumn(
             qualified(f["schema"], f["table_name"]), quote_ident(f["column_name"]), f["type_name"], f["type_shown"]))
     uses: list[health_checks.SequenceUse] = []
     hidden = 0
-    for r in db.query(_SEQUENCES_SQL):
+    for r in db.query(SEQUENCES_SQL):
         if not r["visible"]:
             hidden += 1
             continue
