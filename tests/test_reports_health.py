@@ -171,7 +171,8 @@ def test_blocking_lock_and_idle_transaction(conn: psycopg.Connection, new_databa
     blocked.start()
     try:
         _wait_until(lambda: conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock' "
+            "AND pg_catalog.clock_timestamp() - query_start > interval '2 ms'",  # older than the threshold
             [waiter.info.backend_pid]).fetchone()[0] == 1)
         checks = health(conn)
         assert checks["blocked_queries"]["status"] == "warning", checks["blocked_queries"]
