@@ -228,23 +228,32 @@ def test_capture_across_clean_and_crash_restarts(own_server: LocalServer) -> Non
 
 def test_long_running_statements_are_logged_once_and_refreshed(pgss, server: LocalServer) -> None:
     admin, app = pgss
-    sleeper = threading.Thread(target=lambda: app.execute("SELECT pg_sleep(3) /* long one */"))
+    # The statement runs until it is cancelled below, so that however slow the machine, it is still running
+    # when the second capture looks (a fixed pg_sleep could end between the two).
+    pid = app.info.backend_pid
+
+    def long_one() -> None:
+        with pytest.raises(errors.QueryCanceled):
+            app.execute("SELECT pg_sleep(600) /* long one */")
+
+    sleeper = threading.Thread(target=long_one)
     sleeper.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while True:
             rows = admin.execute("SELECT pid, query, log_id, new_entry FROM steward.capture_long_running('0.5 s')"
                                  ).fetchall()
             if rows or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        assert [r[1] for r in rows] == ["SELECT pg_sleep(3) /* long one */"] and rows[0][3] is True
-        time.sleep(0.3)
+        assert [r[1] for r in rows] == ["SELECT pg_sleep(600) /* long one */"] and rows[0][3] is True
         again = admin.execute("SELECT log_id, new_entry FROM steward.capture_long_running('0.5 s')").fetchall()
         assert again == [(rows[0][2], False)]
         assert admin.execute("SELECT steward.capture_long_running('1 hour')").fetchall() == []
     finally:
-        sleeper.join()
+        while sleeper.is_alive():  # until the statement has started and been cancelled
+            admin.execute("SELECT pg_cancel_backend(%s)", [pid])
+            sleeper.join(0.5)
     log = admin.execute("SELECT count(*), min(execution_time_ms) >= 500, min(source), min(pid) "
                         "FROM steward.query_performance_log").fetchone()
     assert log == (1, True, "pg_stat_activity", rows[0][0])
