@@ -162,3 +162,23 @@ def test_statements_are_explained_never_executed(hypopg: psycopg.Connection) -> 
     assert hypopg.execute("SELECT count(*) FROM side").fetchone()[0] == 0
     assert hypopg.execute("SELECT count(*), sum(total) FROM orders").fetchone() == \
         hypopg.execute("SELECT 60000::bigint, sum(g % 97) FROM generate_series(1, 60000) g").fetchone()
+
+
+def test_a_captured_constant_filter_gets_its_partial_index_from_the_slow_query_log(
+        hypopg: psycopg.Connection) -> None:
+    # pg_stat_statements keeps the statement with $1 for 'open'; the slow-query log keeps it as it ran, and the
+    # constant is what makes the partial index right.
+    hypopg.execute("SELECT pg_stat_force_next_flush()")
+    hypopg.execute("SELECT pg_stat_reset_single_table_counters('orders'::regclass)")  # the load is not the workload
+    query = "SELECT id FROM orders WHERE status = 'open' ORDER BY created_at LIMIT 20"
+    hypopg.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    hypopg.execute("SELECT steward.capture_query_stats(0, 0)")
+    for _ in range(3):
+        hypopg.execute(query).fetchall()
+    hypopg.execute("SELECT steward.capture_query_stats(0, 0)")
+    assert hypopg.execute("SELECT count(*) FROM steward.query_performance_log WHERE source = 'pg_stat_statements' "
+                          "AND query_text LIKE '%status = $1%'").fetchone()[0] == 1
+    hypopg.execute("SELECT steward.log_slow_query(%s, 120)", [query])
+    found = hypopg.execute("SELECT create_statement, calls FROM steward.suggest_indexes()").fetchall()
+    assert len(found) == 1 and "WHERE \"status\" = 'open'" in found[0][0], found
+    assert found[0][1] == 4  # three captured calls and the logged one

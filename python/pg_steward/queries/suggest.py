@@ -97,8 +97,13 @@ def check_statement(text: str | None) -> None:
         raise _refuse("cannot suggest indexes for a statement that creates a table")
 
 
+# A shape's text: one the slow-query log kept as it ran (its constants tell a partial index's predicate and are
+# costed as they are), else pg_stat_statements' text with $n.
 _LOG = """
-SELECT l.fingerprint, pg_catalog.min(l.query_text) AS text, pg_catalog.sum(l.calls)::bigint AS calls,
+SELECT l.fingerprint,
+       COALESCE(pg_catalog.min(l.query_text) FILTER (WHERE l.source OPERATOR(pg_catalog.=) 'manual'),
+                pg_catalog.min(l.query_text)) AS text,
+       pg_catalog.sum(l.calls)::bigint AS calls,
        pg_catalog.sum(l.execution_time_ms)::float8 AS total_ms
 FROM steward.query_performance_log AS l
 WHERE l.execution_date OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval)
