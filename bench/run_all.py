@@ -53,6 +53,7 @@ BENCHMARKS = (
     Benchmark("query_capture", "query_capture.py", (), ("--quick",)),
     Benchmark("query_analysis", "query_analysis.py", (), ("--quick",)),
     Benchmark("report_bloat", "report_bloat.py", (), ("--quick",)),
+    Benchmark("index_advisor", "index_advisor.py", (), ("--quick",)),
     Benchmark("cli_fleet", "cli_fleet.py", ("--databases", "12"), ("--databases", "3", "--rounds", "1")),
     Benchmark("soak", "soak.py", ("--minutes", "10"), ("--minutes", "0.5")),
     Benchmark("faults", "faults.py", (), ("--kills", "5", "--immediate", "2")),
