@@ -67,12 +67,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import pglast  # noqa: E402
 import pglast.ast  # noqa: E402
+import pglast.parser  # noqa: E402
 import pglast.stream  # noqa: E402
-import pglast.visitors  # noqa: E402
 import psycopg  # noqa: E402
 
 import machine  # noqa: E402
 from pg_steward.localserver import LocalServer  # noqa: E402
+from pg_steward.queries.statements import walk  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "index_advisor.json"
 MIN_BASELINE_SAVING = 0.5  # Dexter keeps an index that saves at least half of a query's cost
@@ -318,18 +319,16 @@ def predicate_columns(text: str) -> dict[str, list[str]]:
         return {}
     table = f"{relation.schemaname or 'public'}.{relation.relname}"
     found: list[str] = []
-
-    class Visitor(pglast.visitors.Visitor):
-        def visit_A_Expr(self, _ancestors: Any, node: pglast.ast.A_Expr) -> None:
-            sides = [node.lexpr, node.rexpr]
-            refs = [s for s in sides if isinstance(s, pglast.ast.ColumnRef)]
-            if len(refs) == 1:
-                name = refs[0].fields[-1]
-                if isinstance(name, pglast.ast.String) and name.sval not in found:
-                    found.append(name.sval)
-
-    if stmt.whereClause is not None:
-        Visitor()(stmt.whereClause)
+    where = json.loads(pglast.parser.parse_sql_json(text))["stmts"][0]["stmt"]["SelectStmt"].get("whereClause")
+    for kind, node in walk(where):
+        if kind != "A_Expr":
+            continue
+        refs = [side["ColumnRef"] for side in (node.get("lexpr"), node.get("rexpr"))
+                if isinstance(side, dict) and "ColumnRef" in side]
+        if len(refs) == 1 and "String" in refs[0]["fields"][-1]:
+            name = refs[0]["fields"][-1]["String"]["sval"]
+            if name not in found:
+                found.append(name)
     return {table: found} if found else {}
 
 
