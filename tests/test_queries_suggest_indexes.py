@@ -182,3 +182,18 @@ def test_a_captured_constant_filter_gets_its_partial_index_from_the_slow_query_l
     found = hypopg.execute("SELECT create_statement, calls FROM steward.suggest_indexes()").fetchall()
     assert len(found) == 1 and "WHERE \"status\" = 'open'" in found[0][0], found
     assert found[0][1] == 4  # three captured calls and the logged one
+
+
+def test_time_saved_per_day_counts_the_days_the_log_covers_not_the_window_asked(
+        hypopg: psycopg.Connection) -> None:
+    # A log begun minutes ago holds minutes of reads, not a week's: divided by 7 days they would look 168 times
+    # rarer than they are, and 2,000 rows written this hour would wrongly outweigh them.
+    hypopg.execute("SELECT pg_stat_force_next_flush()")
+    hypopg.execute("SELECT pg_stat_reset_single_table_counters('orders'::regclass)")
+    hypopg.execute("UPDATE orders SET total = total + 1 WHERE id <= 2000")
+    hypopg.execute("SELECT pg_stat_force_next_flush()")
+    hypopg.execute("SELECT steward.log_slow_query('SELECT * FROM orders WHERE customer_id = 42', 120)")
+    found = hypopg.execute("SELECT columns, est_ms_saved_per_day, write_cost "
+                           "FROM steward.suggest_indexes('7 days')").fetchall()
+    assert len(found) == 1 and found[0][0] == ["customer_id"], found
+    assert found[0][1] > 24 * 100 and found[0][2] == 2000 * 24 * 0.01  # both per day of an hour's observations

@@ -6,7 +6,7 @@ import pytest
 
 from pg_steward.errors import StewardError
 from pg_steward.queries.index_candidates import Candidate
-from pg_steward.queries.suggest import Option, Shape, Table, check_statement, choose
+from pg_steward.queries.suggest import Option, Shape, Table, check_statement, choose, observed_days
 
 
 def table(writes_per_day: float = 0.0) -> Table:
@@ -40,3 +40,10 @@ def test_refused(text: str) -> None:
     with pytest.raises(StewardError) as raised:
         check_statement(text)
     assert raised.value.sqlstate == "22023"
+
+
+def test_the_days_of_workload_are_those_the_log_covers() -> None:
+    assert observed_days(7.0, 2 * 86400.0) == 2.0  # a log begun two days ago: two days of reads
+    assert observed_days(7.0, 60.0) == 1 / 24  # minutes of log count as an hour, as write rates do
+    assert observed_days(7.0, None) == 1 / 24
+    assert observed_days(1.0, 30 * 86400.0) == 1.0  # never more than the window asked for

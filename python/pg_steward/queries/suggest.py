@@ -160,6 +160,22 @@ WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind IN ('r', 'p', 'm')
 """
 
 
+# The span the window's entries cover: a log begun an hour ago holds an hour of reads, whatever the window asked.
+_SPAN = """
+SELECT extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-)
+           pg_catalog.min(COALESCE(l.window_start, l.execution_date)))::float8 AS seconds
+FROM steward.query_performance_log AS l
+WHERE l.execution_date OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval)
+  AND l.source OPERATOR(pg_catalog.<>) 'pg_stat_activity' AND l.fingerprint IS NOT NULL
+"""
+
+
+def observed_days(window_days: float, span_seconds: float | None) -> float:
+    """Days of workload the log holds: its span, at least an hour (as for the tables' write rates), at most the
+    window asked for."""
+    return min(window_days, max(span_seconds or 0.0, 3600.0) / 86400.0)
+
+
 def _table(db: Database, name: tuple[str | None, str], cache: dict) -> Table | None:
     if name in cache:
         return cache[name]
@@ -342,6 +358,8 @@ def suggest_indexes(db: Database, since: str | None = "7 days", statements: list
     shapes = _workload(db, since, statements)
     if not shapes:
         return []
+    if statements is None:  # reads per day over the days logged, as writes are per day over the days counted
+        days = observed_days(days, db.query(_SPAN, since)[0]["seconds"])
     generic = server.version_num(db) >= 160000
     # The statements' names resolve as the caller's do, and the server reads their text as pglast did.
     return rolled_back(db, search_path, lambda: _measure(db, shapes, statements is not None, generic, days))
