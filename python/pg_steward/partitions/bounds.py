@@ -124,10 +124,17 @@ _HASH = re.compile(r"modulus (\d+), remainder (\d+)")
 _SIMPLE_RANGE = re.compile(r"FOR VALUES FROM \('([^']*)'\) TO \('([^']*)'\)")
 
 
-def parse_bound(text: str) -> PartitionBound:
+def simple_range(text: str) -> tuple[str, str] | None:
+    """The lower and upper bound texts of the usual one-column range bound with quoted values; None otherwise
+    (``parse_bound`` reads every form)."""
     simple = _SIMPLE_RANGE.fullmatch(text)
+    return (simple[1], simple[2]) if simple else None
+
+
+def parse_bound(text: str) -> PartitionBound:
+    simple = simple_range(text)
     if simple:
-        return PartitionBound("range", range_from=(simple[1],), range_to=(simple[2],))
+        return PartitionBound("range", range_from=(simple[0],), range_to=(simple[1],))
     if text == "DEFAULT":
         return PartitionBound("default")
     if text.startswith("FOR VALUES IN "):

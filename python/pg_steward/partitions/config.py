@@ -89,7 +89,7 @@ def limits(db: Database) -> Limits:
 _IDENTITY_SQL = """
 SELECT pc.registered_owner::regrole::text AS registered_owner, pc.registered_schema::text AS registered_schema,
        pc.registered_name::text AS registered_name, c.relowner::regrole::text AS owner,
-       n.nspname::text AS schema, c.relname::text AS name
+       n.nspname::text AS schema, c.relname::text AS name, pg_catalog.pg_has_role(c.relowner, 'USAGE') AS member
 FROM steward.partition_config AS pc
 LEFT JOIN pg_catalog.pg_class AS c ON c.oid = pc.parent
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
@@ -108,9 +108,7 @@ def require_registered_identity(db: Database, parent_oid: int) -> None:
     if not rows:
         return
     row = rows[0]
-    if row["name"] is not None and not db.query(
-            "SELECT pg_catalog.pg_has_role(relowner, 'USAGE') AS ok FROM pg_catalog.pg_class "
-            "WHERE oid = $1::bigint::oid", parent_oid)[0]["ok"]:
+    if row["name"] is not None and not row["member"]:
         raise StewardError(f"must be owner of table {row['schema']}.{row['name']} to maintain its partitions",
                            INSUFFICIENT_PRIVILEGE)
     registered = f"{row['registered_schema']}.{row['registered_name']}"

@@ -45,12 +45,15 @@ def lock_parent(db: Database, parent: Parent) -> None:
 def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callable[[], T],
                       hint: str = RETRY_HINT) -> T:
     """Run ``step`` in a subtransaction with ``lock_timeout``; retry it when a lock is not available."""
-    previous = db.query("SELECT pg_catalog.current_setting('lock_timeout') AS value")[0]["value"]
+    # The setting in force is read, then the step's set, in one statement (the subquery is evaluated first),
+    # outside the subtransactions: a rolled-back attempt leaves it set for the next one.
+    previous = db.query("SELECT p.value, pg_catalog.set_config('lock_timeout', $1, true) AS set "
+                        "FROM (SELECT pg_catalog.current_setting('lock_timeout') AS value OFFSET 0) AS p",
+                        f"{policy.timeout_ms}ms")[0]["value"]
     try:
         for attempt in range(policy.retries + 1):
             try:
                 with db.subtransaction():
-                    db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", f"{policy.timeout_ms}ms")
                     return step()
             except Exception as error:
                 if error_sqlstate(error) != LOCK_NOT_AVAILABLE:

@@ -80,12 +80,13 @@ class Stranded:
     unplaceable: int = 0
 
 
-def stranded_values(db: Database, parent: Parent, config: Config) -> Stranded:
+def stranded_values(db: Database, parent: Parent, config: Config, foreign: str | None) -> Stranded:
     """One key value per span slot that has rows in the DEFAULT partition, and the count of unplaceable rows.
 
     A value no partition of this table's spans can hold (infinity, a BC date, a year past 9999) never stops
-    the walk: the search runs over the placeable values only, and the others are counted."""
-    if parent.default_oid is None or foreign_default(db, parent) is not None:
+    the walk: the search runs over the placeable values only, and the others are counted. ``foreign``: what
+    ``foreign_default`` found for the parent."""
+    if parent.default_oid is None or foreign is not None:
         return Stranded([])  # rows of a foreign DEFAULT are never moved: maintain_table warns
     assert parent.key_type is not None
     default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
@@ -137,12 +138,13 @@ _ROW_ERRORS = ("23", "22")  # integrity constraint violations (a foreign key ref
 
 
 def maintain_table(db: Database, config: Config, step: Step | None = None,
-                   budget_s: float | None = None, retire_now: bool = True) -> list[Action]:
+                   budget_s: float | None = None, retire_now: bool = True,
+                   max_gap_slots: int | None = None) -> list[Action]:
     """One table's maintenance. With ``step``, creation stops at its limits (always one partition at least) with
     a ``more`` action, and retention waits for the step that creates the last partition. Past ``budget_s``
     seconds (the superuser's per-table budget) the table stops with a logged ``budget`` action. With
     ``retire_now`` false (``manage``), retention retires nothing and returns a ``would <mode>`` preview row per
-    partition the next run will retire."""
+    partition the next run will retire. ``max_gap_slots``: the limit in force, when the caller has read it."""
     parent = catalog.read_parent(db, config.parent_oid)
     catalog.require_range(parent)
     tz = zone(config.time_zone)
@@ -151,21 +153,24 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     now = now_as_key(now_utc(db), parent.key_type, tz) if parent.is_time else None
     cutoff = cutoff_for(db, parent, config.retention, tz) if config.retention and parent.is_time else None
     stranded = Stranded([])
-    max_gap_slots = limits(db).max_gap_slots
+    foreign: str | None = None  # the DEFAULT partition when it is a foreign table, read under the table's lock
+    if max_gap_slots is None:
+        max_gap_slots = limits(db).max_gap_slots
     wide: list[tuple[int, int, int]] = []
 
     def plan() -> list[tuple[Key, Bound]]:
         # The table's change lock first: a concurrent run of another session waits here, then reads what this
         # one made. Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the
         # DDL. The reads run with the owner's rights, so the owner's row security policies never act as the caller.
-        nonlocal stranded, wide
+        nonlocal stranded, wide, foreign
         lock_parent(db, parent)
+        foreign = foreign_default(db, parent)
         clock = now
         with owner_rights(db, parent.owner, parent.label) as table_db:
             if clock is None:  # integer key: the clock is the highest value stored
                 top = table_db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
                 clock = int(top) if top is not None else None
-            stranded = stranded_values(table_db, parent, config)
+            stranded = stranded_values(table_db, parent, config, foreign)
         parts = catalog.range_partitions(db, parent)
         wide = wide_gaps(parts, config, clock, stranded.values, parent.key_type, max_gap_slots)
         return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type, max_gap_slots)
@@ -188,9 +193,10 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
             actions.append(Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next step goes on"))
             return actions  # retention comes with the last step
         try:
-            with db.subtransaction():
-                made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
-                                              options=config.options, warn_foreign=False)
+            # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
+            # a failed creation is rolled back alone, with no subtransaction around it here.
+            made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
+                                          options=config.options, warn_foreign=False)
         except Exception as error:
             if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
                 raise
@@ -223,7 +229,6 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                 return actions
             name = retire(db, parent, part, config.retention_mode, config.archive_schema, config.options.lock)
             actions.append(Action(parent.oid, mode, name, True, detail))
-    foreign = foreign_default(db, parent)
     if foreign is not None:  # with the table's last step: once per run
         note = (f"the DEFAULT partition {foreign} is a foreign table: pg_steward never moves rows out of it, so "
                 "its rows are not put into their partitions, and those of a range given a partition are no "
@@ -235,7 +240,7 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     unplaceable = 0
     if stranded.unplaceable:  # counted again: a last partition to MAXVALUE made just now may hold some of them
         with owner_rights(db, parent.owner, parent.label) as table_db:
-            unplaceable = stranded_values(table_db, parent, config).unplaceable
+            unplaceable = stranded_values(table_db, parent, config, foreign).unplaceable
     if unplaceable:
         # Last, so that it is the table's latest log row: steward.health() lists the table as failing.
         actions.append(Action(parent.oid, "unplaceable", None, False,
@@ -324,9 +329,11 @@ def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: fl
             config = read_config(db, oid)
             if config and step is not None and step.seconds is None:
                 step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
+            ceilings = limits(db)
             if budget_s is None:
-                budget_s = limits(db).table_budget_ms / 1000
-            actions = maintain_table(db, config, step, budget_s, retire_now) if config else []
+                budget_s = ceilings.table_budget_ms / 1000
+            actions = (maintain_table(db, config, step, budget_s, retire_now, ceilings.max_gap_slots)
+                       if config else [])
     except Exception as error:  # one table's failure is logged; the others go on
         actions = [Action(oid, "error", None, False, error_text(error))]
     # The log keeps what was done: one INSERT for the table's actions.

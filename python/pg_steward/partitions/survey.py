@@ -14,17 +14,20 @@ ever skips work that the full path would find empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pg_steward.db import Database
 from pg_steward.partitions import catalog
-from pg_steward.partitions.bounds import parse_bound
+from pg_steward.partitions.bounds import Unbounded, parse_bound, simple_range
 from pg_steward.partitions.clock import now_as_key, now_utc
 from pg_steward.partitions.config import read_configs
 from pg_steward.partitions.locking import with_lock_retries
 from pg_steward.partitions.model import Config, LockPolicy, Parent, RangePartition
 from pg_steward.partitions.plan import wanted_ranges
 from pg_steward.partitions.retention import expired
-from pg_steward.partitions.spans import subtract, zone
-from pg_steward.partitions.values import from_text
+from pg_steward.partitions.spans import Key, Span, advance_within, floor, subtract, zone
+from pg_steward.partitions.values import Bound, from_text, order
 from pg_steward.sqltext import qualified
 
 DEFAULT_BATCH = 200  # DEFAULT partitions checked per statement
@@ -55,6 +58,79 @@ def _covered(parent: Parent, config: Config, parts: list[RangePartition], now_ke
     if wanted_ranges(parts, config, now_key, cutoff, []):  # type: ignore[arg-type]
         return False
     return cutoff is None or not expired(parts, cutoff)
+
+
+class SlotMemo:
+    """The slot arithmetic of one survey, computed once per distinct input: the tables of a database mostly share
+    their span, zone, premake and even their bounds, and ``floor`` and friends are the per-table cost."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[object, ...], object] = {}
+
+    def _get(self, key: tuple[object, ...], compute: Callable[[], object]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def floor(self, value: Key, span: Span, time_zone: str) -> Key:
+        return self._get(("floor", value, span, time_zone), lambda: floor(value, span, zone(time_zone)))
+
+    def horizon(self, current: Key, config: Config) -> Bound:
+        return self._get(("horizon", current, config.span, config.time_zone, config.premake),
+                         lambda: advance_within(current, config.span, zone(config.time_zone), None,
+                                                config.premake + 1))
+
+    def cutoff(self, now_key: Key, retention: Span, time_zone: str) -> Key:
+        return self._get(("cutoff", now_key, retention, time_zone),
+                         lambda: subtract(now_key, retention, zone(time_zone)))
+
+
+def plainly_covered(texts: list[str], config: Config, now_key: Key, key_type: str,
+                    memo: SlotMemo | None = None) -> bool:
+    """Whether ``_covered`` certainly holds, decided without planning: True only for the usual layout, where the
+    range partitions (``texts``, their catalog bounds; DEFAULT skipped) form one unbroken chain from ``S`` to an
+    end at or past the premake horizon, the slot gap filling would start from (the clock's, the oldest
+    partition's, or the retention cutoff's) is not below ``S``, and the oldest partition ends after the cutoff.
+    False means "not decided here": ``_covered`` decides.
+
+    Bounds are chained by their text: the catalog prints a value of a key type one way (the SQL functions pin
+    DateStyle and TimeZone), so equal texts are equal values. Only the ends of the chain are parsed."""
+    memo = memo or SlotMemo()
+    following: dict[str, str] = {}
+    for text in texts:
+        if text == "DEFAULT":
+            continue
+        pair = simple_range(text)
+        if pair is None or pair[0] in following:
+            return False  # another form of bound (MINVALUE, several columns): planned in full
+        following[pair[0]] = pair[1]
+    if not following:
+        return False
+    ends = set(following.values())
+    heads = [start for start in following if start not in ends]
+    if len(heads) != 1:
+        return False  # a gap (two chains) or none
+    tail, links = heads[0], 0
+    while tail in following and links <= len(following):
+        tail, links = following[tail], links + 1
+    if links != len(following):
+        return False
+    start, end = from_text(heads[0], key_type), from_text(tail, key_type)
+    first_end = from_text(following[heads[0]], key_type)
+    if isinstance(start, Unbounded) or isinstance(end, Unbounded) or isinstance(first_end, Unbounded):
+        return False  # infinity or a BC date at an end: planned in full
+    span, time_zone = config.span, config.time_zone
+    current = memo.floor(now_key, span, time_zone)
+    # As plan.reach: gaps are filled from the oldest start or the clock's slot, or from the cutoff's slot above.
+    low = min(current, start, key=order)  # type: ignore[arg-type]
+    if config.retention:
+        cutoff = memo.cutoff(now_key, config.retention, time_zone)
+        if order(first_end) <= order(cutoff):
+            return False  # the oldest partition is past retention
+        if order(low) < order(cutoff):
+            low = memo.floor(cutoff, span, time_zone)
+    return (order(memo.floor(low, span, time_zone)) >= order(start)
+            and order(memo.horizon(current, config)) <= order(end))
 
 
 def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) -> set[int]:
@@ -109,15 +185,17 @@ def idle_tables(db: Database, oids: list[int]) -> set[int]:
     bounds = {r["parent_oid"]: r["bounds"] for r in db.query(_BOUNDS_SQL, list(parents))}
     now = now_utc(db)
     covered: list[Parent] = []
+    memo = SlotMemo()
     for oid, parent in parents.items():
         config = configs.get(oid)
         if config is None or parent.strategy != "range" or parent.key_column is None or not parent.is_time:
             continue  # integer keys follow their highest value, which takes a query: the full path reads it
         assert parent.key_type is not None
         try:
-            parts = _ranges(bounds.get(oid) or [], parent.key_type)
+            texts = bounds.get(oid) or []
             now_key = now_as_key(now, parent.key_type, zone(config.time_zone))
-            if _covered(parent, config, parts, now_key):
+            if (plainly_covered(texts, config, now_key, parent.key_type, memo)
+                    or _covered(parent, config, _ranges(texts, parent.key_type), now_key)):
                 covered.append(parent)
         except Exception:  # pure computation on odd data (a bound, a zone): the full path reports it properly
             continue
