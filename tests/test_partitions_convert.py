@@ -109,6 +109,16 @@ def test_convert_keeps_everything(events: str) -> None:
                             "AND NOT tgisinternal").fetchone() == (0,)
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO public.events (kind) VALUES ('')")
+        # Indexes, the constraints they back and partitions carry the table's name again; the old table's moved.
+        assert conn.execute("SELECT conrelid::regclass::text FROM pg_constraint WHERE conname = 'events_pkey'"
+                            ).fetchone() == ("events",)
+        assert conn.execute("SELECT indrelid::regclass::text FROM pg_index WHERE indexrelid = 'public.events_kind'"
+                            "::regclass").fetchone() == ("events",)
+        assert conn.execute("SELECT indrelid::regclass::text FROM pg_index WHERE indexrelid = "
+                            "'public.events_pkey_unpartitioned'::regclass").fetchone() == ("events_unpartitioned",)
+        assert conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.events'::regclass AND "
+                            "inhrelid::regclass::text NOT LIKE 'events\\_p%' AND "
+                            "inhrelid::regclass::text <> 'events_default'").fetchone() == (0,)
         notices = call(conn, "finish")
         assert any('DROP TABLE "public"."events_unpartitioned"' in n for n in notices), notices
         assert conn.execute("SELECT to_regclass('public.events_unpartitioned') IS NOT NULL").fetchone() == (True,)

@@ -540,8 +540,8 @@ def _copy(db: Database, commit: Callable[[], None], facts: Facts, state: State, 
             def run_batch(sql: str = sql, low: list[str] = low, high: list[str] | None = high) -> int:
                 return table_db.execute(sql, low, high or [])
 
-            copied = current.rows_copied + with_lock_retries(db, opts.lock, f"copy a batch of {facts.label}",
-                                                             run_batch)
+            inserted = with_lock_retries(db, opts.lock, f"copy a batch of {facts.label}", run_batch)
+            copied = current.rows_copied + inserted
             done = high is None
             db.execute("UPDATE steward.table_conversions SET last_key = $2::pg_catalog.text[], rows_copied = $3, "
                        "step = CASE WHEN $4 THEN 'copied' ELSE step END, updated_at = pg_catalog.clock_timestamp() "
@@ -549,7 +549,8 @@ def _copy(db: Database, commit: Callable[[], None], facts: Facts, state: State, 
                        done)
             commit()
             share = f" ({min(100, 100 * copied // state.rows_estimate)}%)" if state.rows_estimate else ""
-            db.notice(f"pg_steward: {facts.label}: copied {copied} of about {state.rows_estimate} rows{share}")
+            if inserted or not done:
+                db.notice(f"pg_steward: {facts.label}: copied {copied} of about {state.rows_estimate} rows{share}")
             if done:
                 db.notice(f"pg_steward: {facts.label}: copy complete, {copied} rows")
                 current.step, current.rows_copied = "copied", copied
@@ -595,6 +596,59 @@ def verify(db: Database, facts: Facts, state: State, batch_size: int) -> tuple[i
             low = high
 
 
+# Each index of the source with the twin's index of the same definition (columns, expressions, predicate,
+# operator classes, collations, uniqueness, access method).
+_MATCHING_INDEXES_SQL = """
+SELECT si.relname::pg_catalog.text AS source_index, ti.relname::pg_catalog.text AS twin_index
+FROM pg_catalog.pg_index AS s JOIN pg_catalog.pg_class AS si ON si.oid = s.indexrelid
+JOIN pg_catalog.pg_index AS t ON t.indrelid = $2::pg_catalog.int8::pg_catalog.oid
+JOIN pg_catalog.pg_class AS ti ON ti.oid = t.indexrelid
+WHERE s.indrelid = $1::pg_catalog.int8::pg_catalog.oid
+  AND ARRAY(SELECT a.attname FROM pg_catalog.unnest(s.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(n, o)
+            LEFT JOIN pg_catalog.pg_attribute AS a ON a.attrelid = s.indrelid AND a.attnum = k.n ORDER BY k.o)
+      IS NOT DISTINCT FROM
+      ARRAY(SELECT a.attname FROM pg_catalog.unnest(t.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(n, o)
+            LEFT JOIN pg_catalog.pg_attribute AS a ON a.attrelid = t.indrelid AND a.attnum = k.n ORDER BY k.o)
+  AND s.indclass::pg_catalog.text = t.indclass::pg_catalog.text
+  AND s.indcollation::pg_catalog.text = t.indcollation::pg_catalog.text
+  AND s.indoption::pg_catalog.text = t.indoption::pg_catalog.text
+  AND s.indisunique = t.indisunique AND s.indisprimary = t.indisprimary AND si.relam = ti.relam
+  AND pg_catalog.pg_get_expr(s.indexprs, s.indrelid) IS NOT DISTINCT FROM pg_catalog.pg_get_expr(t.indexprs, t.indrelid)
+  AND pg_catalog.pg_get_expr(s.indpred, s.indrelid) IS NOT DISTINCT FROM pg_catalog.pg_get_expr(t.indpred, t.indrelid)
+ORDER BY 1, 2
+"""
+
+
+def _swapped_names(db: Database, facts: Facts, state: State, twin_name: str) -> list[tuple[str, str, str]]:
+    """Renames after the tables' (``(kind, name, new name)``, in order): each index of the source (and the constraint
+    it backs) takes the ``_unpartitioned`` suffix and gives its name to the twin's matching index, so that the new
+    table's primary key is ``<name>_pkey`` again; the twin's partitions ``<twin>_p...`` become ``<name>_p...``."""
+    taken = {r["n"] for r in db.query("SELECT c.relname::pg_catalog.text AS n FROM pg_catalog.pg_class AS c "
+                                      "JOIN pg_catalog.pg_namespace AS s ON s.oid = c.relnamespace "
+                                      "WHERE s.nspname = $1", facts.schema)}
+    out: list[tuple[str, str, str]] = []
+    used: set[str] = set()
+    for row in db.query(_MATCHING_INDEXES_SQL, facts.oid, state.twin):
+        source_index, twin_index = row["source_index"], row["twin_index"]
+        if source_index in used or twin_index in used:
+            continue
+        old = related_name(source_index, OLD_SUFFIX)
+        if old in taken:
+            continue
+        used |= {source_index, twin_index}
+        taken.add(old)
+        out += [("INDEX", source_index, old), ("INDEX", twin_index, source_index)]
+    for row in db.query("SELECT c.relname::pg_catalog.text AS n FROM pg_catalog.pg_inherits AS i "
+                        "JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid "
+                        "WHERE i.inhparent = $1::pg_catalog.int8::pg_catalog.oid ORDER BY 1", state.twin):
+        if row["n"].startswith(twin_name):
+            new = related_name(facts.name, row["n"][len(twin_name):])
+            if new not in taken:
+                taken.add(new)
+                out.append(("TABLE", row["n"], new))
+    return out
+
+
 def _swap(db: Database, facts: Facts, state: State, opts: Options) -> str:
     """The renames, in one transaction under ACCESS EXCLUSIVE on both tables; returns the new table's name."""
     schema, twin_name = catalog.relation_name(db, state.twin)
@@ -616,8 +670,11 @@ def _swap(db: Database, facts: Facts, state: State, opts: Options) -> str:
         db.execute(f"DROP TRIGGER {SYNC_TRIGGER} ON {facts.sql}")
         db.execute(f"DROP TRIGGER {SYNC_TRIGGER}_truncate ON {facts.sql}")
         db.execute(f"DROP FUNCTION {qualified(facts.schema, state.function)}()")
+        names = _swapped_names(db, facts, state, twin_name)
         db.execute(f"ALTER TABLE {facts.sql} RENAME TO {quote_ident(old_name)}")
         db.execute(f"ALTER TABLE {twin_sql} RENAME TO {quote_ident(facts.name)}")
+        for kind, current, new in names:
+            db.execute(f"ALTER {kind} {qualified(facts.schema, current)} RENAME TO {quote_ident(new)}")
         # Sequences owned by a column of the source (serial, not identity) now belong to the new table.
         for seq in db.query("SELECT d.objid::pg_catalog.regclass::pg_catalog.text AS seq, "
                             "a.attname::pg_catalog.text AS col "
