@@ -49,7 +49,7 @@ BUILD_SQL   = python3 extension/build.py
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 UPGRADES   = $(patsubst $(EXTENSION)--%.sql,$(EXTENSION)--%--$(EXTVERSION).sql,$(RELEASED))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions lifecycle fingerprint reports forecasts slow_queries schedule layouts index_advice
+REGRESS    = install partitions lifecycle fingerprint reports forecasts slow_queries schedule layouts index_advice convert
 EXTRA_CLEAN = $(EXTENSION)-*.zip .pkglibdir
 
 include $(PGXS)
@@ -121,7 +121,8 @@ lint: all
 	# refuses an extension script's CREATE OR REPLACE of an object that is not the extension's own
 	# (tests/test_install.py proves both).
 	$(LINT_VENV)/bin/pgspot --ignore-lang=plpython3u --ignore PS002 --ignore PS015 \
-	    --proc-without-search-path "steward.run_maintenance()" $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
+	    --proc-without-search-path "steward.run_maintenance()" \
+	    --proc-without-search-path "steward.partition_existing_table(regclass,text,interval,text,integer,integer,interval,integer,text,boolean)" $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 
 test: deps all install lint
 	PG_CONFIG='$(PG_CONFIG)' $(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)

@@ -481,3 +481,90 @@ $python$;
 
 COMMENT ON FUNCTION steward.change_span(regclass, interval) IS
   'Changes the span of a managed range table for the partitions still to be made: they start at the newest upper bound, no gap, no overlap';
+
+-- Converting an existing table into a partitioned one (extension/partitions.md#converting-an-existing-table).
+-- The state rows say which twin and trigger function belong to a table, and undo drops them: only the table's
+-- owner (a member of that role, or a superuser) may write its row, whether through the procedure or directly.
+CREATE OR REPLACE FUNCTION steward._check_table_conversion()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $plpgsql$
+DECLARE
+    owner oid;
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+        SELECT c.relowner INTO owner FROM pg_catalog.pg_class AS c WHERE c.oid OPERATOR(pg_catalog.=) OLD.source;
+        -- A row whose table is gone (owner NULL) harms nobody: anyone granted the table may clear it.
+        IF owner IS NOT NULL AND NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
+            RAISE EXCEPTION 'pg_steward: must be owner of table % to change its conversion', OLD.source::regclass
+                USING ERRCODE = '42501';
+        END IF;
+        IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        IF NEW.source OPERATOR(pg_catalog.<>) OLD.source OR NEW.twin OPERATOR(pg_catalog.<>) OLD.twin
+           OR NEW.sync_function OPERATOR(pg_catalog.<>) OLD.sync_function THEN
+            RAISE EXCEPTION 'pg_steward: the tables and function of a conversion cannot be changed'
+                USING ERRCODE = '42501';
+        END IF;
+        NEW.started_by := OLD.started_by;
+        NEW.started_at := OLD.started_at;
+        RETURN NEW;
+    END IF;
+    SELECT c.relowner INTO owner FROM pg_catalog.pg_class AS c WHERE c.oid OPERATOR(pg_catalog.=) NEW.source;
+    IF owner IS NULL OR NOT pg_catalog.pg_has_role(owner, 'USAGE')
+       OR NOT EXISTS (SELECT FROM pg_catalog.pg_class AS t WHERE t.oid OPERATOR(pg_catalog.=) NEW.twin
+                      AND t.relowner OPERATOR(pg_catalog.=) owner) THEN
+        RAISE EXCEPTION 'pg_steward: must be owner of tables % and % to convert them', NEW.source, NEW.twin
+            USING ERRCODE = '42501';
+    END IF;
+    NEW.started_by := CURRENT_USER;
+    NEW.started_at := pg_catalog.clock_timestamp();
+    RETURN NEW;
+END
+$plpgsql$;
+
+COMMENT ON FUNCTION steward._check_table_conversion() IS
+  'Internal: only a table''s owner may write its steward.table_conversions row; records who started it';
+
+CREATE OR REPLACE TRIGGER table_conversions_owner
+    BEFORE INSERT OR UPDATE OR DELETE ON steward.table_conversions
+    FOR EACH ROW EXECUTE FUNCTION steward._check_table_conversion();
+
+COMMENT ON TABLE steward.table_conversions IS
+  'Tables being converted into partitioned ones by steward.partition_existing_table: step and last key copied';
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON steward.table_conversions TO PUBLIC;
+
+-- A procedure, since it commits between batches: it cannot carry SET clauses, so the package pins the
+-- functions' settings after each commit (runtime.pin_settings) and qualifies every name.
+CREATE OR REPLACE PROCEDURE steward.partition_existing_table(
+    source regclass, key text, span interval, action text DEFAULT 'plan', premake integer DEFAULT 3,
+    batch_size integer DEFAULT 10000, lock_timeout interval DEFAULT '2 seconds', lock_retries integer DEFAULT 5,
+    time_zone text DEFAULT 'UTC', manage boolean DEFAULT false)
+LANGUAGE plpython3u
+SECURITY INVOKER
+AS $python$
+@python pg_steward.partitions.convert.partition_existing_table(plpy.commit, source, key, span, action, premake, batch_size, lock_timeout, lock_retries, time_zone, manage)
+$python$;
+
+COMMENT ON PROCEDURE steward.partition_existing_table(regclass, text, interval, text, integer, integer, interval, integer, text, boolean) IS
+  'Turns a table into a partitioned one while it is written to: plan, start (or resume), swap, undo, finish';
+
+CREATE OR REPLACE FUNCTION steward.partition_existing_table_plan(
+    source regclass, key text, span interval, premake integer DEFAULT 3, batch_size integer DEFAULT 10000,
+    lock_timeout interval DEFAULT '2 seconds', time_zone text DEFAULT 'UTC')
+RETURNS TABLE (step integer, action text, statement text, locks text)
+LANGUAGE plpython3u
+STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.convert.partition_existing_table_plan(source, key, span, premake, batch_size, lock_timeout, time_zone)
+$python$;
+
+COMMENT ON FUNCTION steward.partition_existing_table_plan(regclass, text, interval, integer, integer, interval, text) IS
+  'The steps of steward.partition_existing_table and the locks of each, or why the table cannot be converted; changes nothing';

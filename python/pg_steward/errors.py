@@ -23,6 +23,7 @@ PROHIBITED_SQL_STATEMENT_ATTEMPTED = "2F003"  # dblink: a non-superuser's connec
 SYNTAX_ERROR = "42601"
 WRONG_OBJECT_TYPE = "42809"
 UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
 DUPLICATE_TABLE = "42P07"
 NAME_TOO_LONG = "42622"
 INVALID_OBJECT_DEFINITION = "42P17"
@@ -37,6 +38,7 @@ INVALID_SQL_STATEMENT_NAME = "26000"  # no prepared statement of that name
 INTERNAL_ERROR = "XX000"
 # pg_steward's own, in an implementation-defined class ("S" for steward): a run that did not do all its work.
 MAINTENANCE_FAILED = "SW001"  # CALL steward.run_maintenance(): a table failed (its work logged, the rest committed)
+CONVERSION_MISMATCH = "SW002"  # steward.partition_existing_table: the twin differs from the source (nothing swapped)
 
 
 # The fields of a PostgreSQL error besides its message and SQLSTATE that pg_steward passes on, named as

@@ -65,25 +65,27 @@ def _require_partitioned(row: dict, hint: str | None = None) -> None:
 # on it, so a pg_monitor member would be refused a table whose schema it may not use although the catalog
 # shows it to every role.
 _REGCLASS_OID_SQL = """
-SELECT c.oid::bigint AS oid FROM pg_catalog.pg_class AS c
+SELECT c.oid::pg_catalog.int8 AS oid FROM pg_catalog.pg_class AS c
 WHERE c.relname OPERATOR(pg_catalog.=) (SELECT x.parts[pg_catalog.array_upper(x.parts, 1)]
-                                        FROM (SELECT pg_catalog.parse_ident($1::text) AS parts) AS x)
-  AND c.oid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.=) $1::text
+                                        FROM (SELECT pg_catalog.parse_ident($1::pg_catalog.text) AS parts) AS x)
+  AND c.oid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.=) $1::pg_catalog.text
 """
 
 
 def regclass_oid(db: Database, relation: str) -> int:
     """The oid of the relation a regclass argument's text names, without resolving its schema by name.
 
-    A text that names no relation (a caller's own text, not a regclass argument) goes through the regclass
-    input, which raises PostgreSQL's own error (42P01, or 42501 for a schema the role may not use).
+    Every name qualified: a procedure calls it under its caller's search_path. A text that names no relation (a
+    caller's own text, not a regclass argument) goes through the regclass input, which raises PostgreSQL's own
+    error (42P01, or 42501 for a schema the role may not use).
     """
     if relation.isdigit():  # the output of a regclass whose relation is gone
         return int(relation)
     found = db.query(_REGCLASS_OID_SQL, relation)
     if len(found) == 1:
         return int(found[0]["oid"])
-    return int(db.query("SELECT $1::text::pg_catalog.regclass::pg_catalog.oid::bigint AS oid", relation)[0]["oid"])
+    return int(db.query("SELECT $1::pg_catalog.text::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int8 AS oid",
+                        relation)[0]["oid"])
 
 
 def partitioned_oid(db: Database, relation: str | None, hint: str | None = None) -> int:

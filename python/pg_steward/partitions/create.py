@@ -169,7 +169,7 @@ def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schem
         db.execute(f"CREATE TABLE {qualified(new_schema, name)} PARTITION OF {new_sql} {row['bound']}")
 
 
-def _copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
+def copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
     for grantee, privilege, grantable in catalog.grants(db, parent):
         to = "PUBLIC" if grantee is None else quote_ident(grantee)
         option = " WITH GRANT OPTION" if grantable else ""
@@ -356,7 +356,7 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
         db.warning(f"the DEFAULT partition {foreign} of {parent.label} is a foreign table: rows of {new.text} in "
                    f"it, if any, stay there (pg_steward never moves rows out of a foreign table); queries "
                    f"pruned to {parent.schema}.{name} no longer see them")
-    _copy_grants(db, parent, new_sql)
+    copy_grants(db, parent, new_sql)
     oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
     return oid, moved
 
