@@ -61,9 +61,10 @@ FROM steward.change_span('readings', '1 day');
 UPDATE steward.partition_config SET premake = 70 WHERE parent = 'readings'::regclass;
 SELECT count(*) > 0 AS made FROM steward.maintain_partitions('readings') WHERE action = 'create';
 -- One run of partitions, no gap and no overlap; the new ones are days.
+-- (Dates by the table's clock, UTC: the session's own zone may be on another day.)
 SELECT count(*) FILTER (WHERE prev_to IS NOT NULL AND prev_to <> range_from::date) AS gaps_or_overlaps,
        count(*) FILTER (WHERE range_to::date - range_from::date = 1) > 0 AS daily,
-       max(range_to::date) = current_date + 71 AS premade_with_new_span
+       max(range_to::date) = (now() AT TIME ZONE 'UTC')::date + 71 AS premade_with_new_span
 FROM (SELECT range_from, range_to, lag(range_to::date) OVER (ORDER BY range_from::date) AS prev_to
       FROM steward.partitions('readings') WHERE level = 1) AS t;
 -- Spans the clock cannot cut slots by, and tables that have no interval span: refused.
@@ -85,7 +86,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER loop OPTIONS (user 'postgres');
 CREATE TABLE far_store (at date NOT NULL, v int);
 INSERT INTO far_store SELECT DATE '2020-01-01' + n % 31, n FROM generate_series(1, 300) AS n;
 CREATE TABLE far_default_store (at date NOT NULL, v int);
-INSERT INTO far_default_store SELECT current_date + n, n FROM generate_series(0, 9) AS n;
+INSERT INTO far_default_store SELECT (now() AT TIME ZONE 'UTC')::date + n, n FROM generate_series(0, 9) AS n;
 CREATE TABLE spread (at date NOT NULL, v int) PARTITION BY RANGE (at);
 CREATE FOREIGN TABLE spread_2020_01 PARTITION OF spread FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')
     SERVER loop OPTIONS (schema_name 'layouts', table_name 'far_store');
