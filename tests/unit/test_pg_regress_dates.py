@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 
 SQL = Path(__file__).resolve().parents[2] / "sql"
-SESSION_ZONE_DATES = re.compile(r"\b(current_date|localtimestamp|localtime)\b", re.IGNORECASE)
+# current_date and the local times, and a timestamp cast to date without a zone: each is read in PST8PDT.
+SESSION_ZONE_DATES = re.compile(r"\b(current_date|localtimestamp|localtime)\b"
+                                r"|\b(now\(\)|current_timestamp)\s*::\s*date\b", re.IGNORECASE)
 
 
 def test_no_session_zone_dates_in_regression_sources() -> None:
