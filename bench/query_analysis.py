@@ -17,7 +17,9 @@
     sequential scans and rolls back a subtransaction. Each variant's time
     outside the query's own execution (wall clock minus the top plan node's
     time, which each reports) is printed too: it does not carry the query's
-    run-to-run spread. ``--baseline REV`` adds "before": a second session
+    run-to-run spread. So does the backend's CPU time per call
+    (/proc/<pid>/schedstat, with a serial plan; the server runs on this
+    machine). ``--baseline REV`` adds "before": a second session
     running the plan analysis modules of a git revision.
 
     .venv/bin/python bench/query_analysis.py --quick
@@ -90,6 +92,12 @@ def timed(conn: psycopg.Connection, sql: str, params: list) -> tuple[float, list
     started = time.perf_counter()
     rows = conn.execute(sql, params).fetchall()
     return (time.perf_counter() - started) * 1000, rows
+
+
+def cpu_ns(pid: int) -> int:
+    """Time the process has run on a CPU, in ns (/proc/<pid>/schedstat): unlike wall clock, it does not grow
+    while the process waits for a CPU on a loaded machine."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
 
 def executed_ms(variant: str, rows: list) -> float:
@@ -169,6 +177,21 @@ def analyze_overhead(url: str, repeat: int, baseline: dict[str, str] | None) -> 
                     if round_ >= 3:
                         walls[variant].append(wall)
                         outside[variant].append(wall - executed_ms(variant, rows))
+            # The backends' own CPU time per call, with a serial plan (a parallel worker's share of the work,
+            # which varies, would move the leader's): the overhead without the machine's load.
+            pids = {v: sessions[v].execute("SELECT pg_backend_pid()").fetchone()[0] for v in variants}
+            cpu: dict[str, list[float]] = {v: [] for v in variants}
+            for session in set(sessions.values()):
+                session.execute("SET max_parallel_workers_per_gather = 0")
+            for round_ in range(1 + repeat):
+                for variant in variants[round_ % len(variants):] + variants[:round_ % len(variants)]:
+                    before = cpu_ns(pids[variant])
+                    timed(sessions[variant], *sql[variant])
+                    if round_ >= 1:
+                        cpu[variant].append((cpu_ns(pids[variant]) - before) / 1e6)
+            for session in set(sessions.values()):
+                session.execute("RESET max_parallel_workers_per_gather")
+            cpu_med = {v: statistics.median(cpu[v]) for v in variants}
             med = {v: statistics.median(walls[v]) for v in variants}
             out = {v: statistics.median(outside[v]) for v in variants}
             b, s, o = med["bare"], med["same"], med["ours"]
@@ -176,7 +199,8 @@ def analyze_overhead(url: str, repeat: int, baseline: dict[str, str] | None) -> 
                              "ratio_same_options": o / s, "extra_ms_same_options": o - s,
                              "paired_ratio_same_options": statistics.median(
                                  x / y for x, y in zip(walls["ours"], walls["same"], strict=True)),
-                             "outside_execution_ms": out, "rounds": repeat}
+                             "outside_execution_ms": out, "rounds": repeat,
+                             "serial_cpu_ms": cpu_med}
             if "before" in med:
                 results[name].update(before_ms=med["before"], ratio_before_same_options=med["before"] / s,
                                      extra_ms_before_same_options=med["before"] - s)
@@ -227,6 +251,9 @@ def main() -> None:
                   f"(+{r['extra_ms_before_same_options']:.2f} ms)")
         print("  outside the query's execution (wall clock minus the top plan node's time): " + ", ".join(
             f"{v} {ms:.2f} ms" for v, ms in r["outside_execution_ms"].items()))
+        cpu = r["serial_cpu_ms"]
+        print("  backend CPU time per call, serial plan: " + ", ".join(f"{v} {ms:.2f} ms" for v, ms in cpu.items())
+              + f"; ours - same options {cpu['ours'] - cpu['same']:+.2f} ms")
     print(f"written: {args.output}")
 
 
