@@ -12,7 +12,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
+from support.reports import monitor_role
 from test_cli import run
 
 SHAPES = [
@@ -144,6 +146,35 @@ def test_a_pg_steward_without_suggest_indexes_says_so(new_database: Callable[...
     shown = page(url, tmp_path)
     assert "t_id_copy" in shown and "has no steward.suggest_indexes()" in shown
     assert "<h4>suggested indexes</h4>" in shown
+
+
+def test_a_role_that_may_not_read_the_query_log(shop_url: str, tmp_path: Path) -> None:
+    """The query log holds other roles' statements: a role without pg_read_all_stats gets the index problems
+    and a note that the suggestions are not available to it, not a failure; a pg_monitor member reads the
+    log, but plans no statement on a table it may not read, and is told that such statements are left out."""
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        conn.execute("CREATE INDEX orders_id_copy ON orders (id)")
+        conn.execute("CREATE ROLE steward_no_stats LOGIN")
+        try:
+            as_role = make_conninfo(shop_url, user="steward_no_stats")
+            text = run("report", "indexes", "--dsn", as_role)
+            assert text.returncode == 0, text.stderr
+            note = next(line for line in text.stdout.splitlines() if line.startswith("suggested indexes: "))
+            assert "not available" in note and "permission denied for table query_performance_log" in note
+            assert "orders_id_copy" in text.stdout  # the index problems, all the same
+            shown = page(as_role, tmp_path)
+            assert "permission denied for table query_performance_log" in shown
+        finally:
+            conn.execute("DROP OWNED BY steward_no_stats")
+            conn.execute("DROP ROLE steward_no_stats")
+        conn.execute("CREATE EXTENSION hypopg")
+        with monitor_role(conn, "steward_monitor_suggest") as role:
+            rows, notes = report_json(make_conninfo(shop_url, user=role))
+            assert suggestions(rows) == []
+            assert "left out" in notes
+            conn.execute(f'GRANT SELECT ON orders TO "{role}"')
+            rows, notes = report_json(make_conninfo(shop_url, user=role))
+            assert [r["table_name"] for r in suggestions(rows)] == ["public.orders"] and notes == ""
 
 
 # A suggest_indexes as a later pg_steward defines it, with two more columns: the existing indexes a suggestion

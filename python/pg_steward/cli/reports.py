@@ -226,7 +226,10 @@ def suggestions_note(rows: Sequence[dict[str, Any]], hypopg: bool) -> str:
                 "parse trees, not measured (verified: no); CREATE EXTENSION hypopg to measure them")
     if unverified:
         return f"{unverified} of {len(rows)} suggestion(s) not measured (verified: no)"
-    return "" if rows else "no suggestion for the workload captured in the window"
+    if rows:
+        return ""
+    return "no suggestion for the workload captured in the window (its statements on tables this role may not " \
+           "read are left out)"
 
 
 def suggestion_view(row: dict[str, Any]) -> dict[str, Any]:
