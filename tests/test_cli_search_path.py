@@ -145,6 +145,36 @@ def test_maintain_report_check_run_none_of_the_owners_code(hostile: Callable[[bo
     assert not is_superuser(url, owner)
 
 
+def test_suggested_indexes_plan_the_workload_without_the_owners_functions(
+        hostile: Callable[[bool], tuple[str, str]]) -> None:
+    """The workload's statements are planned with the database's schemas, so that their tables resolve as the
+    application's do, but pg_catalog first: an IMMUTABLE function of the owner's that shadows pg_catalog's is
+    not folded into a plan, with the superuser's rights, as the database's search_path would have it. It
+    counts its calls in a sequence, since suggest_indexes rolls back what the planning did."""
+    url, owner = hostile(True)
+    with pinned(url) as conn:
+        conn.execute("CREATE TABLE public.customers (id int, name text)")
+        conn.execute("INSERT INTO public.customers SELECT n, 'name ' || n FROM pg_catalog.generate_series(1, 20000) n")
+        conn.execute("ANALYZE public.customers")
+        conn.execute(f"""
+            SET ROLE {owner};
+            CREATE SEQUENCE evil.planned;
+            CREATE OR REPLACE FUNCTION evil.lower(a0 text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+            BEGIN PERFORM pg_catalog.nextval('evil.planned'); RETURN pg_catalog.lower(a0); END $$;
+            RESET ROLE""")
+        for _ in range(3):
+            conn.execute("SELECT steward.log_slow_query($$SELECT * FROM customers WHERE name = lower('X')$$, "
+                         "500, 20000, 0)")
+    result = run("report", "indexes", "--format", "json", "--dsn", url)
+    assert result.returncode == 0, result.stderr
+    suggested = [r for r in json.loads(result.stdout) if r["source"] == "suggested indexes"]
+    assert [(r["table_name"], r["columns"]) for r in suggested] == [("public.customers", ["name"])], suggested
+    with pinned(url) as conn:
+        assert conn.execute("SELECT last_value, is_called FROM evil.planned").fetchone() == (1, False)
+    assert evil_ran(url) == []
+    assert not is_superuser(url, owner)
+
+
 def test_demo_runs_none_of_the_owners_code(hostile: Callable[[bool], tuple[str, str]]) -> None:
     url, owner = hostile(False)
     result = run("demo", "--dsn", url)
