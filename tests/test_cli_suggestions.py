@@ -112,13 +112,19 @@ def test_without_hypopg_suggestions_are_marked_not_measured(shop_url: str, tmp_p
     assert f"{len(found)} (0 measured)" in shown
 
 
-def test_since_is_the_window_of_the_workload(shop_url: str) -> None:
+def test_since_is_the_window_of_the_workload(shop_url: str, tmp_path: Path) -> None:
     with psycopg.connect(shop_url, autocommit=True) as conn:
         conn.execute("UPDATE steward.query_performance_log SET execution_date = now() - interval '3 days'")
     rows, _ = report_json(shop_url, "--since", "1 day")
     assert suggestions(rows) == []
     rows, _ = report_json(shop_url, "--since", "5 days")
     assert {r["table_name"] for r in suggestions(rows)} == {"public.orders"}
+    for since, shown in (("1 day", False), ("5 days", True)):
+        out = tmp_path / f"{since}.html"
+        written = run("report", "--html", str(out), "--since", since, "--dsn", shop_url)
+        assert written.returncode == 0, written.stderr
+        section = out.read_text().split("<h4>suggested indexes</h4>")[1].split("<h4>")[0]
+        assert ("public.orders" in section) is shown and ("no rows" in section) is not shown
     for bad, message in (("banana", "invalid input syntax for type interval"), ("-1 day", "positive interval")):
         result = run("report", "indexes", "--since", bad, "--dsn", shop_url)
         assert result.returncode == 1 and message in result.stderr, result.stderr
