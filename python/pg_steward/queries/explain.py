@@ -129,31 +129,30 @@ def prepared_statement(db: Database, name: str) -> Statement:
     return classify_prepared(name, rows[0]["statement"], rows[0]["from_sql"])
 
 
-# One statement reads the settings the advice quotes and every scanned relation's facts: the settings row
-# is there even when the plan scans no relation (the relation columns are then null). current_setting()
-# reads one setting; the pg_settings view builds a row for every one of them.
-_FACTS = """
-SELECT s.work_mem_kb, s.hash_mem_multiplier, s.read_only, f.*
-FROM (SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) / 1024 AS work_mem_kb,
-             pg_catalog.current_setting('hash_mem_multiplier')::float8 AS hash_mem_multiplier,
-             pg_catalog.current_setting('transaction_read_only') = 'on' AS read_only) AS s
-LEFT JOIN (
-    SELECT r.label, pg_catalog.format('%I.%I', n.nspname, c.relname) AS quoted,
-           GREATEST(c.reltuples, 0)::float8 AS reltuples,
-           CASE WHEN c.relispartition THEN (
-               SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname)
-               FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-               WHERE rc.oid = pg_catalog.pg_partition_root(c.oid)) END AS root,
-           ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
-                 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                 WHERE i.indrelid = c.oid) AS leading_columns,
-           pg_catalog.pg_stat_get_mod_since_analyze(c.oid) AS n_mod_since_analyze,
-           GREATEST(pg_catalog.pg_stat_get_last_analyze_time(c.oid),
-                    pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid))::text AS last_analyzed
-    FROM unnest($1::text[], $2::text[], $3::text[]) AS r(label, nspname, relname)
-    JOIN pg_catalog.pg_namespace n ON n.nspname = r.nspname
-    JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relname
-) AS f ON true
+# current_setting() reads one setting; the pg_settings view builds a row for every one of them.
+_SETTING_COLUMNS = """
+pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) / 1024 AS work_mem_kb,
+pg_catalog.current_setting('hash_mem_multiplier')::float8 AS hash_mem_multiplier,
+pg_catalog.current_setting('transaction_read_only') = 'on' AS read_only"""
+
+# The settings come with each scanned relation's row: a second statement reads them only for a plan that
+# scans no relation.
+_RELATIONS = f"""
+SELECT {_SETTING_COLUMNS}, r.label, pg_catalog.format('%I.%I', n.nspname, c.relname) AS quoted,
+       GREATEST(c.reltuples, 0)::float8 AS reltuples,
+       CASE WHEN c.relispartition THEN (
+           SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname)
+           FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+           WHERE rc.oid = pg_catalog.pg_partition_root(c.oid)) END AS root,
+       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+             WHERE i.indrelid = c.oid) AS leading_columns,
+       pg_catalog.pg_stat_get_mod_since_analyze(c.oid) AS n_mod_since_analyze,
+       GREATEST(pg_catalog.pg_stat_get_last_analyze_time(c.oid),
+                pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid))::text AS last_analyzed
+FROM unnest($1::text[], $2::text[], $3::text[]) AS r(label, nspname, relname)
+JOIN pg_catalog.pg_namespace n ON n.nspname = r.nspname
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relname
 """
 
 # Partitions are counted by partition_walk(), which takes no lock (pg_partition_tree() would wait behind a
@@ -166,14 +165,18 @@ SELECT q AS quoted,
 FROM pg_catalog.unnest($1::text[]) AS q
 """
 
+_SETTINGS = f"SELECT {_SETTING_COLUMNS}"
+
+
 def gather_facts(db: Database, plan: Plan) -> Facts:
     scanned = {n.relation: n for n in plan.nodes if n.relation and n.schema}
-    labels = list(scanned)
-    rows = db.query(_FACTS, labels, [scanned[x].schema for x in labels], [scanned[x].relation_name for x in labels])
-    facts = Facts(work_mem_kb=int(rows[0]["work_mem_kb"]), hash_mem_multiplier=float(rows[0]["hash_mem_multiplier"]),
-                  read_only=bool(rows[0]["read_only"]))
-    for row in rows:
-        if row["label"] is not None:
+    facts = Facts()
+    rows: list[Row] = []
+    if scanned:
+        labels = list(scanned)
+        rows = db.query(_RELATIONS, labels, [scanned[x].schema for x in labels],
+                        [scanned[x].relation_name for x in labels])
+        for row in rows:
             facts.relations[row["label"]] = RelationFacts(
                 row["quoted"], float(row["reltuples"]), row["root"], set(row["leading_columns"] or []),
                 row["n_mod_since_analyze"], row["last_analyzed"])
@@ -181,6 +184,10 @@ def gather_facts(db: Database, plan: Plan) -> Facts:
     if roots:
         for row in db.query(_ROOTS, roots):
             facts.roots[row["quoted"]] = RootFacts(row["quoted"], row["leaves"], row["key"])
+    settings = rows[0] if rows else db.query(_SETTINGS)[0]
+    facts.work_mem_kb = int(settings["work_mem_kb"])
+    facts.hash_mem_multiplier = float(settings["hash_mem_multiplier"])
+    facts.read_only = bool(settings["read_only"])
     return facts
 
 
