@@ -232,6 +232,12 @@ def _read_indexes(db: Database, table_oid: int | None) -> tuple[list[Row], dict[
     return rows, {(r["table_oid"], r["attnum"]): r["name"] for r in columns}, last_scan_known
 
 
+def indexes_of(db: Database, table_oid: int) -> tuple[list[index_findings.IndexInfo], dict[tuple[int, int], str]]:
+    """One table's indexes as index_findings reads them, and its column names (suggest_indexes' redundancy)."""
+    rows, names, _known = _read_indexes(db, table_oid)
+    return [_index_info(r) for r in rows], names
+
+
 def index_report(db: Database) -> list[Row]:
     """Rows of steward.index_report: every index problem with its size and fix, the most critical first."""
     rows, names, last_scan_known = _read_indexes(db, None)
