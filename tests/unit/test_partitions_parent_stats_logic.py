@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pg_steward.partitions.parent_stats import Due, analyze_statement, success_detail
+from pg_steward.partitions.parent_stats import CHANGES_COUNTED, Due, analyze_statement, success_detail
 
 
 def test_analyze_only_from_postgresql_18_on() -> None:
@@ -22,3 +22,9 @@ def test_the_detail_says_why_what_and_the_estimate_before_and_after() -> None:
         "3 partition changes since the analysis of 2026-12-03 09:00:00+00; analyzed the parent alone "
         "(ANALYZE ONLY) in 0 ms; estimate 1000 rows -> 4000 rows")
     assert "estimate never analyzed -> never analyzed" in success_detail(never, None, None, 1, only=False)
+
+
+def test_changes_are_counted_up_to_a_cap() -> None:
+    many = Due(1, None, CHANGES_COUNTED)
+    assert success_detail(many, 1.0, 2.0, 1, only=False).startswith(
+        f"{CHANGES_COUNTED} or more partition changes since no analysis by maintenance; ")

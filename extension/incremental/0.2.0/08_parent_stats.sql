@@ -13,5 +13,8 @@ ALTER TABLE steward.partition_config
 ALTER TABLE steward.maintenance_limits
     ADD COLUMN max_parent_analyzes integer NOT NULL DEFAULT 20 CHECK (max_parent_analyzes OPERATOR(pg_catalog.>=) 0);
 
--- A parent's last analysis and the changes after it are read from the log, table by table.
+-- A parent's last analysis and the changes after it are read from the log, table by table: each an index probe,
+-- whatever the length of the log.
 CREATE INDEX partition_maintenance_log_parent ON steward.partition_maintenance_log (parent, logged_at);
+CREATE INDEX partition_maintenance_log_parent_analyses ON steward.partition_maintenance_log (parent, logged_at)
+    WHERE action OPERATOR(pg_catalog.=) 'analyze parent' AND ok;

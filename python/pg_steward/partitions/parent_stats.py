@@ -51,6 +51,7 @@ ACTION = "analyze parent"
 CHANGES = ("create", "drop", "detach", "archive")
 ANALYZE_ONLY_FROM = 180000  # ANALYZE ONLY of a partitioned table: PostgreSQL 18
 DEFAULT_MAX_PER_RUN = 20  # steward.maintenance_limits.max_parent_analyzes when no row sets it
+CHANGES_COUNTED = 100  # a log detail says "100 or more partition changes" past this
 
 _MAX_SQL = f"""
 SELECT coalesce(m.max_parent_analyzes, {DEFAULT_MAX_PER_RUN}) AS n
@@ -58,19 +59,23 @@ FROM (SELECT true AS singleton) AS d LEFT JOIN steward.maintenance_limits AS m U
 """
 
 # The due parents the caller may change, never analyzed first, then the oldest analysis. $1 one parent (NULL:
-# every managed one), $2 the change actions, $3 how many.
+# every managed one), $2 the change actions, $3 how many, $4 the changes counted at most. Each table's last
+# analysis is a probe of a partial index, its changes since a range of another (08_parent_stats.sql).
 _DUE_SQL = """
 SELECT pc.parent::pg_catalog.oid::pg_catalog.int8 AS oid, last.at::pg_catalog.text AS analyzed_at,
-       (SELECT pg_catalog.count(*) FROM steward.partition_maintenance_log AS l
-        WHERE l.parent OPERATOR(pg_catalog.=) pc.parent::pg_catalog.text AND l.ok
-          AND l.action OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
-          AND l.logged_at OPERATOR(pg_catalog.>) coalesce(last.at, '-infinity')) AS changes
+       (SELECT pg_catalog.count(*) FROM (
+            SELECT FROM steward.partition_maintenance_log AS l
+            WHERE l.parent OPERATOR(pg_catalog.=) pc.parent::pg_catalog.text AND l.ok
+              AND l.action OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
+              AND l.logged_at OPERATOR(pg_catalog.>) coalesce(last.at, '-infinity')
+            LIMIT $4::pg_catalog.int4) AS counted) AS changes
 FROM steward.partition_config AS pc
 JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) pc.parent::pg_catalog.oid
 LEFT JOIN LATERAL (
-    SELECT pg_catalog.max(l.logged_at) AS at FROM steward.partition_maintenance_log AS l
+    SELECT l.logged_at AS at FROM steward.partition_maintenance_log AS l
     WHERE l.parent OPERATOR(pg_catalog.=) pc.parent::pg_catalog.text
-      AND l.action OPERATOR(pg_catalog.=) 'analyze parent' AND l.ok) AS last ON true
+      AND l.action OPERATOR(pg_catalog.=) 'analyze parent' AND l.ok
+    ORDER BY l.logged_at DESC LIMIT 1) AS last ON true
 WHERE pc.enabled AND pc.analyze_parent AND c.relkind OPERATOR(pg_catalog.=) 'p'
   AND pg_catalog.pg_has_role(c.relowner, 'USAGE')
   AND ($1::pg_catalog.int8 IS NULL
@@ -106,7 +111,8 @@ def success_detail(due: Due, before: float | None, after: float | None, ms: floa
 
     since = f"since the analysis of {due.analyzed_at}" if due.analyzed_at else "since no analysis by maintenance"
     scope = "the parent alone (ANALYZE ONLY)" if only else "the parent and its partitions"
-    return (f"{due.changes} partition change{'s' if due.changes != 1 else ''} {since}; analyzed {scope} in "
+    count = f"{due.changes} or more" if due.changes >= CHANGES_COUNTED else str(due.changes)
+    return (f"{count} partition change{'s' if due.changes != 1 else ''} {since}; analyzed {scope} in "
             f"{ms:.0f} ms; estimate {estimate(before)} -> {estimate(after)}")
 
 
@@ -116,7 +122,8 @@ def due_parents(db: Database, parent_oid: int | None = None, limit: int | None =
         limit = int(db.query(_MAX_SQL)[0]["n"])
     if limit <= 0:
         return []
-    return [Due(r["oid"], r["analyzed_at"], r["changes"]) for r in db.query(_DUE_SQL, parent_oid, list(CHANGES), limit)]
+    rows = db.query(_DUE_SQL, parent_oid, list(CHANGES), limit, CHANGES_COUNTED)
+    return [Due(r["oid"], r["analyzed_at"], r["changes"]) for r in rows]
 
 
 def _reltuples(db: Database, oid: int) -> float | None:
