@@ -16,14 +16,14 @@ SELECT analyze_parent, analyze_parent_interval FROM steward.partition_config WHE
 
 -- manage moved the rows into their partitions; the next run analyzes the parent.
 SELECT reltuples FROM pg_class WHERE oid = 'visits'::regclass;
-SELECT action, partition, ok FROM steward.maintain_partitions();
+SELECT action, partition, ok FROM steward.maintain_partitions('visits');
 SELECT reltuples FROM pg_class WHERE oid = 'visits'::regclass;
 SELECT action, ok, detail LIKE '% partition changes since no analysis by maintenance; %' AS why
-FROM steward.partition_maintenance_log WHERE action = 'analyze parent';
+FROM steward.partition_maintenance_log WHERE action = 'analyze parent' AND parent = 'public.visits';
 
 -- A change within the interval waits; switched off, nothing is analyzed.
 UPDATE steward.partition_config SET premake = 2 WHERE parent = 'visits'::regclass;
-SELECT action, ok FROM steward.maintain_partitions();
+SELECT action, ok FROM steward.maintain_partitions('visits');
 UPDATE steward.partition_config SET analyze_parent = false WHERE parent = 'visits'::regclass;
 SELECT action, ok FROM steward.analyze_parents('visits');
 UPDATE steward.partition_config SET analyze_parent = true, analyze_parent_interval = '0' WHERE parent = 'visits'::regclass;
