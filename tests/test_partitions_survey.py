@@ -19,6 +19,9 @@ def managed(conn: psycopg.Connection, name: str, key: str = "date", default: boo
         conn.execute(f"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT")
     args = "".join(f", {k} => {v}" for k, v in options.items())
     conn.execute(f"SELECT * FROM steward.manage('{name}'{args})")
+    # The survey decides which tables get partition work; the parents' analysis after it is another pass
+    # (test_partitions_parent_stats.py), off here so that a run's rows are the survey's doing alone.
+    conn.execute(f"UPDATE steward.partition_config SET analyze_parent = false WHERE parent = '{name}'::regclass")
 
 
 CASES = {

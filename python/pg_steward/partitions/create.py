@@ -155,8 +155,10 @@ def _template(partitions: list[RangePartition]) -> RangePartition | None:
     return max(partitioned, key=lambda p: (p.start is not None, p.oid)) if partitioned else None
 
 
-def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schema: str, new_name: str) -> None:
-    """Partition ``new`` like ``template``: same sub-partition bounds, names following the new name."""
+def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schema: str, new_name: str,
+                 storage: str = "") -> None:
+    """Partition ``new`` like ``template``: same sub-partition bounds, names following the new name; ``storage``:
+    the ``WITH`` clause of the table's template (``storage_parameters``) for each sub-partition."""
     for row in db.query(
         "SELECT c.relname::text AS name, pg_catalog.pg_get_expr(c.relpartbound, 0) AS bound "
         "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
@@ -166,7 +168,16 @@ def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schem
         tail = row["name"][len(template.name):] if row["name"].startswith(template.name) else "_" + row["name"]
         name = partition_name(new_name, tail, lambda n: catalog.relation_exists(db, new_schema, n), row["name"])
         parse_bound(row["bound"])  # only bounds PostgreSQL printed itself are replayed
-        db.execute(f"CREATE TABLE {qualified(new_schema, name)} PARTITION OF {new_sql} {row['bound']}")
+        db.execute(f"CREATE TABLE {qualified(new_schema, name)} PARTITION OF {new_sql} {row['bound']}{storage}")
+
+
+def parent_reloptions(db: Database, parent: Parent) -> tuple[str, ...]:
+    """The parent's own storage parameters, which PostgreSQL does not give a new partition: the template of a
+    table configured with none. Read from the catalog, whatever the version lets a partitioned table hold
+    (PostgreSQL 15 refuses every heap parameter on one: then none)."""
+    rows = db.query("SELECT c.reloptions AS o FROM pg_catalog.pg_class AS c "
+                    "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.int8::pg_catalog.oid", parent.oid)
+    return tuple(rows[0]["o"] or ()) if rows else ()
 
 
 def copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
@@ -331,7 +342,8 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
         key = db.query("SELECT pg_catalog.pg_get_partkeydef($1::bigint::oid) AS k", template.oid)[0]["k"]
         partition_by = f" PARTITION BY {key}"
     tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
-    storage = "" if template else storage_clause(options.storage_parameters)
+    leaf_storage = storage_clause(options.storage_parameters or parent_reloptions(db, parent))
+    storage = "" if template else leaf_storage
     # The empty table is made by the caller (creating it evaluates nothing of the owner's; the owner may lack
     # CREATE on the schema) and handed to the parent's owner at once. Every statement that evaluates the
     # owner's code (the CHECK, the copy and delete of DEFAULT rows with their triggers, ATTACH's validation)
@@ -339,7 +351,7 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
     require_owner_rights(db, parent.owner, parent.label)
     db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
     if template is not None:
-        _copy_layout(db, template, new_sql, parent.schema, name)
+        _copy_layout(db, template, new_sql, parent.schema, name, leaf_storage)
     if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
         db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
     check = quote_ident(f"{name[:40]}_bound")

@@ -418,10 +418,10 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
         # A table named by the caller is read directly: no survey for one table.
         if not managed_oids(db, parent_oid):
             return [Action(parent_oid, "skip", None, True, "not managed: call steward.manage() first").row()]
-        return [a.row() for a in _maintain_one(db, parent_oid)]
+        return [a.row() for a in _maintain_one(db, parent_oid) + _analyze_parents(db, parent_oid)]
     run = Run.start(db, "maintain_partitions")
     due = tables_due(db)
-    actions = [a for oid in due for a in _maintain_one(db, oid)]
+    actions = [a for oid in due for a in _maintain_one(db, oid)] + _analyze_parents(db)
     failed = {a.parent for a in actions if not a.ok and a.parent is not None}
     mine = _manageable(db, sorted(failed))
     run.tables_due, run.actions = len(due), sum(a.ok and a.action not in NOT_WORK for a in actions)
@@ -484,6 +484,11 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
         db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
                   f"{done} {'action' if done == 1 else 'actions'}"
                   + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
+    for action in _analyze_parents(db, commit=commit):  # last: the parents whose partitions changed
+        run.actions += action.ok
+        if not action.ok:
+            failed_tables.append(db.query("SELECT $1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass::"
+                                          "pg_catalog.text AS t", action.parent)[0]["t"])
     run.failures = len(failed_tables)
     run.finish(db)
     commit()
@@ -495,6 +500,13 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
             detail=f"Run {run.run_id}: {run.actions} actions done and committed; the failures are logged.",
             hint="See the rows with ok = false in steward.partition_maintenance_log, and steward.health() "
                  "(check maintenance_runs).")
+
+
+def _analyze_parents(db: Database, parent_oid: int | None = None,
+                     commit: Callable[[], None] | None = None) -> list[Action]:
+    """The parents whose partitions changed, analyzed (``parent_stats``, which imports this module)."""
+    from pg_steward.partitions.parent_stats import analyze_parents
+    return analyze_parents(db, parent_oid, commit)
 
 
 def _run_steps(db: Database, commit: Callable[[], None], oid: int, budget_s: float) -> tuple[int, int]:
