@@ -28,6 +28,8 @@ CASES = {
     "covered": ("", False),
     "premake_raised": ("UPDATE steward.partition_config SET premake = 5 WHERE parent = 't'::regclass", True),
     "default_row": ("INSERT INTO t VALUES (current_date + 4000, 1)", True),
+    # A DEFAULT with a block but no live row: not empty by its size, and its EXISTS finds nothing.
+    "default_row_deleted": ("INSERT INTO t VALUES (current_date + 4000, 1); DELETE FROM t_default", False),
     "rows_in_partitions_only": ("INSERT INTO t SELECT current_date + g, 1 FROM generate_series(0, 40) g", False),
     "gap": ("DROP TABLE t_p{gap}", True),
     "expired": ("CREATE TABLE t_old PARTITION OF t FOR VALUES FROM ('2001-01-01') TO ('2001-02-01');"
@@ -48,6 +50,17 @@ def test_survey_agrees_with_the_full_path(conn: psycopg.Connection, case: str) -
     done = conn.execute("SELECT action, ok FROM steward.maintain_partitions()").fetchall()
     assert bool(done) == expected_due and all(ok for _, ok in done), done
     assert due(conn) == []  # and the full path left nothing for the next run
+
+
+def test_a_partitioned_default_with_rows_is_due(conn: psycopg.Connection) -> None:
+    # A partitioned DEFAULT has no storage of its own (its size is 0): its rows are below it, read by EXISTS.
+    conn.execute("CREATE TABLE p (k date NOT NULL, v int) PARTITION BY RANGE (k);"
+                 "CREATE TABLE p_default PARTITION OF p DEFAULT PARTITION BY LIST (v);"
+                 "CREATE TABLE p_default_any PARTITION OF p_default DEFAULT")
+    conn.execute("SELECT * FROM steward.manage('p', premake => 2)")
+    assert due(conn) == []
+    conn.execute("INSERT INTO p VALUES (current_date + 4000, 1)")
+    assert due(conn) == ["p"]
 
 
 def test_integer_keys_always_take_the_full_path(conn: psycopg.Connection) -> None:

@@ -15,7 +15,7 @@ from pg_steward.errors import (
     error_message,
 )
 from pg_steward.partitions import catalog
-from pg_steward.partitions.model import Config, Limits, LockPolicy, PartitionOptions, storage_clause
+from pg_steward.partitions.model import Config, Limits, LockPolicy, Parent, PartitionOptions, storage_clause
 from pg_steward.partitions.spans import INTEGER_KEYS, Span, time_span, zone
 
 MODES = ("drop", "detach", "archive")
@@ -68,6 +68,16 @@ def read_config(db: Database, parent_oid: int) -> Config | None:
         "WHERE p.partrelid = $1::bigint::oid", parent_oid,
     )
     return _config(rows[0], key[0]["t"] if key else None)
+
+
+def read_managed(db: Database, parent_oid: int) -> tuple[Parent, Config] | None:
+    """The managed table and its configuration, in two statements (``read_config`` reads the key's type in a
+    third, which the parent holds); None when it is not in the registry."""
+    rows = db.query(_CONFIG_SQL + " WHERE parent = $1::bigint::oid", parent_oid)
+    if not rows:
+        return None
+    parent = catalog.read_parent(db, parent_oid)
+    return parent, _config(rows[0], parent.key_type)
 
 
 def read_configs(db: Database, key_types: dict[int, str | None]) -> dict[int, Config]:

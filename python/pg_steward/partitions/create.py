@@ -49,7 +49,7 @@ from pg_steward.errors import (
     error_fields,
     error_sqlstate,
 )
-from pg_steward.owner_rights import owner_rights, require_owner_rights
+from pg_steward.owner_rights import CallerRights, caller_rights, owner_rights, require_owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.config import read_config
@@ -93,6 +93,28 @@ class Created:
     @property
     def label(self) -> str:
         return f"{self.schema}.{self.name}"
+
+
+@dataclass
+class Known:
+    """What a caller holding the parent's change lock (``locking.lock_parent``) has read about it in this
+    transaction, handed to each creation instead of being read again. The lock keeps the partitions and the
+    DEFAULT as they were read, but for the creations of this caller, which add theirs to ``partitions``.
+
+    ``default_name``: the DEFAULT partition's schema and name (None: none); ``foreign``: what
+    ``foreign_default`` found; ``rights``: ``owner_rights.caller_rights`` for the parent's owner."""
+
+    partitions: list[RangePartition]
+    default_name: tuple[str, str] | None
+    foreign: str | None
+    rights: CallerRights
+
+
+def known_under_lock(db: Database, parent: Parent, partitions: list[RangePartition]) -> Known:
+    """``Known`` for ``parent``, whose change lock the caller holds, with the ``partitions`` it read."""
+    default_name = catalog.relation_name(db, parent.default_oid) if parent.default_oid is not None else None
+    return Known(partitions, default_name, foreign_default(db, parent, default_name),
+                 caller_rights(db, parent.owner))
 
 
 def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:
@@ -206,28 +228,39 @@ def _range_partition(parent: Parent, start: Bound, end: Bound) -> NewPartition:
                         f"{bound_text(start)} to {bound_text(end)}")
 
 
-def foreign_default(db: Database, parent: Parent) -> str | None:
+def foreign_default(db: Database, parent: Parent, default_name: tuple[str, str] | None = None) -> str | None:
     """The name of the parent's DEFAULT partition when it is a foreign table (None otherwise).
 
     pg_steward never moves rows into or out of a foreign table: a foreign DEFAULT's rows stay where they are,
-    and ATTACH does not check them (PostgreSQL skips the scan of a foreign DEFAULT)."""
+    and ATTACH does not check them (PostgreSQL skips the scan of a foreign DEFAULT). ``default_name``: its
+    schema and name, when the caller has read them."""
     if parent.default_oid is None:
         return None
     row = db.query("SELECT c.relkind::text AS k FROM pg_catalog.pg_class AS c WHERE c.oid = $1::bigint::oid",
                    parent.default_oid)
-    return ".".join(catalog.relation_name(db, parent.default_oid)) if row and row[0]["k"] == "f" else None
+    if not (row and row[0]["k"] == "f"):
+        return None
+    return ".".join(default_name or catalog.relation_name(db, parent.default_oid))
 
 
-def _default_rows(db: Database, parent: Parent, new: NewPartition) -> bool:
+def _default_sql(db: Database, parent: Parent, known: Known | None) -> str:
+    assert parent.default_oid is not None
+    if known is not None and known.default_name is not None:
+        return qualified(*known.default_name)
+    return qualified(*catalog.relation_name(db, parent.default_oid))
+
+
+def _default_rows(db: Database, parent: Parent, new: NewPartition, known: Known | None = None) -> bool:
     if parent.default_oid is None:
         return False
-    schema, name = catalog.relation_name(db, parent.default_oid)
-    return bool(db.query(f"SELECT 1 FROM {qualified(schema, name)} {new.rows_where} LIMIT 1", *new.rows_args))
+    default_sql = _default_sql(db, parent, known)
+    return bool(db.query(f"SELECT 1 FROM {default_sql} {new.rows_where} LIMIT 1", *new.rows_args))
 
 
-def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewPartition) -> int:
+def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewPartition,
+                       known: Known | None = None) -> int:
     assert parent.default_oid is not None
-    default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
+    default_sql = _default_sql(db, parent, known)
     db.execute(f"LOCK TABLE {default_sql} IN ACCESS EXCLUSIVE MODE")
     columns = ", ".join(quote_ident(c) for c in catalog.insertable_columns(db, parent))
     # DEFAULT is locked ACCESS EXCLUSIVE: nothing changes it between the copy and the delete, which are two plain
@@ -267,10 +300,12 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewParti
 def create_range_partition(
     db: Database, parent: Parent, start: Bound, end: Bound, *,
     span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
-    warn_foreign: bool = True,
+    warn_foreign: bool = True, known: Known | None = None,
 ) -> Created:
     """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows.
-    ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table)."""
+    ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table). ``known``:
+    what the caller read under the parent's change lock, held since (``Known``); a partition made is added to
+    its ``partitions``."""
     tz = tz or ZoneInfo("UTC")
     if not order(start) < order(end):
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
@@ -278,7 +313,7 @@ def create_range_partition(
     chosen = options or PartitionOptions()
     return with_default_rescue(db, parent, chosen, what,
                                lambda force: _create_locked(db, parent, start, end, span, tz, force, chosen,
-                                                            warn_foreign))
+                                                            warn_foreign, known))
 
 
 def with_default_rescue(db: Database, parent: Parent, options: PartitionOptions, what: str,
@@ -314,26 +349,33 @@ def lock_for_change(db: Database, parent: Parent) -> None:
 
 
 def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
-                   force_move: bool, options: PartitionOptions, warn_foreign: bool = True) -> Created:
-    """One attempt, under lock_timeout: the catalog is read after the parent's locks are held."""
+                   force_move: bool, options: PartitionOptions, warn_foreign: bool = True,
+                   known: Known | None = None) -> Created:
+    """One attempt, under lock_timeout: the catalog is read after the parent's locks are held (or was read
+    under its change lock, held since: ``known``)."""
     lock_for_change(db, parent)
-    partitions = catalog.range_partitions(db, parent)
+    partitions = known.partitions if known is not None else catalog.range_partitions(db, parent)
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
         return Created(found.oid, found.schema, found.name, start, end, created=False)
     name = _choose_name(db, parent, start, end, span, tz)
+    template = _template(partitions)
     oid, moved = attach_new_partition(db, parent, name, _range_partition(parent, start, end), options,
-                                      template=_template(partitions), force_move=force_move,
-                                      warn_foreign=warn_foreign)
+                                      template=template, force_move=force_move,
+                                      warn_foreign=warn_foreign, known=known)
+    if known is not None:  # as catalog.range_partitions would read it now
+        known.partitions.append(RangePartition(oid, parent.schema, name, start, end,
+                                               is_partitioned=template is not None))
     return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
 
 
 def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartition, options: PartitionOptions, *,
                          template: RangePartition | None = None, force_move: bool = False,
-                         warn_foreign: bool = True) -> tuple[int, int]:
+                         warn_foreign: bool = True, known: Known | None = None) -> tuple[int, int]:
     """Steps 1 to 5 (module docstring) for a partition of any layout, the parent's locks held: a standalone
     table like the parent, its CHECK, the DEFAULT rows that belong to it moved in (never from a foreign DEFAULT),
-    ATTACH, the parent's owner and grants. Returns the new oid and the rows moved."""
+    ATTACH, the parent's owner and grants. Returns the new oid and the rows moved. ``known``: the DEFAULT and
+    the caller's rights, read under the parent's change lock (``Known``)."""
     new_sql = qualified(parent.schema, name)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
@@ -348,19 +390,20 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
     # CREATE on the schema) and handed to the parent's owner at once. Every statement that evaluates the
     # owner's code (the CHECK, the copy and delete of DEFAULT rows with their triggers, ATTACH's validation)
     # then runs with the owner's rights, never the caller's.
-    require_owner_rights(db, parent.owner, parent.label)
+    rights = known.rights if known is not None else caller_rights(db, parent.owner)
+    require_owner_rights(db, parent.owner, parent.label, rights)
     db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
     if template is not None:
         _copy_layout(db, template, new_sql, parent.schema, name, leaf_storage)
-    if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
+    if not rights.is_owner:
         db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
     check = quote_ident(f"{name[:40]}_bound")
-    foreign = foreign_default(db, parent)
-    with owner_rights(db, parent.owner, parent.label) as table_db:
+    foreign = known.foreign if known is not None else foreign_default(db, parent)
+    with owner_rights(db, parent.owner, parent.label, rights) as table_db:
         if new.check_sql is not None:
             table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
-        stranded = foreign is None and (force_move or _default_rows(table_db, parent, new))
-        moved = _move_default_rows(table_db, parent, new_sql, new) if stranded else 0
+        stranded = foreign is None and (force_move or _default_rows(table_db, parent, new, known))
+        moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
         table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
         if new.check_sql is not None:
             table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")

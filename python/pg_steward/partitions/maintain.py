@@ -32,10 +32,16 @@ from pg_steward.owner_rights import owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
-from pg_steward.partitions.config import limits, managed_oids, read_config, register, require_registered_identity
-from pg_steward.partitions.create import create_range_partition, foreign_default
+from pg_steward.partitions.config import (
+    limits,
+    managed_oids,
+    read_managed,
+    register,
+    require_registered_identity,
+)
+from pg_steward.partitions.create import Known, create_range_partition, known_under_lock
 from pg_steward.partitions.locking import lock_parent, with_lock_retries
-from pg_steward.partitions.model import NOT_WORK, Config, Parent, RangePartition
+from pg_steward.partitions.model import NOT_WORK, Config, Limits, Parent, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
 from pg_steward.partitions.retention import FOREIGN_NOTE, effective_mode, expired, retire
 from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
@@ -80,16 +86,17 @@ class Stranded:
     unplaceable: int = 0
 
 
-def stranded_values(db: Database, parent: Parent, config: Config, foreign: str | None) -> Stranded:
+def stranded_values(db: Database, parent: Parent, config: Config, foreign: str | None,
+                    default_name: tuple[str, str] | None = None) -> Stranded:
     """One key value per span slot that has rows in the DEFAULT partition, and the count of unplaceable rows.
 
     A value no partition of this table's spans can hold (infinity, a BC date, a year past 9999) never stops
     the walk: the search runs over the placeable values only, and the others are counted. ``foreign``: what
-    ``foreign_default`` found for the parent."""
+    ``foreign_default`` found for the parent; ``default_name``: the DEFAULT's schema and name, when read."""
     if parent.default_oid is None or foreign is not None:
         return Stranded([])  # rows of a foreign DEFAULT are never moved: maintain_table warns
     assert parent.key_type is not None
-    default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
+    default_sql = qualified(*(default_name or catalog.relation_name(db, parent.default_oid)))
     key, tz = parent.key_sql, zone(config.time_zone)
     placeable = f"{key} IS NOT NULL"
     limits_args: tuple[str, ...] = ()
@@ -139,13 +146,14 @@ _ROW_ERRORS = ("23", "22")  # integrity constraint violations (a foreign key ref
 
 def maintain_table(db: Database, config: Config, step: Step | None = None,
                    budget_s: float | None = None, retire_now: bool = True,
-                   max_gap_slots: int | None = None) -> list[Action]:
+                   max_gap_slots: int | None = None, parent: Parent | None = None) -> list[Action]:
     """One table's maintenance. With ``step``, creation stops at its limits (always one partition at least) with
     a ``more`` action, and retention waits for the step that creates the last partition. Past ``budget_s``
     seconds (the superuser's per-table budget) the table stops with a logged ``budget`` action. With
     ``retire_now`` false (``manage``), retention retires nothing and returns a ``would <mode>`` preview row per
-    partition the next run will retire. ``max_gap_slots``: the limit in force, when the caller has read it."""
-    parent = catalog.read_parent(db, config.parent_oid)
+    partition the next run will retire. ``max_gap_slots``: the limit in force, when the caller has read it;
+    ``parent``: the table, when the caller has read it in this transaction."""
+    parent = parent or catalog.read_parent(db, config.parent_oid)
     catalog.require_range(parent)
     tz = zone(config.time_zone)
     assert parent.key_type is not None
@@ -157,21 +165,24 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     if max_gap_slots is None:
         max_gap_slots = limits(db).max_gap_slots
     wide: list[tuple[int, int, int]] = []
+    known: Known | None = None  # what plan() read under the table's change lock, held until the transaction ends
 
     def plan() -> list[tuple[Key, Bound]]:
         # The table's change lock first: a concurrent run of another session waits here, then reads what this
         # one made. Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the
         # DDL. The reads run with the owner's rights, so the owner's row security policies never act as the caller.
-        nonlocal stranded, wide, foreign
+        # What is read here under the lock (partitions, DEFAULT, the caller's rights) is handed to the creations.
+        nonlocal stranded, wide, foreign, known
         lock_parent(db, parent)
-        foreign = foreign_default(db, parent)
+        parts = catalog.range_partitions(db, parent)
+        known = known_under_lock(db, parent, parts)
+        foreign = known.foreign
         clock = now
-        with owner_rights(db, parent.owner, parent.label) as table_db:
+        with owner_rights(db, parent.owner, parent.label, known.rights) as table_db:
             if clock is None:  # integer key: the clock is the highest value stored
                 top = table_db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
                 clock = int(top) if top is not None else None
-            stranded = stranded_values(table_db, parent, config, foreign)
-        parts = catalog.range_partitions(db, parent)
+            stranded = stranded_values(table_db, parent, config, foreign, known.default_name)
         wide = wide_gaps(parts, config, clock, stranded.values, parent.key_type, max_gap_slots)
         return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type, max_gap_slots)
 
@@ -196,7 +207,7 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
             # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
             # a failed creation is rolled back alone, with no subtransaction around it here.
             made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
-                                          options=config.options, warn_foreign=False)
+                                          options=config.options, warn_foreign=False, known=known)
         except Exception as error:
             if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
                 raise
@@ -211,8 +222,9 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
             actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
             if config.analyze:
                 db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
+    assert known is not None
     if cutoff is not None:
-        for part in expired(catalog.range_partitions(db, parent), cutoff):
+        for part in expired(list(known.partitions), cutoff):
             detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
             mode = effective_mode(part, config.retention_mode)
             if mode != config.retention_mode:
@@ -239,8 +251,8 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
         actions.append(Action(parent.oid, "gap", None, True, gap_note(parent, config, wide, max_gap_slots)))
     unplaceable = 0
     if stranded.unplaceable:  # counted again: a last partition to MAXVALUE made just now may hold some of them
-        with owner_rights(db, parent.owner, parent.label) as table_db:
-            unplaceable = stranded_values(table_db, parent, config, foreign).unplaceable
+        with owner_rights(db, parent.owner, parent.label, known.rights) as table_db:
+            unplaceable = stranded_values(table_db, parent, config, foreign, known.default_name).unplaceable
     if unplaceable:
         # Last, so that it is the table's latest log row: steward.health() lists the table as failing.
         actions.append(Action(parent.oid, "unplaceable", None, False,
@@ -321,19 +333,29 @@ def log_all(db: Database, actions: list[Action]) -> None:
             raise  # refused for another reason (no INSERT grant): the caller's error
 
 
+# The ceilings of the run in progress: run_maintenance reads them once and its steps (steward._maintain_step,
+# called by it in this session) use them, instead of a read per table; None outside a run.
+_run_limits: Limits | None = None
+
+
 def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: float | None = None,
-                  retire_now: bool = True) -> list[Action]:
+                  retire_now: bool = True, ceilings: Limits | None = None) -> list[Action]:
+    """One table in a subtransaction of its own, its actions logged. ``ceilings``: the limits in force, when the
+    caller has read them for its run."""
     try:
         with db.subtransaction():
             require_registered_identity(db, oid)
-            config = read_config(db, oid)
-            if config and step is not None and step.seconds is None:
-                step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
-            ceilings = limits(db)
-            if budget_s is None:
-                budget_s = ceilings.table_budget_ms / 1000
-            actions = (maintain_table(db, config, step, budget_s, retire_now, ceilings.max_gap_slots)
-                       if config else [])
+            managed = read_managed(db, oid)
+            if managed is None:
+                actions = []
+            else:
+                parent, config = managed
+                if step is not None and step.seconds is None:
+                    step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
+                ceilings = ceilings or _run_limits or limits(db)
+                if budget_s is None:
+                    budget_s = ceilings.table_budget_ms / 1000
+                actions = maintain_table(db, config, step, budget_s, retire_now, ceilings.max_gap_slots, parent)
     except Exception as error:  # one table's failure is logged; the others go on
         actions = [Action(oid, "error", None, False, error_text(error))]
     # The log keeps what was done: one INSERT for the table's actions.
@@ -421,7 +443,8 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
         return [a.row() for a in _maintain_one(db, parent_oid) + _analyze_parents(db, parent_oid)]
     run = Run.start(db, "maintain_partitions")
     due = tables_due(db)
-    actions = [a for oid in due for a in _maintain_one(db, oid)] + _analyze_parents(db)
+    ceilings = limits(db) if due else None  # read once for the run
+    actions = [a for oid in due for a in _maintain_one(db, oid, ceilings=ceilings)] + _analyze_parents(db)
     failed = {a.parent for a in actions if not a.ok and a.parent is not None}
     mine = _manageable(db, sorted(failed))
     run.tables_due, run.actions = len(due), sum(a.ok and a.action not in NOT_WORK for a in actions)
@@ -474,21 +497,27 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
         db.notice(f"pg_steward: {run.others} of {len(tables)} tables due belong to owners this role is not a "
                   "member of: left to them or to a superuser")
     tables = [t for t in tables if t["oid"] in mine]
-    budget_s = limits(db).table_budget_ms / 1000
+    global _run_limits
+    ceilings = limits(db)  # read once: the run's steps use them (_run_limits)
+    budget_s = ceilings.table_budget_ms / 1000
     failed_tables: list[str] = []
-    for number, table in enumerate(tables, 1):
-        done, failed = _run_steps(db, commit, table["oid"], budget_s)
-        run.actions += done
-        if failed:
-            failed_tables.append(table["name"])
-        db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
-                  f"{done} {'action' if done == 1 else 'actions'}"
-                  + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
-    for action in _analyze_parents(db, commit=commit):  # last: the parents whose partitions changed
-        run.actions += action.ok
-        if not action.ok:
-            failed_tables.append(db.query("SELECT $1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass::"
-                                          "pg_catalog.text AS t", action.parent)[0]["t"])
+    _run_limits = ceilings
+    try:
+        for number, table in enumerate(tables, 1):
+            done, failed = _run_steps(db, commit, table["oid"], budget_s)
+            run.actions += done
+            if failed:
+                failed_tables.append(table["name"])
+            db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
+                      f"{done} {'action' if done == 1 else 'actions'}"
+                      + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
+        for action in _analyze_parents(db, commit=commit):  # last: the parents whose partitions changed
+            run.actions += action.ok
+            if not action.ok:
+                failed_tables.append(db.query("SELECT $1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass::"
+                                              "pg_catalog.text AS t", action.parent)[0]["t"])
+    finally:
+        _run_limits = None
     run.failures = len(failed_tables)
     run.finish(db)
     commit()

@@ -3,10 +3,10 @@
 Most runs of maintenance find nothing to do for most tables. Reading each
 table on its own costs about ten statements and a subtransaction; here the
 registry, the parents and every partition's bounds are read in three queries,
-and the DEFAULT partitions are checked for rows in batches. A table is idle
-when its partitions cover every slot from the oldest one (or the retention
-cutoff) to ``premake`` spans past now, nothing is past retention, and its
-DEFAULT holds no row. Anything else (an integer key, an unusual layout, a
+and the DEFAULT partitions are checked for rows: an empty one by its size, the
+others in batches. A table is idle when its partitions cover every slot from
+the oldest one (or the retention cutoff) to ``premake`` spans past now, nothing
+is past retention, and its DEFAULT holds no row. Anything else (an integer key, an unusual layout, a
 DEFAULT whose lock is not available) is left to the full path in
 ``maintain.py``, which re-reads the table under its locks: the survey only
 ever skips work that the full path would find empty.
@@ -133,6 +133,29 @@ def plainly_covered(texts: list[str], config: Config, now_key: Key, key_type: st
             and order(memo.horizon(current, config)) <= order(end))
 
 
+# Plain tables without a block in their main fork hold no row. Reading the size opens the relation, as a query
+# would, but plans nothing and reads no statistics: in a new session, where every DEFAULT's catalog entries are
+# read for the first time, the EXISTS of each DEFAULT cost several times as much. A table the caller may not
+# read is never counted as empty: its EXISTS fails, as it did before, and the full path reports it.
+_EMPTY_SQL = """
+SELECT c.oid::pg_catalog.int8 AS oid FROM pg_catalog.pg_class AS c
+WHERE c.oid::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) AND c.relkind OPERATOR(pg_catalog.=) 'r'
+  AND pg_catalog.pg_relation_size(c.oid) OPERATOR(pg_catalog.=) 0 AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+"""
+
+
+def _empty_tables(db: Database, oids: list[int], policy: LockPolicy) -> set[int]:
+    """Of ``oids``, the plain tables that certainly hold no row (an empty main fork), read under ``policy``'s
+    lock_timeout: none when a lock is not available (the EXISTS of each then decides, as for the others)."""
+    if not oids:
+        return set()
+    try:
+        rows = with_lock_retries(db, policy, "survey of DEFAULT partitions", lambda: db.query(_EMPTY_SQL, oids))
+    except Exception:
+        return set()
+    return {r["oid"] for r in rows}
+
+
 def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) -> set[int]:
     """Parents whose DEFAULT partition holds a row with a key; all of a batch that could not be read."""
     names: dict[int, str] = {}
@@ -157,8 +180,9 @@ def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) ->
         found |= {p.oid for p in parents if p.default_oid in secured}
         names = {oid: name for oid, name in names.items() if oid not in secured}
     policy = LockPolicy(timeout_ms=timeout_ms, retries=0)
+    empty = _empty_tables(db, list(names), policy)
     for i in range(0, len(parents), DEFAULT_BATCH):
-        batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names]
+        batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names and p.default_oid not in empty]
         found |= {p.oid for p in parents[i:i + DEFAULT_BATCH]
                   if p.default_oid not in names and p.default_oid not in foreign}
         if not batch:
