@@ -185,3 +185,23 @@ def test_import_refuses_a_table_of_another_owner(db: tuple[str, psycopg.Connecti
     with changes_nothing(conn, "events"):
         result = run("import", str(sorted(tmp_path.glob("*.manifest.json"))[0]), "--dsn", url)
     assert result.returncode == 1 and "connect as someone" in result.stderr
+
+
+def test_a_sub_partitioned_partition_is_exported_whole(new_database: Callable[..., str], tmp_path: Path) -> None:
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tree (at date NOT NULL, kind int NOT NULL) PARTITION BY RANGE (at);"
+                     "CREATE TABLE tree_2020 PARTITION OF tree FOR VALUES FROM ('2020-01-01') TO ('2020-02-01') "
+                     "PARTITION BY LIST (kind);"
+                     "CREATE TABLE tree_2020_a PARTITION OF tree_2020 FOR VALUES IN (1);"
+                     "CREATE TABLE tree_2020_b PARTITION OF tree_2020 FOR VALUES IN (2);"
+                     "INSERT INTO tree SELECT '2020-01-01'::date + n % 28, 1 + n % 2 FROM generate_series(1, 50) n")
+        conn.execute("SELECT steward.manage('tree', retention => '1 year', retention_mode => 'export')")
+        before = conn.execute("SELECT at, kind FROM tree WHERE at < '2021-01-01' ORDER BY at, kind").fetchall()
+        result = run("export", "tree", "--dir", str(tmp_path), "--format", "json", "--dsn", url)
+        assert result.returncode == 0, result.stderr
+        assert [(r["rows"], r["action"]) for r in json.loads(result.stdout)] == [(50, "export, drop")]
+        conn.execute("SELECT steward.unmanage('tree')")
+        loaded = run("import", str(next(tmp_path.glob("*.manifest.json"))), "--dsn", url)
+        assert loaded.returncode == 0, loaded.stderr
+        assert conn.execute("SELECT at, kind FROM tree WHERE at < '2021-01-01' ORDER BY at, kind").fetchall() == before

@@ -120,8 +120,10 @@ def pin_session(db: Client) -> None:
 
 def copy_out(db: Client, part: dict[str, Any], columns: list[list[str]], data: Path) -> int:
     """The partition's rows in one snapshot into ``data`` (gzip, atomic); the rows written."""
+    # Not ONLY: a sub-partitioned partition's rows are in the partitions below it (a partition has no other
+    # children), and record_partition_export counts them all.
     select = (f"COPY (SELECT {', '.join(quote_ident(c[0]) for c in columns)} "
-              f"FROM ONLY {qualified(part['schema'], part['name'])}) TO STDOUT (FORMAT text)")
+              f"FROM {qualified(part['schema'], part['name'])}) TO STDOUT (FORMAT text)")
     conn = db.conn
     conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
     conn.set_read_only(True)

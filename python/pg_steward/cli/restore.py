@@ -106,11 +106,11 @@ def import_file(db: Client, entry: manifest.Manifest, data: Path, into: str | No
                         entry.range_from, entry.range_to)
         where = db.query(_NAME_SQL, made)[0]
         table = qualified(where["schema"], where["name"])
-        before = db.value(f"SELECT pg_catalog.count(*) AS n FROM ONLY {table}")
+        before = db.value(f"SELECT pg_catalog.count(*) AS n FROM {table}")
         with db.conn.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT text)") as copy:
             for chunk in manifest.decompressed(data):
                 copy.write(chunk)
-        after = db.value(f"SELECT pg_catalog.count(*) AS n FROM ONLY {table}")
+        after = db.value(f"SELECT pg_catalog.count(*) AS n FROM {table}")
         if after - before != entry.rows:
             raise CliError(f"{after - before} rows loaded, the manifest says {entry.rows}: nothing imported")
     return {"table": label, "partition": f"{where['schema']}.{where['name']}", "rows": entry.rows,
