@@ -55,6 +55,8 @@ def test_round_trip_gives_identical_rows(db: tuple[str, psycopg.Connection], tmp
     assert conn.execute("SELECT sum(row_count) FROM steward.partition_exports").fetchone()[0] == \
         sum(json.loads(m.read_text())["rows"] for m in manifests)
     assert len(conn.execute(ROWS).fetchall()) < len(before)
+    report = json.loads(run("report", "exports", "--format", "json", "--dsn", url).stdout)
+    assert sorted(r["partition"] for r in report if r["source"] == "exported") == sorted(f"public.{p}" for p in parts)
     # Loaded back, by manifest or by data file; into a fresh copy of the table too (--into).
     conn.execute("SELECT steward.unmanage('events')")  # or maintenance would wait to export them again
     for index, path in enumerate(manifests):
@@ -77,6 +79,8 @@ def test_dry_run_changes_nothing(db: tuple[str, psycopg.Connection], tmp_path: P
         result = run("export", "--dir", str(tmp_path), "--dry-run", "--format", "json", "--dsn", url)
     assert result.returncode == 0, result.stderr
     assert [r["action"] for r in json.loads(result.stdout)] == ["would export, then drop"] * 2
+    report = json.loads(run("report", "exports", "--format", "json", "--dsn", url).stdout)
+    assert sorted(r["partition"] for r in report if r["source"] == "awaiting export") == sorted(old(conn))
     assert list(tmp_path.iterdir()) == []
 
 
