@@ -201,3 +201,24 @@ def test_partition_existing_runs_none_of_the_owners_code(hostile: Callable[[bool
     with pinned(url) as conn:
         assert conn.execute("SELECT relkind FROM pg_catalog.pg_class WHERE oid = 'public.stream'::pg_catalog.regclass"
                             ).fetchone() == ("p",)
+
+
+def test_export_and_import_run_none_of_the_owners_code(hostile: Callable[[bool], tuple[str, str]],
+                                                       tmp_path) -> None:
+    url, owner = hostile(True)
+    with pinned(url) as conn:
+        conn.execute("UPDATE steward.partition_config SET retention_mode = 'export' "
+                     "WHERE parent = 'public.events'::regclass")
+    dry = run("export", "--dir", str(tmp_path), "--dry-run", "--dsn", url)
+    assert dry.returncode == 0, dry.stderr
+    result = run("export", "events", "--dir", str(tmp_path), "--format", "json", "--dsn", url)
+    assert result.returncode == 0, result.stderr
+    assert [r["action"] for r in json.loads(result.stdout)] == ["export, drop", "export, drop"]
+    with pinned(url) as conn:
+        conn.execute("SELECT steward.unmanage('public.events')")
+    for manifest in sorted(tmp_path.glob("*.manifest.json")):
+        loaded = run("import", str(manifest), "--dsn", url)
+        assert loaded.returncode == 0, loaded.stderr
+    with pinned(url) as conn:
+        assert conn.execute("SELECT count(*) FROM public.events").fetchone() == (200,)
+    assert evil_ran(url) == [] and not is_superuser(url, owner)

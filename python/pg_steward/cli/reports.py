@@ -89,7 +89,8 @@ WHERE {min_bytes} = 0 OR tree_bytes >= {min_bytes}  -- a tree whose size is unkn
    OR tree_bytes IS NULL
 ORDER BY root_oid, ordinality
 """
-RELATION_COLUMNS = {"partitions": ("table", "partition")}  # oids in the SQL, names in the report
+# oids in the SQL, names in the report
+RELATION_COLUMNS = {"partitions": ("table", "partition"), "awaiting export": ("table", "partition")}
 
 SUGGESTIONS = "suggested indexes"
 SUGGESTION_COLUMNS = ("table_name", "columns", "create_statement", "estimated_bytes", "calls", "cost_before",
@@ -102,6 +103,16 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
            (Source("partitions", PARTITIONS_SQL, ("partitions",),
                    ("table", "partition", "level", "is_leaf", "strategy", "range_from", "range_to", "list_values",
                     "is_default", "size_bytes", "estimated_rows", "managed", "readable"), ("min_bytes",)),)),
+    Report("exports", "partitions awaiting export (retention mode export) and the record of those exported",
+           (Source("awaiting export", "SELECT parent_table::pg_catalog.oid::pg_catalog.int8 AS \"table\", "
+                   "partition::pg_catalog.oid::pg_catalog.int8 AS partition, range_from, range_to, detail "
+                   "FROM steward.export_candidates()", ("export_candidates",),
+                   ("table", "partition", "range_from", "range_to")),
+            Source("exported", "SELECT parent AS \"table\", partition, range_from, range_to, row_count, sha256, "
+                   "location, retired_as, exported_by, exported_at FROM steward.partition_exports "
+                   "ORDER BY exported_at DESC, id DESC", ("export_candidates",),
+                   ("table", "partition", "range_from", "range_to", "row_count", "location", "retired_as",
+                    "exported_at")))),
     Report("slow-queries", "top statements of the last day from pg_steward's query log",
            (Source("slow queries", "SELECT * FROM steward.slow_queries()", ("slow_queries",),
                    ("query", "calls", "total_time_ms", "mean_time_ms", "max_time_ms", "rows_returned", "sources")),)),

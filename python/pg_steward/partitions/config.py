@@ -18,7 +18,7 @@ from pg_steward.partitions import catalog
 from pg_steward.partitions.model import Config, Limits, LockPolicy, Parent, PartitionOptions, storage_clause
 from pg_steward.partitions.spans import INTEGER_KEYS, Span, time_span, zone
 
-MODES = ("drop", "detach", "archive")
+MODES = ("drop", "detach", "archive", "export")  # export: partitions/export.py
 
 DEFAULT_LIMITS = Limits()
 

@@ -29,7 +29,7 @@ from pg_steward.errors import (
     error_sqlstate,
 )
 from pg_steward.owner_rights import owner_rights
-from pg_steward.partitions import catalog
+from pg_steward.partitions import catalog, export
 from pg_steward.partitions.bounds import Unbounded
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
 from pg_steward.partitions.config import (
@@ -226,6 +226,10 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     if cutoff is not None:
         for part in expired(list(known.partitions), cutoff):
             detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
+            if config.retention_mode == export.MODE:  # never retired here: pg-steward export writes it first
+                actions.append(Action(parent.oid, export.AWAITING, f"{part.schema}.{part.name}", True,
+                                      export.awaiting_detail(part, cutoff)))
+                continue
             mode = effective_mode(part, config.retention_mode)
             if mode != config.retention_mode:
                 detail += f"; {FOREIGN_NOTE}"
