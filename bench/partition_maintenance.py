@@ -21,7 +21,8 @@ Measurements (see bench/README.md):
 A fresh session's fixed cost: ``psql -c 'SELECT steward.version()'`` against ``psql -c 'SELECT 1'``.
 
 Then a profile of pg_steward's side (pg_stat_statements with ``track = all``,
-in a separate pass that is not timed) to show where its time goes.
+in a separate pass that is not timed) to show where its time goes; (b) is profiled for
+``maintain_partitions()`` and for the procedure (its statements, and a cProfile of its Python).
 
     .venv/bin/python bench/partition_maintenance.py --quick
     .venv/bin/python bench/partition_maintenance.py --tables 1000 --rows 1000000 --repeat 3
@@ -520,7 +521,7 @@ PY_PROFILE = """
 import cProfile, json
 from pg_steward.runtime import database
 from pg_steward.partitions.create import create_partition
-from pg_steward.partitions.maintain import maintain_partitions
+from pg_steward.partitions.maintain import maintain_partitions, run_maintenance
 profiler = cProfile.Profile()
 profiler.enable()
 %s
@@ -554,6 +555,28 @@ def python_profile(conn: psycopg.Connection, call: str) -> dict[str, Any]:
     return {"wall_seconds_with_profiler": wall, **found[-1]}
 
 
+def procedure_due_profile(conn: psycopg.Connection, tables: int) -> dict[str, Any]:
+    """``CALL steward.run_maintenance()`` with one partition due per table: its statements, then a cProfile of
+    the same work (a DO block, which may commit), the state restored after each."""
+    out: dict[str, Any] = {}
+    for name in ("(b) steward procedure", "(b) steward procedure python"):
+        before = children(conn)
+        raise_premake(conn, "steward", 1)
+        if name.endswith("python"):
+            out[name] = python_profile(conn, "run_maintenance(database(), plpy.commit)")
+        else:
+            with statement_profile(conn) as prof:
+                conn.execute(STEWARD_CALL)
+            prof["statements_per_table"] = round(prof["nested_calls"] / tables, 2)
+            out[name] = prof
+        after = children(conn)
+        in_batches(conn, [f"DROP TABLE public.{c}" for p in after for c in after[p] - before.get(p, set())])
+        raise_premake(conn, "steward", -1)
+        conn.execute("TRUNCATE steward.partition_maintenance_log")
+        vacuum(conn)
+    return out
+
+
 def profile(server: LocalServer, tables: int, rows: int) -> dict[str, Any]:
     """One run of each pg_steward measurement (and pg_partman's), every nested statement counted."""
     out: dict[str, Any] = {}
@@ -577,6 +600,8 @@ def profile(server: LocalServer, tables: int, rows: int) -> dict[str, Any]:
             in_batches(conn, [f"DROP TABLE public.{c}" for p in after for c in after[p] - before.get(p, set())])
             raise_premake(conn, product, -1)
             vacuum(conn)
+            if product == "steward":  # the procedure, one partition due per table: its statements, its Python
+                out.update(procedure_due_profile(conn, tables))
     with connect(server, "steward") as conn:
         conn.execute("SELECT * FROM steward.version()")
         build_big(conn, rows)
@@ -632,7 +657,7 @@ def report(result: dict[str, Any]) -> None:
                 t.add_row(str(f["calls"]), f"{f['tottime_ms']:.1f}", f"{f['cumtime_ms']:.1f}", f["function"])
             console.print(t)
             continue
-        if "partman" in name:  # PL/pgSQL calls PL/pgSQL: nested statement times overlap, no sum is shown
+        if "partman" in name or "procedure" in name:  # nested statements inside nested ones: no sum is shown
             title = f"profile {name}: wall {prof['wall_seconds']:.3f} s, {prof['nested_calls']} nested statements"
         else:
             title = (f"profile {name}: wall {prof['wall_seconds']:.3f} s, statements "

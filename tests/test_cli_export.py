@@ -209,3 +209,32 @@ def test_a_sub_partitioned_partition_is_exported_whole(new_database: Callable[..
         loaded = run("import", str(next(tmp_path.glob("*.manifest.json"))), "--dsn", url)
         assert loaded.returncode == 0, loaded.stderr
         assert conn.execute("SELECT at, kind FROM tree WHERE at < '2021-01-01' ORDER BY at, kind").fetchall() == before
+
+
+def test_a_write_during_the_export_is_in_the_file(db: tuple[str, psycopg.Connection], tmp_path: Path) -> None:
+    """A writer of the partition holds the export off until it commits: its row is in the file, never dropped
+    unseen (the export locks the partition in SHARE mode before it copies)."""
+    url, conn = db
+    first = old(conn)[0]
+    with psycopg.connect(url) as writer:
+        writer.execute(f"INSERT INTO {first} (id, at, note) SELECT 7000, min(at), 'late' FROM {first}")
+        process = subprocess.Popen([PG_STEWARD, "export", "--dir", str(tmp_path), "--format", "json", "--dsn", url],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(600):  # until the export waits for the writer's lock (a state, polled)
+                waiting = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                       "'pg-steward' AND wait_event_type = 'Lock'").fetchone()[0]
+                if waiting or process.poll() is not None:
+                    break
+                conn.execute("SELECT pg_sleep(0.05)")
+            assert waiting, process.communicate()
+            writer.commit()
+            _, err = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, err
+    conn.execute("SELECT steward.unmanage('events')")
+    for manifest in sorted(tmp_path.glob("*.manifest.json")):
+        assert run("import", str(manifest), "--dsn", url).returncode == 0
+    assert conn.execute("SELECT note FROM events WHERE id = 7000").fetchall() == [("late",)]

@@ -203,3 +203,18 @@ def test_a_partitioned_parent_holds_no_storage_parameter_to_inherit(conn: psycop
     made = act(conn, "SELECT c.reloptions FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
                      "WHERE i.inhparent = 'p'::regclass")
     assert made == [(reloptions,)]
+
+
+def test_a_table_given_to_another_owner_is_not_analyzed(conn: psycopg.Connection) -> None:
+    """The registry row is refused until the new owner registers the table again: nothing is done to it."""
+    stale_parent(conn)
+    act(conn, "SELECT * FROM steward.manage('m', '1 year', premake => 1)")
+    conn.execute("CREATE ROLE heir")
+    try:
+        conn.execute("ALTER TABLE m OWNER TO heir")
+        assert act(conn, "SELECT action FROM steward.maintain_partitions()") == []  # the survey: nothing due
+        assert act(conn, "SELECT action, ok FROM steward.maintain_partitions('m')") == [("error", False)]
+        assert act(conn, "SELECT action FROM steward.analyze_parents()") == []
+        assert reltuples(conn, "m") == 1000 and parent_analyses(conn) == []
+    finally:
+        conn.execute("DROP TABLE m; DROP ROLE heir")

@@ -1,14 +1,16 @@
 """``pg-steward export``: the expired partitions of tables in retention mode export, written to files, then retired.
 
 For each partition ``steward.export_candidates`` lists: its rows are copied
-out (``COPY (SELECT ...) TO STDOUT``, text format: see cli/manifest.py) in
-one REPEATABLE READ, READ ONLY snapshot into a gzip file under a temporary
-name, fsync'ed and renamed; the file is read back (SHA-256, decompressed,
-rows counted); the manifest is written beside it; only then does
-``steward.record_partition_export`` count the partition's rows again under
-its lock and, when they match, record the export and drop (or detach) the
-partition in one transaction. A step that fails leaves the partition where it
-was. ``--dry-run`` lists what would be exported and retired and writes nothing.
+out (``COPY (SELECT ...) TO STDOUT``, text format: see cli/manifest.py) into a
+gzip file under a temporary name, fsync'ed and renamed; the file is read back
+(SHA-256, decompressed, rows counted); the manifest is written beside it; then
+``steward.record_partition_export`` counts the partition's rows again under
+its lock and, when they match, records the export and drops (or detaches)
+the partition. All of it is one transaction that holds SHARE on the partition
+from before the COPY (within the table's lock_timeout): no row can be added,
+changed or removed between the copy and the drop (writers of that partition
+wait; its readers do not), and a step that fails rolls everything back.
+``--dry-run`` lists what would be exported and retired and writes nothing.
 """
 
 from __future__ import annotations
@@ -118,48 +120,60 @@ def pin_session(db: Client) -> None:
         db.query("SELECT pg_catalog.set_config($1, $2, true)", name, value)
 
 
+_LOCK_TIMEOUT_SQL = """
+SELECT (pg_catalog.date_part('epoch', c.lock_timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 AS ms
+FROM steward.partition_config AS c WHERE c.parent OPERATOR(pg_catalog.=) $1::pg_catalog.int8::pg_catalog.oid
+"""
+
+
+def freeze(db: Client, part: dict[str, Any]) -> None:
+    """SHARE on the partition, within the table's lock_timeout: its rows stay as they are until the transaction
+    ends (writers wait; readers go on), so the file holds exactly the rows that are then dropped."""
+    ms = db.value(_LOCK_TIMEOUT_SQL, part["parent"]) or 2000
+    db.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", f"{int(ms)}ms")
+    db.execute(f"LOCK TABLE ONLY {qualified(part['schema'], part['name'])} IN SHARE MODE")
+    db.query("SELECT pg_catalog.set_config('lock_timeout', '0', true)")
+
+
 def copy_out(db: Client, part: dict[str, Any], columns: list[list[str]], data: Path) -> int:
-    """The partition's rows in one snapshot into ``data`` (gzip, atomic); the rows written."""
+    """The partition's rows into ``data`` (gzip, atomic); the rows written. Runs in the caller's transaction,
+    after ``freeze``."""
     # Not ONLY: a sub-partitioned partition's rows are in the partitions below it (a partition has no other
     # children), and record_partition_export counts them all.
     select = (f"COPY (SELECT {', '.join(quote_ident(c[0]) for c in columns)} "
               f"FROM {qualified(part['schema'], part['name'])}) TO STDOUT (FORMAT text)")
-    conn = db.conn
-    conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
-    conn.set_read_only(True)
     rows = 0
-    try:
-        with conn.transaction(), manifest.atomic_file(data) as raw:
-            pin_session(db)
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed, conn.cursor() as cursor:
-                with cursor.copy(select) as copy:
-                    for chunk in copy:
-                        packed.write(chunk)
-                        rows += bytes(chunk).count(b"\n")
-    finally:
-        conn.set_isolation_level(None)
-        conn.set_read_only(None)
+    with manifest.atomic_file(data) as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed, db.conn.cursor() as cursor:
+            with cursor.copy(select) as copy:
+                for chunk in copy:
+                    packed.write(chunk)
+                    rows += bytes(chunk).count(b"\n")
     return rows
 
 
 def export_one(db: Client, part: dict[str, Any], parent: str, directory: Path, then_mode: str) -> dict[str, Any]:
-    """One partition: copied, verified, its manifest written, its export recorded (which retires it)."""
+    """One partition, in one transaction: frozen (SHARE), copied, the file read back, its manifest written, its
+    export recorded (which retires it). Whatever fails rolls the transaction back: nothing is retired."""
     name = f"{part['schema']}.{part['name']}"
-    columns = [[c["name"], c["type"]] for c in db.query(COLUMNS_SQL, part["oid"])]
     stem = manifest.base_name(part["schema"], part["name"])
     data = directory / (stem + manifest.DATA_SUFFIX)
-    rows = copy_out(db, part, columns, data)
-    sha, counted = manifest.file_digest(data)  # read back: what is on disk is what was copied
-    if counted != rows:
-        raise manifest.ManifestError(f"{data}: {counted} rows read back, {rows} copied")
-    entry = manifest.Manifest(
-        parent=parent, partition=qualified(part["schema"], part["name"]), range_from=part["range_from"],
-        range_to=part["range_to"], columns=columns, rows=rows, sha256=sha, data_file=data.name,
-        server_version=db.value("SELECT pg_catalog.current_setting('server_version') AS v"),
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    written = manifest.write_manifest(directory, entry, stem)
-    manifest.verify(directory, manifest.read(written))
-    done = db.query("SELECT action, detail FROM steward.record_partition_export("
-                    "$1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass, $2::pg_catalog.int8, $3, $4, $5)",
-                    part["oid"], rows, sha, str(data), then_mode)
+    with db.conn.transaction():
+        pin_session(db)
+        freeze(db, part)
+        columns = [[c["name"], c["type"]] for c in db.query(COLUMNS_SQL, part["oid"])]
+        rows = copy_out(db, part, columns, data)
+        sha, counted = manifest.file_digest(data)  # read back: what is on disk is what was copied
+        if counted != rows:
+            raise manifest.ManifestError(f"{data}: {counted} rows read back, {rows} copied")
+        entry = manifest.Manifest(
+            parent=parent, partition=qualified(part["schema"], part["name"]), range_from=part["range_from"],
+            range_to=part["range_to"], columns=columns, rows=rows, sha256=sha, data_file=data.name,
+            server_version=db.value("SELECT pg_catalog.current_setting('server_version') AS v"),
+            created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        written = manifest.write_manifest(directory, entry, stem)
+        manifest.verify(directory, manifest.read(written))
+        done = db.query("SELECT action, detail FROM steward.record_partition_export("
+                        "$1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass, $2::pg_catalog.int8, $3, $4, $5)",
+                        part["oid"], rows, sha, str(data), then_mode)
     return _row(parent, name, rows, str(data), done[0]["action"], True, done[0]["detail"])

@@ -518,8 +518,10 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
         for action in _analyze_parents(db, commit=commit):  # last: the parents whose partitions changed
             run.actions += action.ok
             if not action.ok:
-                failed_tables.append(db.query("SELECT $1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass::"
-                                              "pg_catalog.text AS t", action.parent)[0]["t"])
+                name = db.query("SELECT $1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass::"
+                                "pg_catalog.text AS t", action.parent)[0]["t"]
+                if name not in failed_tables:  # a table is counted once, whatever failed
+                    failed_tables.append(name)
     finally:
         _run_limits = None
     run.failures = len(failed_tables)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pg_steward.db import Database
 from pg_steward.owner_rights import owner_rights
 from pg_steward.partitions import catalog
-from pg_steward.partitions.config import read_config
+from pg_steward.partitions.config import read_config, require_registered_identity
 from pg_steward.partitions.locking import with_lock_retries
 from pg_steward.partitions.maintain import Action, error_text, log
 from pg_steward.server import version_num
@@ -159,6 +159,10 @@ def analyze_parents(db: Database, parent_oid: int | None = None,
     actions = []
     server_version = version_num(db)
     for due in due_parents(db, parent_oid):
+        try:  # a row no longer about its table (owner changed, oid reused) is not acted on: its run says why
+            require_registered_identity(db, due.oid)
+        except Exception:
+            continue
         try:
             with db.subtransaction():
                 action = analyze_parent(db, due, server_version)
