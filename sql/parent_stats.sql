@@ -4,10 +4,10 @@
 SET client_min_messages = warning;
 CREATE TABLE visits (day date NOT NULL, page int) PARTITION BY RANGE (day);
 CREATE TABLE visits_default PARTITION OF visits DEFAULT;
-INSERT INTO visits SELECT current_date + n % 30, n FROM generate_series(1, 500) AS n;
+INSERT INTO visits SELECT (now() AT TIME ZONE 'UTC')::date + n % 30, n FROM generate_series(1, 500) AS n;
 ANALYZE visits;
 -- 1,500 more rows of last year land in DEFAULT: the parent's estimate still says 500.
-INSERT INTO visits SELECT date_trunc('year', current_date - 365)::date + n % 200, n FROM generate_series(1, 1500) AS n;
+INSERT INTO visits SELECT date_trunc('year', (now() AT TIME ZONE 'UTC')::date - 365)::date + n % 200, n FROM generate_series(1, 1500) AS n;
 SELECT reltuples FROM pg_class WHERE oid = 'visits'::regclass;
 
 -- The settings: on by default, at most once an hour.

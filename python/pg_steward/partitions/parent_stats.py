@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from pg_steward.db import Database
 from pg_steward.owner_rights import owner_rights
 from pg_steward.partitions import catalog
+from pg_steward.partitions.actions import Action, error_text, log
 from pg_steward.partitions.config import read_config, require_registered_identity
 from pg_steward.partitions.locking import with_lock_retries
-from pg_steward.partitions.maintain import Action, error_text, log
 from pg_steward.server import version_num
 
 ACTION = "analyze parent"
