@@ -164,3 +164,6 @@ def test_same_length_reads_the_text_form_of_two_arrays() -> None:
     assert not same_length("{abc,de}{fgh}")
     assert not same_length("{abc}{de}")  # the histogram's values count as much as the common ones
     assert not same_length("{}{}")  # no value at all: nothing says the width is constant
+    # Lengths that add up as if they were equal, or commas in the right number: not enough.
+    assert not same_length("{a,bcd,ef}{}") and not same_length("{ab,c,de}{}") and not same_length("{abc,d}{ef}")
+    assert same_length("{" + ",".join(f"{i:03d}" for i in range(101)) + "}{xyz}")

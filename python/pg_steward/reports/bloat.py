@@ -156,8 +156,14 @@ def same_length(values: str) -> bool:
     The caller makes sure that no value is quoted and that a character is a byte (_CONSTANT_WIDTH_SPLIT): a
     value is then what stands between two commas or braces, never empty. No value at all is not constant.
     """
-    lengths = {len(v) for body in values[1:-1].split("}{") if body for v in body.split(",")}
-    return len(lengths) == 1
+    body = ",".join(part for part in values[1:-1].split("}{") if part)
+    if not body:
+        return False
+    n = body.count(",") + 1
+    first = body.find(",")
+    width = first if first >= 0 else len(body)
+    # n values of one width: the text is n * (width + 1) - 1 long and its commas stand every width + 1.
+    return len(body) == n * (width + 1) - 1 and body[width::width + 1] == "," * (n - 1)
 
 
 # The columns of each table as parallel arrays in attnum order: the aggregates read the rows in the order
