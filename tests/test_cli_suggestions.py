@@ -1,7 +1,7 @@
 """``pg-steward report indexes`` and the HTML page show steward.suggest_indexes() after index_report's findings:
 measured with hypopg, marked not measured without it, said to be unavailable where this pg_steward has no
-suggest_indexes, and the columns of a later suggest_indexes (the indexes a suggestion makes redundant) shown
-where the function returns them."""
+suggest_indexes, and the existing indexes a suggestion makes redundant, or that should be dropped instead of
+adding one, shown with their DROP statements."""
 
 from __future__ import annotations
 
@@ -69,28 +69,34 @@ def test_measured_suggestion_in_text_json_and_html(shop_url: str, tmp_path: Path
     rows, notes = report_json(shop_url)
     assert {r["source"] for r in rows} == {"index problems", "suggested indexes"}
     assert any(r["index"] and "orders_id_copy" in r["index"] for r in rows if r["source"] == "index problems")
-    (row,) = suggestions(rows)
+    # the new index, and orders_id_copy (a duplicate of the primary key) to drop instead of adding one
+    (row,) = [r for r in suggestions(rows) if r["create_statement"] is not None]
+    (drop,) = [r for r in suggestions(rows) if r["create_statement"] is None]
+    assert drop["makes_redundant"] == ['"public"."orders_id_copy"'] and drop["verified"] is True
+    assert drop["drop_statements"] == ['DROP INDEX CONCURRENTLY "public"."orders_id_copy";']
+    assert drop["reason"].startswith("drop this existing index instead of adding one: ")
     assert row["table_name"] == "public.orders" and row["columns"][0] == "customer_id"
     assert row["verified"] is True and row["calls"] == 15 and len(row["fingerprints"]) == 3
     assert row["cost_after"] < row["cost_before"] and row["estimated_bytes"] > 0
     assert row["est_ms_saved_per_day"] > 0 and row["write_cost"] >= 0
     assert row["create_statement"].startswith("CREATE INDEX CONCURRENTLY ")
-    assert "makes_redundant" not in row  # this suggest_indexes does not return it: nothing is made up
+    assert row["makes_redundant"] == [] and row["drop_statements"] == []  # no existing index it replaces
     assert notes == ""  # measured: nothing to say
 
     text = run("report", "indexes", "--dsn", shop_url)
     assert text.returncode == 0, text.stderr
-    problems, suggested = text.stdout.find("index problems ("), text.stdout.find("suggested indexes (1 rows)")
+    problems, suggested = text.stdout.find("index problems ("), text.stdout.find("suggested indexes (2 rows)")
     assert -1 < problems < suggested, text.stdout  # after index_report's findings
     after = text.stdout[suggested:]
     assert row["create_statement"] in after and "public.orders" in after and "yes" in after
     assert "not measured" not in after
+    assert "none: drop the redundant index instead" in after and drop["drop_statements"][0] in after
 
     shown = page(shop_url, tmp_path)
     assert "<h4>suggested indexes</h4>" in shown
     assert html_text.escape(row["create_statement"]) in shown
     assert shown.find("<h4>index problems</h4>") < shown.find("<h4>suggested indexes</h4>")
-    assert "<th>suggested indexes</th>" in shown and "1 (1 measured)" in shown  # the summary counts them
+    assert "<th>suggested indexes</th>" in shown and "2 (2 measured)" in shown  # the summary counts them
     with psycopg.connect(shop_url) as conn:  # shown, never run
         assert {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'orders'")} == indexes
 
@@ -180,12 +186,15 @@ def test_a_role_that_may_not_read_the_query_log(shop_url: str, tmp_path: Path) -
             assert "left out" in notes
             conn.execute(f'GRANT SELECT ON orders TO "{role}"')
             rows, notes = report_json(make_conninfo(shop_url, user=role))
-            assert [r["table_name"] for r in suggestions(rows)] == ["public.orders"] and notes == ""
+            found = suggestions(rows)  # the new index and the duplicate to drop instead
+            assert {r["table_name"] for r in found} == {"public.orders"} and notes == ""
+            assert sorted(r["create_statement"] is None for r in found) == [False, True]
 
 
-# A suggest_indexes as a later pg_steward defines it, with two more columns: the existing indexes a suggestion
-# makes redundant and their DROP statements; a row without create_statement says to drop one instead.
-LATER = """
+# A suggest_indexes returning fixed rows, with the columns of this one, so that both kinds of row are shown
+# with known values: a new index that makes an existing one redundant (and its DROP), and a row without
+# create_statement that says to drop one instead.
+FIXED_ROWS = """
 ALTER EXTENSION pg_steward DROP FUNCTION steward.suggest_indexes(interval, text[], text);
 DROP FUNCTION steward.suggest_indexes(interval, text[], text);
 CREATE FUNCTION steward.suggest_indexes(since interval DEFAULT '7 days', statements text[] DEFAULT NULL,
@@ -209,7 +218,7 @@ $$;
 
 def test_redundant_indexes_are_shown_where_the_function_returns_them(shop_url: str, tmp_path: Path) -> None:
     with psycopg.connect(shop_url, autocommit=True) as conn:
-        conn.execute(LATER)
+        conn.execute(FIXED_ROWS)
     rows, _ = report_json(shop_url)
     found = suggestions(rows)
     assert [r["makes_redundant"] for r in found] == [["public.orders_customer_id_idx"],

@@ -48,6 +48,8 @@ GRANT SELECT ON steward.partition_exports TO PUBLIC;
 GRANT INSERT (parent, partition, range_from, range_to, row_count, sha256, location, retired_as)
     ON steward.partition_exports TO PUBLIC;
 GRANT USAGE ON SEQUENCE steward.partition_exports_id_seq TO PUBLIC;
+-- pg_dump reads the sequence's value: the database's owner may, so that it can dump its own database.
+GRANT SELECT ON SEQUENCE steward.partition_exports_id_seq TO pg_database_owner;
 
 CREATE OR REPLACE FUNCTION steward.export_candidates(parent regclass DEFAULT NULL)
 RETURNS TABLE (parent_table regclass, partition regclass, range_from text, range_to text, detail text)
