@@ -276,13 +276,16 @@ def run(url: str, settings: Settings) -> dict[str, Any]:
     }
 
 
+# A measured time: how long a writer waits depends on how fast the machine commits a copy batch.
+LOCK_WAIT_GOAL = "longest writer lock wait under lock_timeout"
+
+
 def goals(result: dict[str, Any]) -> dict[str, bool]:
     a = result["accounting"]
     return {
         "conversion completed": "error" not in result["conversion"] and a["partitioned"],
         "no writer error": result["writers"]["errors"] == 0,
-        "longest writer lock wait under lock_timeout": result["lock_waits"]["longest_s"]
-        < result["lock_waits"]["lock_timeout_s"],
+        LOCK_WAIT_GOAL: result["lock_waits"]["longest_s"] < result["lock_waits"]["lock_timeout_s"],
         "every row accounted for": a["rows_accounted_for"] == a["rows_expected"] and a["original_amount_ok"]
         and a["inserts_duplicated"] == 0,
     }
