@@ -140,6 +140,22 @@ def test_since_is_the_window_of_the_workload(shop_url: str, tmp_path: Path) -> N
     assert refused.stderr.strip() == "pg-steward: error: --since applies to report indexes, not bloat"
 
 
+def test_what_the_function_left_out_is_said_beside_the_suggestions(shop_url: str, tmp_path: Path) -> None:
+    """suggest_indexes' WARNING about captured statements it could not plan (here, on a table dropped since)
+    is the note of the suggestions' table: on stderr with JSON, below the table in text, on the page."""
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE gone (id int)")
+        conn.execute("SELECT steward.log_slow_query('SELECT * FROM gone WHERE id = 1', 250)")
+        conn.execute("DROP TABLE gone")
+    said = 'that no longer plan (relation "gone" does not exist)'
+    rows, notes = report_json(shop_url)
+    assert {r["table_name"] for r in suggestions(rows)} == {"public.orders"}  # the rest are suggested
+    assert "1 of 4 captured statement shapes left out" in notes and said in notes
+    text = run("report", "indexes", "--dsn", shop_url)
+    assert text.returncode == 0 and said in text.stdout[text.stdout.find("suggested indexes ("):], text.stdout
+    assert html_text.escape(said) in page(shop_url, tmp_path)
+
+
 def test_a_pg_steward_without_suggest_indexes_says_so(new_database: Callable[..., str], tmp_path: Path) -> None:
     url = new_database()
     with psycopg.connect(url, autocommit=True) as conn:  # as a pg_steward of before suggest_indexes has it

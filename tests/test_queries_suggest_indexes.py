@@ -114,6 +114,41 @@ def test_the_captured_workload_is_read_from_the_log(hypopg: psycopg.Connection) 
     assert found == [(["customer_id"], 1, True)]
 
 
+def test_captured_statements_that_no_longer_plan_are_left_out_and_said(hypopg: psycopg.Connection) -> None:
+    """A logged statement on a table dropped since, or on one the caller may not read, is not costed: the
+    suggestions of the rest come back, and a WARNING says how many were left out and why."""
+    warned: list[str] = []
+    hypopg.add_notice_handler(lambda d: warned.append(d.message_primary or "")
+                              if d.severity_nonlocalized == "WARNING" else None)
+    hypopg.execute("SELECT pg_stat_force_next_flush()")  # the load's counts reach the shared statistics first
+    hypopg.execute("SELECT pg_stat_reset_single_table_counters('orders'::regclass)")  # the load is not the workload
+    hypopg.execute("CREATE TABLE gone (id int)")
+    hypopg.execute("CREATE TABLE secret (id int, v int)")
+    hypopg.execute("CREATE ROLE steward_suggest_reader")
+    try:
+        hypopg.execute("GRANT SELECT ON orders, steward.query_performance_log TO steward_suggest_reader")
+        for statement in ("SELECT * FROM orders WHERE customer_id = 42", "SELECT * FROM gone WHERE id = 1",
+                          "SELECT * FROM secret WHERE v = 3"):
+            hypopg.execute("SELECT steward.log_slow_query(%s, 120)", [statement])
+        hypopg.execute("DROP TABLE gone")
+        hypopg.execute("SET ROLE steward_suggest_reader")
+        found = hypopg.execute("SELECT columns FROM steward.suggest_indexes()").fetchall()
+        hypopg.execute("RESET ROLE")
+        assert found == [(["customer_id"],)], warned
+        assert warned == ['2 of 3 captured statement shapes left out of the suggestions: 1 on tables this role '
+                          'may not read (permission denied for table secret); 1 that no longer plan '
+                          '(relation "gone" does not exist)'], warned
+        warned.clear()
+        hypopg.execute("SELECT * FROM steward.suggest_indexes()").fetchall()  # the owner may read secret
+        assert [w for w in warned if "left out" in w] == [
+            '1 of 3 captured statement shapes left out of the suggestions: 1 that no longer plan '
+            '(relation "gone" does not exist)']
+    finally:
+        hypopg.execute("RESET ROLE")
+        hypopg.execute("DROP OWNED BY steward_suggest_reader")
+        hypopg.execute("DROP ROLE steward_suggest_reader")
+
+
 def test_a_rare_read_of_a_write_heavy_table_gets_nothing(hypopg: psycopg.Connection) -> None:
     # 60,000 rows written within the hour outweigh one 120 ms read a week
     hypopg.execute("SELECT pg_stat_force_next_flush()")  # the load's counts reach the shared statistics

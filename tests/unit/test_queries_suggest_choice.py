@@ -1,4 +1,4 @@
-"""The workload-wide greedy choice of suggest_indexes (pure logic)."""
+"""The workload-wide greedy choice of suggest_indexes and what it says of the shapes left out (pure logic)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pg_steward.queries.suggest import (
     Table,
     check_statement,
     choose,
+    left_out_warning,
     made_redundant,
     observed_days,
     plan_indexes,
@@ -111,3 +112,12 @@ def test_the_indexes_a_plan_reads() -> None:
                                                    {"Node Type": "Bitmap Index Scan", "Index Name": "u_b"}]}]}]}
     assert plan_indexes(plan) == {"t_a", "u_b"}
     assert plan_indexes({"Node Type": "Seq Scan"}) == set()
+
+
+def test_the_left_out_warning_counts_each_kind_with_its_first_message() -> None:
+    assert left_out_warning([], 3) is None
+    errors = [("42P01", 'relation "a" does not exist'), ("42501", "permission denied for table s"),
+              ("42703", 'column "x" does not exist'), (None, "ValueError")]
+    assert left_out_warning(errors, 9) == (
+        "4 of 9 captured statement shapes left out of the suggestions: 1 on tables this role may not read "
+        '(permission denied for table s); 3 that no longer plan (relation "a" does not exist)')

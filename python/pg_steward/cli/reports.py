@@ -209,7 +209,8 @@ def fetch(db: Client, name: str, filters: dict[str, str | None] | None = None) -
         sql, params = sql_of(source, given)
         note = ""
         try:
-            rows = db.query(sql, *params)
+            with db.warnings() as warned:
+                rows = db.query(sql, *params)
         except psycopg.Error as error:
             if not source.optional or (error.sqlstate or "").startswith("22"):
                 raise
@@ -220,6 +221,7 @@ def fetch(db: Client, name: str, filters: dict[str, str | None] | None = None) -
             columns = list(rows[0])
         if source.title == SUGGESTIONS and not note:
             note = suggestions_note(rows, bool(db.value(_HYPOPG_SQL)))
+        note = "; ".join(n for n in (note, *warned) if n)  # what the function said it left undone
         relations = RELATION_COLUMNS.get(source.title, ())
         if relations:
             names = db.names(r[c] for r in rows for c in relations)

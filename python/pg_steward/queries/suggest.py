@@ -23,6 +23,7 @@ from typing import TypeVar
 from pg_steward import server
 from pg_steward.db import Database, Row
 from pg_steward.errors import (
+    INSUFFICIENT_PRIVILEGE,
     INVALID_PARAMETER_VALUE,
     NULL_VALUE_NOT_ALLOWED,
     PROGRAM_LIMIT_EXCEEDED,
@@ -151,7 +152,12 @@ def _workload(db: Database, since: str, statements: list[str | None] | None) -> 
                 shapes[fp] = Shape(text, fp, 1, None)
         return list(shapes.values())
     found = []
-    for row in db.query(_LOG, since, MAX_SHAPES):
+    rows = db.query(_LOG, since, MAX_SHAPES + 1)
+    if len(rows) > MAX_SHAPES:
+        db.warning(f"the window holds more than {MAX_SHAPES} statement shapes: only the {MAX_SHAPES} "
+                   "that took the most time are costed")
+        rows = rows[:MAX_SHAPES]
+    for row in rows:
         try:
             check_statement(row["text"])
         except StewardError:
@@ -413,9 +419,27 @@ def suggest_indexes(db: Database, since: str | None = "7 days", statements: list
     return rolled_back(db, search_path, lambda: _measure(db, shapes, statements is not None, generic, days))
 
 
+def left_out_warning(errors: list[tuple[str | None, str]], shapes: int) -> str | None:
+    """What suggest_indexes says of the captured shapes it could not plan (SQLSTATE, message of each), or None:
+    those on tables the caller may not read apart from those that no longer plan (a dropped table or column),
+    with the first message of each kind."""
+    if not errors:
+        return None
+    denied = [m for code, m in errors if code == INSUFFICIENT_PRIVILEGE]
+    failed = [m for code, m in errors if code != INSUFFICIENT_PRIVILEGE]
+    parts = []
+    if denied:
+        parts.append(f"{len(denied)} on tables this role may not read ({denied[0]})")
+    if failed:
+        parts.append(f"{len(failed)} that no longer plan ({failed[0]})")
+    return (f"{len(errors)} of {shapes} captured statement shapes left out of the suggestions: "
+            + "; ".join(parts))
+
+
 def _measure(db: Database, shapes: list[Shape], explicit: bool, generic: bool, days: float) -> list[Row]:
     tables: dict = {}
     usable: list[Shape] = []
+    errors: list[tuple[str | None, str]] = []
     for shape in shapes:
         try:
             with db.subtransaction():
@@ -430,11 +454,16 @@ def _measure(db: Database, shapes: list[Shape], explicit: bool, generic: bool, d
                 shape.base = float(plan["Total Cost"])
                 shape.uses = plan_indexes(plan)
                 shape.candidates = found
-        except Exception:  # a logged statement that no longer plans (a dropped table): left out
+        except Exception as error:  # a logged statement that no longer plans (a dropped table): left out, said
             if explicit:
                 raise
+            errors.append((getattr(error, "sqlstate", None), str(error).splitlines()[0] if str(error) else
+                           type(error).__name__))
             continue
         usable.append(shape)
+    warning = left_out_warning(errors, len(shapes))
+    if warning:
+        db.warning(warning)
     options: dict[Candidate, Option] = {}
     for index, shape in enumerate(usable):
         for candidate in shape.candidates:
