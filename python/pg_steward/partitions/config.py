@@ -82,7 +82,7 @@ def read_managed(db: Database, parent_oid: int) -> tuple[Parent, Config] | None:
 
 def read_configs(db: Database, key_types: dict[int, str | None]) -> dict[int, Config]:
     """The configuration of each table in ``key_types`` (parent oid -> key type), in one query."""
-    rows = db.query(_CONFIG_SQL + " WHERE parent::oid::bigint = ANY($1::bigint[])", list(key_types))
+    rows = db.query(_CONFIG_SQL + " WHERE parent = ANY($1::bigint[]::oid[])", list(key_types))
     return {row["parent_oid"]: _config(row, key_types[row["parent_oid"]]) for row in rows}
 
 
