@@ -55,8 +55,7 @@ CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_dead_tuples({c}.rel
 """
 
 # One row per table, its sizes read once (pg_relation_size opens the relation), those below min_bytes left
-# out before any column is looked at. {scope} is "" or a list of oids (leaves_scope). No parameter: a saved
-# plan's generic version, chosen after a few calls in one session, would not know the scope.
+# out before any column is looked at. {scope} is "" or a list of oids (leaves_scope): no parameter.
 _TABLES_FROM = """
 SELECT c.oid, n.nspname, c.relname, c.relpages, c.reltuples, c.reltoastrelid, c.reloptions, z.size_bytes, z.toast_bytes
 FROM pg_catalog.pg_class AS c
@@ -79,12 +78,18 @@ SELECT c.oid::bigint AS oid, c.nspname AS schema, c.relname AS name,
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select"""
 
 
-def leaves_scope(db: Database, relation: str | None) -> str:
-    """The SQL condition that keeps the relations named by ``relation`` (LEAVES), as a list of oids."""
+def leaves_scope(db: Database, relation: str | None, columns: tuple[str, ...] = ("c.oid",)) -> str:
+    """The SQL condition that keeps the relations named by ``relation`` (LEAVES), as a list of oids.
+
+    The oids are written into the statement (no parameter), and a row is kept when any of ``columns`` is one
+    of them. A statement run with a parameter gets a saved plan whose generic version, chosen after a few
+    calls in one session, cannot know the scope: it joins every table's statistics by nested loop.
+    """
     if relation is None:
         return ""
     oids = db.query(f"SELECT {LEAVES} AS oids", relation)[0]["oids"]
-    return f" AND c.oid = ANY ('{{{','.join(str(int(o)) for o in oids)}}}'::pg_catalog.oid[])"
+    listed = f"'{{{','.join(str(int(o)) for o in oids)}}}'::pg_catalog.oid[]"
+    return " AND (" + " OR ".join(f"{column} = ANY ({listed})" for column in columns) + ")"
 
 
 def tables_sql(columns: str, scope: str, min_bytes: int, more: str = "") -> str:
