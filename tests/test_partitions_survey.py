@@ -4,6 +4,7 @@ and anything it cannot judge (integer keys, a locked DEFAULT) goes to the full p
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -94,3 +95,25 @@ def test_a_locked_default_is_left_to_the_full_path_within_the_timeout(conn: psyc
         holder.execute("ROLLBACK")
     assert rows == [("a", "error", False)]
     assert due(conn) == []
+
+
+
+def test_the_survey_waits_on_no_lock_of_another_table(conn: psycopg.Connection) -> None:
+    # The empty DEFAULTs are known by their size: only theirs is read. A size evaluated in the filter of a scan
+    # over pg_class (ordered before the comparison with the oids, which costs more) opened every table of the
+    # database: a lock held on any of them kept the survey waiting for its lock_timeout.
+    for n in range(12):
+        managed(conn, f"s{n:02d}", key="timestamptz", lock_timeout="'10 s'")
+    conn.execute("CREATE TABLE bystander (v int)")
+    url = conn.info.dsn
+    waits = ("SELECT count(*) FROM pg_locks WHERE relation = 'bystander'::regclass AND NOT granted")
+    with psycopg.connect(url, autocommit=True) as holder, psycopg.connect(url, autocommit=True) as surveyor:
+        holder.execute("BEGIN; LOCK TABLE bystander IN ACCESS EXCLUSIVE MODE")
+        with ThreadPoolExecutor(1) as pool:
+            survey = pool.submit(due, surveyor)
+            waited = 0
+            while not survey.done() and not waited:
+                waited = conn.execute(waits).fetchone()[0]
+            holder.execute("ROLLBACK")
+            assert survey.result() == []
+    assert waited == 0

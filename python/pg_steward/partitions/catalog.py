@@ -117,7 +117,7 @@ def _parent(row: dict) -> Parent:
 
 def read_parents(db: Database, oids: list[int]) -> list[Parent]:
     """The partitioned tables among ``oids``, in one query (oids of other or dropped relations are left out)."""
-    rows = db.query(_PARENT_SQL + "WHERE c.oid::bigint = ANY($1::bigint[]) AND c.relkind = 'p'", oids)
+    rows = db.query(_PARENT_SQL + "WHERE c.oid = ANY($1::bigint[]::oid[]) AND c.relkind = 'p'", oids)
     return [_parent(row) for row in rows]
 
 

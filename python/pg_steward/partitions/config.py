@@ -82,7 +82,7 @@ def read_managed(db: Database, parent_oid: int) -> tuple[Parent, Config] | None:
 
 def read_configs(db: Database, key_types: dict[int, str | None]) -> dict[int, Config]:
     """The configuration of each table in ``key_types`` (parent oid -> key type), in one query."""
-    rows = db.query(_CONFIG_SQL + " WHERE parent::oid::bigint = ANY($1::bigint[])", list(key_types))
+    rows = db.query(_CONFIG_SQL + " WHERE parent = ANY($1::bigint[]::oid[])", list(key_types))
     return {row["parent_oid"]: _config(row, key_types[row["parent_oid"]]) for row in rows}
 
 
@@ -159,7 +159,13 @@ def managed_oids(db: Database, parent_oid: int | None = None) -> list[int]:
     sql = "SELECT parent::oid::bigint AS oid FROM steward.partition_config WHERE enabled"
     if parent_oid is not None:
         return [r["oid"] for r in db.query(sql + " AND parent = $1::bigint::oid", parent_oid)]
-    return [r["oid"] for r in db.query(sql + " ORDER BY parent::text")]
+    # In the order of parent::text with the functions' search_path (schema-qualified names), from a join: the
+    # text of each regclass is a catalog lookup per table, each a miss in a new session.
+    return [r["oid"] for r in db.query(
+        "SELECT pc.parent::oid::bigint AS oid FROM steward.partition_config AS pc "
+        "LEFT JOIN pg_catalog.pg_class AS c ON c.oid = pc.parent "
+        "LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE pc.enabled ORDER BY coalesce(pg_catalog.format('%I.%I', n.nspname, c.relname), pc.parent::text)")]
 
 
 def require_owner(db: Database, parent: catalog.Parent) -> None:

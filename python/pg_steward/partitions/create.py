@@ -8,8 +8,10 @@ subtransaction, so the parent is never locked ACCESS EXCLUSIVE:
    DEFAULT, SHARE ROW EXCLUSIVE on it (writers through the parent wait; see
    ``lock_for_change``). Then the catalog is read.
 1. ``CREATE TABLE new (LIKE parent ...)``: locks nothing the application uses.
-2. ``ADD CONSTRAINT ... CHECK (key in range)`` on the new table, so that
-   ATTACH needs no validation scan of it.
+2. Only if rows are to be moved in (step 3): ``ADD CONSTRAINT ... CHECK (key
+   in range)`` on the new table, so that ATTACH needs no validation scan of
+   it. An empty new table needs none: its validation reads no row, and the
+   CHECK's ADD and DROP are two catalog changes per partition.
 3. Only if the DEFAULT partition holds rows of the range: ``LOCK default IN
    ACCESS EXCLUSIVE MODE`` (ATTACH will need that lock anyway; taking it
    first means no lock upgrade, hence no deadlock, and no new rows for the
@@ -102,19 +104,35 @@ class Known:
     DEFAULT as they were read, but for the creations of this caller, which add theirs to ``partitions``.
 
     ``default_name``: the DEFAULT partition's schema and name (None: none); ``foreign``: what
-    ``foreign_default`` found; ``rights``: ``owner_rights.caller_rights`` for the parent's owner."""
+    ``foreign_default`` found; ``rights``: ``owner_rights.caller_rights`` for the parent's owner;
+    ``default_empty``: the DEFAULT is a plain table without a block when read (no row to look for then; rows
+    written after it are found by the creation's own check, under the parent's locks)."""
 
     partitions: list[RangePartition]
     default_name: tuple[str, str] | None
     foreign: str | None
     rights: CallerRights
+    default_empty: bool = False
+
+
+# The DEFAULT's name, kind and emptiness in one statement. Reading its size opens it (AccessShareLock, as reading
+# its rows would: the caller bounds the wait); a foreign or partitioned DEFAULT is never called empty.
+_DEFAULT_SQL = """
+SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,
+       CASE WHEN c.relkind = 'r' THEN pg_catalog.pg_relation_size(c.oid) = 0 ELSE false END AS empty
+FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.oid = $1::bigint::oid
+"""
 
 
 def known_under_lock(db: Database, parent: Parent, partitions: list[RangePartition]) -> Known:
     """``Known`` for ``parent``, whose change lock the caller holds, with the ``partitions`` it read."""
-    default_name = catalog.relation_name(db, parent.default_oid) if parent.default_oid is not None else None
-    return Known(partitions, default_name, foreign_default(db, parent, default_name),
-                 caller_rights(db, parent.owner))
+    rights = caller_rights(db, parent.owner)
+    if parent.default_oid is None:
+        return Known(partitions, None, None, rights)
+    row = db.query(_DEFAULT_SQL, parent.default_oid)[0]
+    name = (row["schema"], row["name"])
+    return Known(partitions, name, ".".join(name) if row["kind"] == "f" else None, rights, bool(row["empty"]))
 
 
 def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:
@@ -400,12 +418,13 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
     check = quote_ident(f"{name[:40]}_bound")
     foreign = known.foreign if known is not None else foreign_default(db, parent)
     with owner_rights(db, parent.owner, parent.label, rights) as table_db:
-        if new.check_sql is not None:
-            table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
         stranded = foreign is None and (force_move or _default_rows(table_db, parent, new, known))
+        checked = new.check_sql is not None and stranded  # the new table stays empty otherwise: nothing to scan
+        if checked:
+            table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
         moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
         table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
-        if new.check_sql is not None:
+        if checked:
             table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
     if foreign is not None and warn_foreign:
         db.warning(f"the DEFAULT partition {foreign} of {parent.label} is a foreign table: rows of {new.text} in "

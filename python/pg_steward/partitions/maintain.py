@@ -65,13 +65,14 @@ class Stranded:
 
 
 def stranded_values(db: Database, parent: Parent, config: Config, foreign: str | None,
-                    default_name: tuple[str, str] | None = None) -> Stranded:
+                    default_name: tuple[str, str] | None = None, default_empty: bool = False) -> Stranded:
     """One key value per span slot that has rows in the DEFAULT partition, and the count of unplaceable rows.
 
     A value no partition of this table's spans can hold (infinity, a BC date, a year past 9999) never stops
     the walk: the search runs over the placeable values only, and the others are counted. ``foreign``: what
-    ``foreign_default`` found for the parent; ``default_name``: the DEFAULT's schema and name, when read."""
-    if parent.default_oid is None or foreign is not None:
+    ``foreign_default`` found for the parent; ``default_name``: the DEFAULT's schema and name, when read;
+    ``default_empty``: the DEFAULT was found without a block (``create.Known``): no query then."""
+    if parent.default_oid is None or foreign is not None or default_empty:
         return Stranded([])  # rows of a foreign DEFAULT are never moved: maintain_table warns
     assert parent.key_type is not None
     default_sql = qualified(*(default_name or catalog.relation_name(db, parent.default_oid)))
@@ -160,7 +161,7 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
             if clock is None:  # integer key: the clock is the highest value stored
                 top = table_db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
                 clock = int(top) if top is not None else None
-            stranded = stranded_values(table_db, parent, config, foreign, known.default_name)
+            stranded = stranded_values(table_db, parent, config, foreign, known.default_name, known.default_empty)
         wide = wide_gaps(parts, config, clock, stranded.values, parent.key_type, max_gap_slots)
         return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type, max_gap_slots)
 

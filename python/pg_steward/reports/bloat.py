@@ -55,8 +55,7 @@ CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_dead_tuples({c}.rel
 """
 
 # One row per table, its sizes read once (pg_relation_size opens the relation), those below min_bytes left
-# out before any column is looked at. {scope} is "" or a list of oids (leaves_scope). No parameter: a saved
-# plan's generic version, chosen after a few calls in one session, would not know the scope.
+# out before any column is looked at. {scope} is "" or a list of oids (leaves_scope): no parameter.
 _TABLES_FROM = """
 SELECT c.oid, n.nspname, c.relname, c.relpages, c.reltuples, c.reltoastrelid, c.reloptions, z.size_bytes, z.toast_bytes
 FROM pg_catalog.pg_class AS c
@@ -79,12 +78,18 @@ SELECT c.oid::bigint AS oid, c.nspname AS schema, c.relname AS name,
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select"""
 
 
-def leaves_scope(db: Database, relation: str | None) -> str:
-    """The SQL condition that keeps the relations named by ``relation`` (LEAVES), as a list of oids."""
+def leaves_scope(db: Database, relation: str | None, columns: tuple[str, ...] = ("c.oid",)) -> str:
+    """The SQL condition that keeps the relations named by ``relation`` (LEAVES), as a list of oids.
+
+    The oids are written into the statement (no parameter), and a row is kept when any of ``columns`` is one
+    of them. A statement run with a parameter gets a saved plan whose generic version, chosen after a few
+    calls in one session, cannot know the scope: it joins every table's statistics by nested loop.
+    """
     if relation is None:
         return ""
     oids = db.query(f"SELECT {LEAVES} AS oids", relation)[0]["oids"]
-    return f" AND c.oid = ANY ('{{{','.join(str(int(o)) for o in oids)}}}'::pg_catalog.oid[])"
+    listed = f"'{{{','.join(str(int(o)) for o in oids)}}}'::pg_catalog.oid[]"
+    return " AND (" + " OR ".join(f"{column} = ANY ({listed})" for column in columns) + ")"
 
 
 def tables_sql(columns: str, scope: str, min_bytes: int, more: str = "") -> str:
@@ -106,15 +111,15 @@ CASE WHEN {stats}.avg_width <= 126
      ELSE false END
 """
 
-# Where a column's statistics come from. pg_stats shows only the columns the caller may SELECT, and
-# checks that for every column of the database (a join with it costs more than the rest of the
-# estimate); it is asked column by column instead (LIMIT 1 keeps it a lookup by name). A superuser may
-# read every statistic: pg_statistic itself, looked up by its key, is what pg_stats would show it.
+# Where the columns' statistics come from, joined once for all the columns of every table in scope. Other
+# roles than a superuser read pg_stats, which shows only the columns they may SELECT (and no row of a
+# table whose row security applies to them). A superuser may read every statistic: pg_statistic itself,
+# what pg_stats would show it, without the view's privilege check of every column of the database.
 _STATS_VIEW = """
-LEFT JOIN LATERAL (
-    SELECT v.avg_width, v.null_frac, v.most_common_vals, v.histogram_bounds FROM pg_catalog.pg_stats AS v
-    WHERE v.schemaname = c.nspname AND v.tablename = c.relname AND v.attname = a.attname AND NOT v.inherited
-    LIMIT 1) AS s ON true"""
+LEFT JOIN (SELECT v.schemaname, v.tablename, v.attname, v.avg_width, v.null_frac, v.most_common_vals,
+                  v.histogram_bounds
+           FROM pg_catalog.pg_stats AS v WHERE NOT v.inherited) AS s
+       ON s.schemaname = c.nspname AND s.tablename = c.relname AND s.attname = a.attname"""
 
 
 def _slot(kind: int) -> str:
@@ -122,32 +127,31 @@ def _slot(kind: int) -> str:
 
 
 _STATS_TABLE = f"""
-LEFT JOIN LATERAL (
-    SELECT st.stawidth AS avg_width, st.stanullfrac AS null_frac, {_slot(1)} AS most_common_vals,
-           {_slot(2)} AS histogram_bounds
-    FROM pg_catalog.pg_statistic AS st
-    WHERE st.starelid = a.attrelid AND st.staattnum = a.attnum AND NOT st.stainherit) AS s ON true"""
+LEFT JOIN (SELECT st.starelid, st.staattnum, st.stawidth AS avg_width, st.stanullfrac AS null_frac,
+                  {_slot(1)} AS most_common_vals, {_slot(2)} AS histogram_bounds
+           FROM pg_catalog.pg_statistic AS st WHERE NOT st.stainherit) AS s
+       ON s.starelid = a.attrelid AND s.staattnum = a.attnum"""
 
 # The constant-width test of CONSTANT_WIDTH, split between SQL and Python. For a short string column the
 # statement returns the text forms of its most common values and histogram bounds, one after the other
-# (w.vals); when nothing in them is quoted (array_out quotes a value holding a comma, a brace, a quote, a
-# backslash or a space, or an empty one) and every character is one byte, the values are the pieces
-# between the commas and same_length() compares them in Python (col_constant_width NULL). Otherwise the
-# statement takes the arrays apart itself, as CONSTANT_WIDTH does.
-_WIDTH_TEXTS = """
-LEFT JOIN LATERAL (
-    SELECT y.m OPERATOR(pg_catalog.||) y.h AS vals, y.m, y.h
-    FROM (SELECT coalesce(s.most_common_vals::text, '{}') AS m, coalesce(s.histogram_bounds::text, '{}') AS h
-          WHERE s.avg_width <= 126
-            AND (SELECT t.typcategory = 'S' FROM pg_catalog.pg_type AS t WHERE t.oid = a.atttypid)
-          OFFSET 0) AS y) AS w ON true"""
+# (w.vals, written once: these text forms cost more than the rest of the statement). When nothing in them is
+# quoted (array_out quotes a value holding a comma, a brace, a quote, a backslash or a space, or an empty one)
+# and every character is one byte, the values are the pieces between the commas and same_length() compares
+# them in Python (col_constant_width NULL). Otherwise the statement takes the arrays apart itself, as
+# CONSTANT_WIDTH does.
+_WIDTH_TEXT = """
+CASE WHEN s.avg_width <= 126 AND ty.typcategory = 'S'
+     THEN coalesce(s.most_common_vals::text, '{}') OPERATOR(pg_catalog.||) coalesce(s.histogram_bounds::text, '{}')
+     END"""
 
 _CONSTANT_WIDTH_SPLIT = """
 CASE WHEN w.vals IS NULL THEN false
      WHEN pg_catalog.strpos(w.vals, '"') = 0 AND pg_catalog.octet_length(w.vals) = pg_catalog.length(w.vals)
      THEN NULL
      ELSE coalesce((SELECT pg_catalog.min(pg_catalog.octet_length(v)) = pg_catalog.max(pg_catalog.octet_length(v))
-                    FROM pg_catalog.unnest(w.m::text[] OPERATOR(pg_catalog.||) w.h::text[]) AS v), false) END"""
+                    FROM pg_catalog.unnest(coalesce(w.most_common_vals::text, '{}')::text[]
+                                           OPERATOR(pg_catalog.||)
+                                           coalesce(w.histogram_bounds::text, '{}')::text[]) AS v), false) END"""
 
 
 def same_length(values: str) -> bool:
@@ -166,23 +170,30 @@ def same_length(values: str) -> bool:
     return len(body) == n * (width + 1) - 1 and body[width::width + 1] == "," * (n - 1)
 
 
-# The columns of each table as parallel arrays in attnum order: the aggregates read the rows in the order
-# of the subquery (an index scan of pg_attribute), so none of them sorts its own input.
-_COLUMNS_JOIN = f"""
-LEFT JOIN LATERAL (
-    SELECT pg_catalog.array_agg(o.attname) AS col_names, pg_catalog.array_agg(o.typlen) AS col_typlen,
+# The columns of every table in scope in one pass: pg_attribute, the statistics and pg_type joined once
+# (c, the tables, is computed once: MATERIALIZED), then one row per table with its columns as parallel
+# arrays in attnum order. The aggregates read the rows in the order of the sorted subquery (a group
+# aggregate over it), so none of them sorts its own input.
+_COLUMNS_CTE = f"""
+cols AS (
+    SELECT o.attrelid, pg_catalog.array_agg(o.attname) AS col_names, pg_catalog.array_agg(o.typlen) AS col_typlen,
            pg_catalog.array_agg(o.typalign) AS col_typalign, pg_catalog.array_agg(o.dropped) AS col_dropped,
            pg_catalog.array_agg(o.avg_width) AS col_avg_width, pg_catalog.array_agg(o.null_frac) AS col_null_frac,
            pg_catalog.array_agg(o.constant_width) AS col_constant_width,
            pg_catalog.array_agg(CASE WHEN o.constant_width IS NULL THEN o.vals END) AS col_values
-    FROM (SELECT a.attname::text AS attname, a.attlen::int AS typlen, a.attalign::text AS typalign,
-                 a.attisdropped AS dropped, s.avg_width::float8 AS avg_width, s.null_frac::float8 AS null_frac,
-                 w.vals, {_CONSTANT_WIDTH_SPLIT} AS constant_width
-          FROM pg_catalog.pg_attribute AS a
-          {{stats}}
-          {_WIDTH_TEXTS}
-          WHERE a.attrelid = c.oid AND a.attnum > 0
-          ORDER BY a.attnum) AS o) AS cols ON true"""
+    FROM (SELECT w.attrelid, w.attnum, w.attname, w.typlen, w.typalign, w.dropped, w.avg_width, w.null_frac, w.vals,
+                 {_CONSTANT_WIDTH_SPLIT} AS constant_width
+          FROM (SELECT a.attrelid, a.attnum, a.attname::text AS attname, a.attlen::int AS typlen,
+                       a.attalign::text AS typalign, a.attisdropped AS dropped, s.avg_width::float8 AS avg_width,
+                       s.null_frac::float8 AS null_frac, s.most_common_vals, s.histogram_bounds,
+                       {_WIDTH_TEXT} AS vals
+                FROM c
+                JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0
+                LEFT JOIN pg_catalog.pg_type AS ty ON ty.oid = a.atttypid
+                {{stats}}
+                OFFSET 0) AS w
+          ORDER BY w.attrelid, w.attnum) AS o
+    GROUP BY o.attrelid)"""
 
 _ESTIMATE_COLUMNS = f"""{_TABLE_COLUMNS},
        cols.col_names, cols.col_typlen, cols.col_typalign, cols.col_dropped, cols.col_avg_width,
@@ -190,9 +201,11 @@ _ESTIMATE_COLUMNS = f"""{_TABLE_COLUMNS},
 
 
 def estimate_sql(scope: str, min_bytes: int, superuser: bool) -> str:
-    """Every table in scope and its columns' statistics in one statement."""
+    """Every table in scope and its columns' statistics in one statement, each catalog read once for all."""
+    source = _TABLES_FROM.format(user_schema=USER_SCHEMA, scope=scope, min_bytes=int(min_bytes))
     stats = _STATS_TABLE if superuser else _STATS_VIEW
-    return tables_sql(_ESTIMATE_COLUMNS, scope, min_bytes, _COLUMNS_JOIN.replace("{stats}", stats))
+    return (f"WITH c AS MATERIALIZED ({source}),\n{_COLUMNS_CTE.replace('{stats}', stats)}\n"
+            f"{_ESTIMATE_COLUMNS}\nFROM c LEFT JOIN cols ON cols.attrelid = c.oid")
 
 
 Shape = tuple[tuple[int, str, float | None, float | None, bool, bool], ...]
