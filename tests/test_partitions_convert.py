@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 SAFETY = "-c statement_timeout=60s"
 
@@ -417,3 +419,42 @@ def test_the_copy_runs_the_owners_code_with_the_owners_rights(new_database) -> N
 
 from security.test_search_path import type_traps  # noqa: E402
 from test_cli_search_path import evil_ran, hostile, is_superuser  # noqa: E402, F401 (hostile is a fixture)
+
+
+def test_a_batch_in_the_middle_of_the_table_is_estimated_as_a_batch(new_database) -> None:
+    """The copy and the verification read one batch of keys with the WHERE of key_range. PostgreSQL estimates a
+    row comparison by its first column alone, so without the first column's own bounds a batch in the middle of a
+    table was estimated at about a quarter of the table, and the verification read the whole 10,000,000-row table
+    of bench/partition_existing_table.py with a sequential scan for each of its batches. The rows chosen are
+    the same as the row comparisons' alone, also where several keys share the first column."""
+    from pg_steward.partitions.convert import key_condition, key_range
+
+    pk, types = ("id", "at"), {"id": "bigint", "at": "timestamptz"}
+    with psycopg.connect(new_database(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.t (id bigint, at timestamptz, pad text, PRIMARY KEY (id, at)); "
+                     "INSERT INTO public.t SELECT g / 10, timestamptz '2024-01-01 00:00+00' + g * interval '1 minute', "
+                     "'p' || g FROM generate_series(1, 100000) AS g; ANALYZE public.t")
+        low = ["5000", "2024-02-04 17:25:00+00"]  # g = 50005: the last five keys of id 5000 are after it
+        high = ["5100", "2024-02-05 10:05:00+00"]  # g = 51005
+        assert conn.execute("SELECT count(*) FROM public.t WHERE at = %s::timestamptz AND id = 5000",
+                            [low[1]]).fetchone()[0] == 1
+        conn.execute(f"PREPARE batch(text[], text[]) AS SELECT count(*) FROM ONLY public.t "
+                     f"{key_range(pk, types, True, True)}")
+        conn.execute(f"PREPARE rows_only(text[], text[]) AS SELECT count(*) FROM ONLY public.t "
+                     f"WHERE {key_condition(pk, types, '>', 1)} AND {key_condition(pk, types, '<=', 2)}")
+
+        def execute(statement: str, low: list[str], high: list[str]) -> Any:
+            return conn.execute(sql.SQL(statement + "({}::text[], {}::text[])").format(
+                sql.Literal(low), sql.Literal(high))).fetchone()[0]
+
+        assert execute("EXECUTE batch", low, high) == 1000
+        assert execute("EXECUTE rows_only", low, high) == 1000
+        plan = execute("EXPLAIN (FORMAT JSON) EXECUTE batch", low, high)[0]["Plan"]
+        while "Relation Name" not in plan:
+            plan = plan["Plans"][0]
+        assert plan["Relation Name"] == "t"
+        assert plan["Plan Rows"] <= 5 * 1000, plan  # the row comparisons alone: about 25,000
+        conn.execute(f"PREPARE first(text[], text[]) AS SELECT count(*) FROM ONLY public.t "
+                     f"{key_range(pk, types, False, True)}")
+        assert execute("EXECUTE first", [], ["1", "2024-01-01 00:19:00+00"]) == 19
+        assert key_range(pk, types, False, False) == ""
