@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +49,7 @@ from pg_steward.errors import (
     error_fields,
     error_sqlstate,
 )
-from pg_steward.owner_rights import CallerRights, caller_rights, owner_rights, require_owner_rights
+from pg_steward.owner_rights import CallerRights, caller_rights, inline, owner_rights, require_owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.config import read_config
@@ -99,22 +99,31 @@ class Created:
 class Known:
     """What a caller holding the parent's change lock (``locking.lock_parent``) has read about it in this
     transaction, handed to each creation instead of being read again. The lock keeps the partitions and the
-    DEFAULT as they were read, but for the creations of this caller, which add theirs to ``partitions``.
+    DEFAULT as they were read, but for the creations of this caller, which add theirs to ``partitions``; and
+    the parent's storage parameters (changing them needs a lock the change lock conflicts with).
 
     ``default_name``: the DEFAULT partition's schema and name (None: none); ``foreign``: what
-    ``foreign_default`` found; ``rights``: ``owner_rights.caller_rights`` for the parent's owner."""
+    ``foreign_default`` found; ``rights``: ``owner_rights.caller_rights`` for the parent's owner;
+    ``reloptions`` and ``grants``: the parent's storage parameters and privileges, copied to each new partition
+    (``catalog.change_facts``); ``writers_locked``: a creation of this caller holds the parent's SHARE ROW
+    EXCLUSIVE lock (``lock_for_change``) until the transaction ends."""
 
     partitions: list[RangePartition]
     default_name: tuple[str, str] | None
     foreign: str | None
     rights: CallerRights
+    reloptions: tuple[str, ...] = ()
+    grants: list[tuple[str | None, str, bool]] = field(default_factory=list)
+    writers_locked: bool = False
 
 
 def known_under_lock(db: Database, parent: Parent, partitions: list[RangePartition]) -> Known:
-    """``Known`` for ``parent``, whose change lock the caller holds, with the ``partitions`` it read."""
-    default_name = catalog.relation_name(db, parent.default_oid) if parent.default_oid is not None else None
-    return Known(partitions, default_name, foreign_default(db, parent, default_name),
-                 caller_rights(db, parent.owner))
+    """``Known`` for ``parent``, whose change lock the caller holds, with the ``partitions`` it read: the
+    catalog in one statement (``catalog.change_facts``), the caller's rights in another."""
+    facts = catalog.change_facts(db, parent)
+    foreign = ".".join(facts.default_name) if facts.default_name is not None and facts.default_kind == "f" else None
+    return Known(partitions, facts.default_name, foreign, caller_rights(db, parent.owner), facts.reloptions,
+                 facts.grants)
 
 
 def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:
@@ -202,11 +211,19 @@ def parent_reloptions(db: Database, parent: Parent) -> tuple[str, ...]:
     return tuple(rows[0]["o"] or ()) if rows else ()
 
 
-def copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
-    for grantee, privilege, grantable in catalog.grants(db, parent):
+def grant_statements(grants: list[tuple[str | None, str, bool]], table_sql: str) -> list[str]:
+    """The ``GRANT`` statements giving ``table_sql`` the privileges ``grants`` (``catalog.grants``) lists."""
+    out = []
+    for grantee, privilege, grantable in grants:
         to = "PUBLIC" if grantee is None else quote_ident(grantee)
         option = " WITH GRANT OPTION" if grantable else ""
-        db.execute(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
+        out.append(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
+    return out
+
+
+def copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
+    for statement in grant_statements(catalog.grants(db, parent), table_sql):
+        db.execute(statement)
 
 
 @dataclass(frozen=True)
@@ -248,13 +265,6 @@ def _default_sql(db: Database, parent: Parent, known: Known | None) -> str:
     if known is not None and known.default_name is not None:
         return qualified(*known.default_name)
     return qualified(*catalog.relation_name(db, parent.default_oid))
-
-
-def _default_rows(db: Database, parent: Parent, new: NewPartition, known: Known | None = None) -> bool:
-    if parent.default_oid is None:
-        return False
-    default_sql = _default_sql(db, parent, known)
-    return bool(db.query(f"SELECT 1 FROM {default_sql} {new.rows_where} LIMIT 1", *new.rows_args))
 
 
 def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewPartition,
@@ -344,6 +354,11 @@ def lock_for_change(db: Database, parent: Parent) -> None:
     Both locks wait at most lock_timeout (``with_lock_retries``).
     """
     lock_parent(db, parent)
+    lock_writers(db, parent)
+
+
+def lock_writers(db: Database, parent: Parent) -> None:
+    """``lock_for_change``'s SHARE ROW EXCLUSIVE on a parent with DEFAULT (none without)."""
     if parent.default_oid is not None:
         db.execute(f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
 
@@ -352,8 +367,12 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
                    force_move: bool, options: PartitionOptions, warn_foreign: bool = True,
                    known: Known | None = None) -> Created:
     """One attempt, under lock_timeout: the catalog is read after the parent's locks are held (or was read
-    under its change lock, held since: ``known``)."""
-    lock_for_change(db, parent)
+    under its change lock, held since: ``known``, whose holder needs only the writers' lock, and that only once
+    a creation of its own holds it)."""
+    if known is None:
+        lock_for_change(db, parent)
+    elif not known.writers_locked:
+        lock_writers(db, parent)
     partitions = known.partitions if known is not None else catalog.range_partitions(db, parent)
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
@@ -366,6 +385,9 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
     if known is not None:  # as catalog.range_partitions would read it now
         known.partitions.append(RangePartition(oid, parent.schema, name, start, end,
                                                is_partitioned=template is not None))
+        # Nothing runs after this in the attempt's subtransaction, which ends now: the lock stays with the
+        # transaction (an attempt that failed before this point released its own with its subtransaction).
+        known.writers_locked = parent.default_oid is not None
     return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
 
 
@@ -384,35 +406,54 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
         key = db.query("SELECT pg_catalog.pg_get_partkeydef($1::bigint::oid) AS k", template.oid)[0]["k"]
         partition_by = f" PARTITION BY {key}"
     tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
-    leaf_storage = storage_clause(options.storage_parameters or parent_reloptions(db, parent))
+    reloptions = known.reloptions if known is not None else parent_reloptions(db, parent)
+    leaf_storage = storage_clause(options.storage_parameters or reloptions)
     storage = "" if template else leaf_storage
     # The empty table is made by the caller (creating it evaluates nothing of the owner's; the owner may lack
     # CREATE on the schema) and handed to the parent's owner at once. Every statement that evaluates the
     # owner's code (the CHECK, the copy and delete of DEFAULT rows with their triggers, ATTACH's validation)
-    # then runs with the owner's rights, never the caller's.
+    # then runs with the owner's rights, never the caller's. The statements go in as few scripts
+    # (``Database.script``) as their order allows: the caller's and the owner's together when they are the
+    # same rights (no owner function between).
     rights = known.rights if known is not None else caller_rights(db, parent.owner)
     require_owner_rights(db, parent.owner, parent.label, rights)
-    db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
+    pending = [f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}"]
     if template is not None:
+        db.script(pending)
+        pending = []
         _copy_layout(db, template, new_sql, parent.schema, name, leaf_storage)
     if not rights.is_owner:
-        db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
+        pending.append(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
     check = quote_ident(f"{name[:40]}_bound")
     foreign = known.foreign if known is not None else foreign_default(db, parent)
+    granted = grant_statements(known.grants if known is not None else catalog.grants(db, parent), new_sql)
+    new_oid = f"SELECT {quote_literal(new_sql)}::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int8 AS oid"
     with owner_rights(db, parent.owner, parent.label, rights) as table_db:
+        together = table_db is db
+        if pending and not together:
+            db.script(pending)
+            pending = []
         if new.check_sql is not None:
-            table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
-        stranded = foreign is None and (force_move or _default_rows(table_db, parent, new, known))
+            pending.append(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
+        # Whether DEFAULT holds rows of the range, read last in the same script (parameters written in).
+        probe = foreign is None and not force_move and parent.default_oid is not None
+        if probe:
+            pending.append(inline(f"SELECT 1 FROM {_default_sql(db, parent, known)} {new.rows_where} LIMIT 1",
+                                  new.rows_args))
+        found = table_db.script(pending) if pending else []
+        stranded = foreign is None and (force_move or (probe and bool(found)))
         moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
-        table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
+        pending = [f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}"]
         if new.check_sql is not None:
-            table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+            pending.append(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+        if not together:
+            table_db.script(pending)
+            pending = []
+        oid = db.script([*pending, *granted, new_oid])[0]["oid"]
     if foreign is not None and warn_foreign:
         db.warning(f"the DEFAULT partition {foreign} of {parent.label} is a foreign table: rows of {new.text} in "
                    f"it, if any, stay there (pg_steward never moves rows out of a foreign table); queries "
                    f"pruned to {parent.schema}.{name} no longer see them")
-    copy_grants(db, parent, new_sql)
-    oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
     return oid, moved
 
 

@@ -38,7 +38,7 @@ from pg_steward.partitions.config import (
     require_registered_identity,
 )
 from pg_steward.partitions.create import Known, create_range_partition, known_under_lock
-from pg_steward.partitions.locking import lock_parent, with_lock_retries
+from pg_steward.partitions.locking import bounded_lock_timeout, lock_parent, with_lock_retries
 from pg_steward.partitions.model import NOT_WORK, Config, Limits, Parent, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
 from pg_steward.partitions.retention import FOREIGN_NOTE, effective_mode, expired, retire
@@ -169,37 +169,42 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     def over_budget() -> bool:
         return budget_s is not None and time.monotonic() - began >= budget_s
 
-    wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
-    started = time.monotonic()
-    for index, (start, end) in enumerate(wanted):
-        if index and over_budget():
-            actions.append(Action(parent.oid, "budget", None, True,
-                                  f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
-                                  f"{budget_s:g} s, the next run goes on"))
-            return actions
-        if step is not None and index and (index >= step.max_new or time.monotonic() - started >= (step.seconds or 0)):
-            rest = len(wanted) - index
-            actions.append(Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next step goes on"))
-            return actions  # retention comes with the last step
-        try:
-            # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
-            # a failed creation is rolled back alone, with no subtransaction around it here.
-            made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
-                                          options=config.options, warn_foreign=False, known=known)
-        except Exception as error:
-            if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
-                raise
-            actions.append(Action(parent.oid, "error", None, False,
-                                  f"partition {bound_text(start)} to {bound_text(end)} not created: "
-                                  + error_text(error)))
-            continue
-        if made.created:
-            detail = f"{bound_text(start)} to {bound_text(end)}"
-            if made.moved_rows:
-                detail += f"; moved {made.moved_rows} rows from DEFAULT"
-            actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
-            if config.analyze:
-                db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
+    # One lock_timeout for the reads and every creation of the table (each attempt still in a subtransaction
+    # of its own): set once, not around each.
+    with bounded_lock_timeout(db, config.options.lock):
+        wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
+        started = time.monotonic()
+        for index, (start, end) in enumerate(wanted):
+            if index and over_budget():
+                actions.append(Action(parent.oid, "budget", None, True,
+                                      f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
+                                      f"{budget_s:g} s, the next run goes on"))
+                return actions
+            if step is not None and index and (index >= step.max_new
+                                               or time.monotonic() - started >= (step.seconds or 0)):
+                rest = len(wanted) - index
+                actions.append(Action(parent.oid, "more", None, True,
+                                      f"{rest} more partitions due; the next step goes on"))
+                return actions  # retention comes with the last step
+            try:
+                # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
+                # a failed creation is rolled back alone, with no subtransaction around it here.
+                made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
+                                              options=config.options, warn_foreign=False, known=known)
+            except Exception as error:
+                if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
+                    raise
+                actions.append(Action(parent.oid, "error", None, False,
+                                      f"partition {bound_text(start)} to {bound_text(end)} not created: "
+                                      + error_text(error)))
+                continue
+            if made.created:
+                detail = f"{bound_text(start)} to {bound_text(end)}"
+                if made.moved_rows:
+                    detail += f"; moved {made.moved_rows} rows from DEFAULT"
+                actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
+                if config.analyze:
+                    db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
     assert known is not None
     if cutoff is not None:
         for part in expired(list(known.partitions), cutoff):
