@@ -8,7 +8,7 @@ For each size of ``--sizes``, in one throwaway server, a fresh database per prod
   ``steward.manage(table, '1 month', premake => 3)`` for each;
 - ``baseline`` (with ``--baseline REV``): the same, with the Python package of git revision REV loaded into
   the session in place of the installed one (same server, same SQL objects: the code before a change, run
-  beside the code after it in the same machine state);
+  beside the code after it in the same machine state; ``--current REV`` does the same for ``steward``);
 - ``partman5``: the same N tables without DEFAULT, then one transaction calling pg_partman 5.1.0's
   ``create_parent(table, 'created_at', '1 month', premake 3)`` for each (it adds the DEFAULT itself).
 
@@ -173,17 +173,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100,500,1000", help="numbers of tables, comma-separated")
     parser.add_argument("--baseline", metavar="REV", help="also run the Python package of this git revision")
+    parser.add_argument("--current", metavar="REV",
+                        help="run this revision's package as pg_steward's (default: the installed one)")
     parser.add_argument("--no-partman", action="store_true", help="leave pg_partman 5.1.0 out")
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile the last 50 of N manage() calls")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "manage_one_transaction.json")
     args = parser.parse_args()
-    packages: dict[str, str | None] = {"steward": None}
+    packages: dict[str, str | None] = {"steward": baseline_package(args.current) if args.current else None}
     if args.baseline:
         packages["baseline"] = baseline_package(args.baseline)
     products = ["steward"] + (["baseline"] if args.baseline else []) + ([] if args.no_partman else ["partman5"])
     if not args.no_partman:
         ensure_partman5()
-    out: dict[str, Any] = {"machine": machine.describe(), "baseline": args.baseline, "runs": [], "profiles": {}}
+    out: dict[str, Any] = {"machine": machine.describe(), "baseline": args.baseline, "current": args.current,
+                           "runs": [], "profiles": {}}
     with LocalServer(settings=SETTINGS) as server, psycopg.connect(server.url, autocommit=True) as admin:
         for n in (int(s) for s in args.sizes.split(",")):
             by_product = {}
