@@ -43,7 +43,9 @@ import machine  # noqa: E402
 from partition_maintenance import PARTMAN5, ensure_partman5, partman_create_parent  # noqa: E402
 from pg_steward.localserver import LocalServer  # noqa: E402
 
-SETTINGS = {"max_locks_per_transaction": "1024", "autovacuum": "off", "jit": "off"}
+# pg_stat_statements keeps 5,000 statements by default: each DDL statement naming a new table is one, and the
+# counts of evicted ones would be lost.
+SETTINGS = {"max_locks_per_transaction": "1024", "autovacuum": "off", "jit": "off", "pg_stat_statements.max": "100000"}
 PROFILED_CALLS = 50
 
 # Another revision's package in this session: the installed one is loaded first (its SQL objects' version
@@ -203,6 +205,7 @@ def main() -> int:
                 peer = by_product["partman5"]["seconds"]
                 print(f"{n} tables: " + ", ".join(f"{p} / partman 5.1.0 = {r['seconds'] / peer:.2f}"
                                                   for p, r in by_product.items() if p != "partman5"), flush=True)
+            write(args.output, out)  # after each size: a long run's first sizes are kept
         if args.profile:
             for product in [p for p in products if p != "partman5"]:
                 with database(server, admin, f"bench_{product}", product, packages.get(product)) as conn:
@@ -211,9 +214,13 @@ def main() -> int:
                 print(f"profile {product}, last {prof['profiled_calls']} of {args.profile}: {prof['total_ms']} ms")
                 for r in prof["top"][:15]:
                     print(f"  {r['tottime_ms']:9.1f} ms {r['cumtime_ms']:9.1f} cum {r['calls']:7d}  {r['function']}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2) + "\n")
+    write(args.output, out)
     return 0
+
+
+def write(path: Path, out: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

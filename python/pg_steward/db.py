@@ -27,9 +27,11 @@ class Database(Protocol):
         """Run a statement whose rows, if any, are not needed; returns how many rows it processed."""
 
     def script(self, statements: Sequence[str]) -> list[Row]:
-        """Run statements without parameters in order and return the rows of the last one. In the server they
-        go in one ``plpy.execute`` (PL/Python wraps each call in a subtransaction, whose end costs more the more
-        relations and locks the transaction holds); a failing one stops the rest, its error raised as it is."""
+        """Run statements without parameters in order and return the rows of the last one (none unless it is a
+        SELECT). A failing one stops the rest, its error raised as it is; all or nothing (the others' changes
+        rolled back) but through ``owner_rights.OwnerDatabase``. In the server they go in one ``plpy.execute``,
+        which PL/Python runs in a subtransaction (whose end costs more the more relations and locks the
+        transaction holds)."""
 
     def notice(self, message: str) -> None:
         """Tell the user about progress (a NOTICE in SQL, a line on stderr in the CLI)."""
@@ -148,8 +150,9 @@ class PsycopgDatabase:
 
     def script(self, statements: Sequence[str]) -> list[Row]:
         rows: list[Row] = []
-        for sql in statements:
-            rows = self.query(sql)
+        with self.conn.transaction():  # a savepoint inside a transaction: all or nothing
+            for sql in statements:
+                rows = self.query(sql)
         return rows
 
     def notice(self, message: str) -> None:

@@ -167,7 +167,9 @@ class OwnerDatabase:
         return int(self._run(sql, params, False)[0])
 
     def script(self, statements: Sequence[str]) -> list[Row]:
-        # One call of the function per statement: each is checked (the function, the settings) on its own.
+        # One call of the function per statement: each is checked (the function, the settings) on its own. Not
+        # all or nothing (a subtransaction each would cost more than the scripts save): the creations, its only
+        # users, run it inside their attempt's subtransaction.
         rows: list[Row] = []
         for sql in statements:
             if sql.lstrip().upper().startswith("SELECT"):

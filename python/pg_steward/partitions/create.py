@@ -310,29 +310,36 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewParti
 def create_range_partition(
     db: Database, parent: Parent, start: Bound, end: Bound, *,
     span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
-    warn_foreign: bool = True, known: Known | None = None,
+    warn_foreign: bool = True, known: Known | None = None, default_rows: bool | None = None,
 ) -> Created:
     """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows.
     ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table). ``known``:
     what the caller read under the parent's change lock, held since (``Known``); a partition made is added to
-    its ``partitions``."""
+    its ``partitions``. ``default_rows`` False: the caller, holding that lock, found no row of the range in
+    DEFAULT; when no owner function is needed either, the creation is then one script (``Database.script``,
+    rolled back whole: no subtransaction of its own) and a row that reached DEFAULT since is moved by the
+    rescue (``with_default_rescue``)."""
     tz = tz or ZoneInfo("UTC")
     if not order(start) < order(end):
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
     what = f"create partition {parent.label} [{bound_text(start)}, {bound_text(end)})"
     chosen = options or PartitionOptions()
+    atomic = (known is not None and default_rows is False and not known.rights.needs_owner_function
+              and _template(known.partitions) is None)
     return with_default_rescue(db, parent, chosen, what,
                                lambda force: _create_locked(db, parent, start, end, span, tz, force, chosen,
-                                                            warn_foreign, known))
+                                                            warn_foreign, known, atomic and not force),
+                               atomic=atomic)
 
 
 def with_default_rescue(db: Database, parent: Parent, options: PartitionOptions, what: str,
-                        attempt: Callable[[bool], Created]) -> Created:
+                        attempt: Callable[[bool], Created], atomic: bool = False) -> Created:
     """``attempt(force_move)`` under lock_timeout with retries; once more with the move of DEFAULT rows
     forced when ATTACH found a row that reached DEFAULT after it was looked at (23514). Any layout's creation
-    goes through here: one discipline of locks and of rows moved out of DEFAULT."""
+    goes through here: one discipline of locks and of rows moved out of DEFAULT. ``atomic``: the first attempts
+    change nothing but by one script (``locking.with_lock_retries``); the forced one is never."""
     try:
-        made = with_lock_retries(db, options.lock, what, lambda: attempt(False))
+        made = with_lock_retries(db, options.lock, what, lambda: attempt(False), atomic=atomic)
     except Exception as error:
         if error_sqlstate(error) != CHECK_VIOLATION:
             raise
@@ -365,13 +372,13 @@ def lock_writers(db: Database, parent: Parent) -> None:
 
 def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
                    force_move: bool, options: PartitionOptions, warn_foreign: bool = True,
-                   known: Known | None = None) -> Created:
+                   known: Known | None = None, atomic: bool = False) -> Created:
     """One attempt, under lock_timeout: the catalog is read after the parent's locks are held (or was read
     under its change lock, held since: ``known``, whose holder needs only the writers' lock, and that only once
     a creation of its own holds it)."""
     if known is None:
         lock_for_change(db, parent)
-    elif not known.writers_locked:
+    elif not known.writers_locked and not atomic:  # atomic: the lock is the first statement of the script
         lock_writers(db, parent)
     partitions = known.partitions if known is not None else catalog.range_partitions(db, parent)
     found = existing_or_overlap(partitions, start, end)
@@ -381,7 +388,7 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
     template = _template(partitions)
     oid, moved = attach_new_partition(db, parent, name, _range_partition(parent, start, end), options,
                                       template=template, force_move=force_move,
-                                      warn_foreign=warn_foreign, known=known)
+                                      warn_foreign=warn_foreign, known=known, atomic=atomic)
     if known is not None:  # as catalog.range_partitions would read it now
         known.partitions.append(RangePartition(oid, parent.schema, name, start, end,
                                                is_partitioned=template is not None))
@@ -393,11 +400,14 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
 
 def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartition, options: PartitionOptions, *,
                          template: RangePartition | None = None, force_move: bool = False,
-                         warn_foreign: bool = True, known: Known | None = None) -> tuple[int, int]:
+                         warn_foreign: bool = True, known: Known | None = None,
+                         atomic: bool = False) -> tuple[int, int]:
     """Steps 1 to 5 (module docstring) for a partition of any layout, the parent's locks held: a standalone
     table like the parent, its CHECK, the DEFAULT rows that belong to it moved in (never from a foreign DEFAULT),
     ATTACH, the parent's owner and grants. Returns the new oid and the rows moved. ``known``: the DEFAULT and
-    the caller's rights, read under the parent's change lock (``Known``)."""
+    the caller's rights, read under the parent's change lock (``Known``). ``atomic`` (``create_range_partition``):
+    every statement, the writers' lock first, in one script; DEFAULT is not probed for rows (ATTACH refuses
+    the partition if it holds some: the rescue moves them)."""
     new_sql = qualified(parent.schema, name)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
@@ -418,6 +428,8 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
     rights = known.rights if known is not None else caller_rights(db, parent.owner)
     require_owner_rights(db, parent.owner, parent.label, rights)
     pending = [f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}"]
+    if atomic and known is not None and not known.writers_locked and parent.default_oid is not None:
+        pending.insert(0, f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
     if template is not None:
         db.script(pending)
         pending = []
@@ -430,20 +442,24 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
     new_oid = f"SELECT {quote_literal(new_sql)}::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int8 AS oid"
     with owner_rights(db, parent.owner, parent.label, rights) as table_db:
         together = table_db is db
+        assert together or not atomic
         if pending and not together:
             db.script(pending)
             pending = []
         if new.check_sql is not None:
             pending.append(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
         # Whether DEFAULT holds rows of the range, read last in the same script (parameters written in).
-        probe = foreign is None and not force_move and parent.default_oid is not None
+        probe = foreign is None and not force_move and parent.default_oid is not None and not atomic
         if probe:
             pending.append(inline(f"SELECT 1 FROM {_default_sql(db, parent, known)} {new.rows_where} LIMIT 1",
                                   new.rows_args))
-        found = table_db.script(pending) if pending else []
-        stranded = foreign is None and (force_move or (probe and bool(found)))
-        moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
-        pending = [f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}"]
+        moved = 0
+        if not atomic:
+            found = table_db.script(pending) if pending else []
+            pending = []
+            stranded = foreign is None and (force_move or (probe and bool(found)))
+            moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
+        pending.append(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
         if new.check_sql is not None:
             pending.append(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
         if not together:

@@ -70,11 +70,16 @@ def bounded_lock_timeout(db: Database, policy: LockPolicy) -> Iterator[None]:
 
 
 def with_lock_retries(db: Database, policy: LockPolicy, what: str, step: Callable[[], T],
-                      hint: str = RETRY_HINT) -> T:
-    """Run ``step`` in a subtransaction with ``lock_timeout``; retry it when a lock is not available."""
+                      hint: str = RETRY_HINT, atomic: bool = False) -> T:
+    """Run ``step`` in a subtransaction with ``lock_timeout``; retry it when a lock is not available.
+
+    ``atomic``: the step changes nothing but by one ``Database.script`` (before it, only reads), which is rolled
+    back whole when one of its statements fails: it needs no subtransaction of its own."""
     with bounded_lock_timeout(db, policy):
         for attempt in range(policy.retries + 1):
             try:
+                if atomic:
+                    return step()
                 with db.subtransaction():
                     return step()
             except Exception as error:

@@ -44,7 +44,7 @@ from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
 from pg_steward.partitions.retention import FOREIGN_NOTE, effective_mode, expired, retire
 from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
 from pg_steward.partitions.survey import idle_tables
-from pg_steward.partitions.values import Bound, bound_text, from_text
+from pg_steward.partitions.values import Bound, bound_text, from_text, order
 from pg_steward.runtime import own_transactions, pin_settings
 from pg_steward.sqltext import qualified, quote_literal
 
@@ -189,8 +189,10 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
             try:
                 # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
                 # a failed creation is rolled back alone, with no subtransaction around it here.
-                made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
-                                              options=config.options, warn_foreign=False, known=known)
+                # What plan() found in DEFAULT under the change lock says whether rows of the range are there.
+                made = create_range_partition(
+                    db, parent, start, end, span=config.span, tz=tz, options=config.options, warn_foreign=False,
+                    known=known, default_rows=_holds_any(stranded.values, start, end))
             except Exception as error:
                 if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
                     raise
@@ -247,6 +249,14 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                               f"of {span_text(config.span)} can hold (infinity, BC dates, years past 9999); "
                               "they stay in DEFAULT: move or correct them by hand"))
     return actions
+
+
+def _holds_any(values: list[Key], start: Bound, end: Bound) -> bool | None:
+    """Whether one of ``values`` (``stranded_values``: one per span slot with DEFAULT rows, up to a limit) is in
+    ``[start, end)``; None (not known) when the list may have been cut short."""
+    if len(values) >= MAX_NEW_PER_RUN:
+        return None
+    return any(order(start) <= order(v) < order(end) for v in values)
 
 
 GAPS_SHOWN = 5  # the wide gaps a note names; it counts them all
