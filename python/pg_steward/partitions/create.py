@@ -407,7 +407,7 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
     ATTACH, the parent's owner and grants. Returns the new oid and the rows moved. ``known``: the DEFAULT and
     the caller's rights, read under the parent's change lock (``Known``). ``atomic`` (``create_range_partition``):
     every statement, the writers' lock first, in one script; DEFAULT is not probed for rows (ATTACH refuses
-    the partition if it holds some: the rescue moves them)."""
+    the partition if it holds some: the rescue moves them) and the empty table needs no helper CHECK."""
     new_sql = qualified(parent.schema, name)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
@@ -437,6 +437,9 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
     if not rights.is_owner:
         pending.append(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
     check = quote_ident(f"{name[:40]}_bound")
+    # The helper CHECK spares ATTACH the scan of the rows moved in; an atomic creation moves none (the table is
+    # empty, its scan costs nothing) and goes without it (and without its DROP, which fires sql_drop triggers).
+    check_sql = None if atomic else new.check_sql
     foreign = known.foreign if known is not None else foreign_default(db, parent)
     granted = grant_statements(known.grants if known is not None else catalog.grants(db, parent), new_sql)
     new_oid = f"SELECT {quote_literal(new_sql)}::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int8 AS oid"
@@ -446,8 +449,8 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
         if pending and not together:
             db.script(pending)
             pending = []
-        if new.check_sql is not None:
-            pending.append(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
+        if check_sql is not None:
+            pending.append(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({check_sql})")
         # Whether DEFAULT holds rows of the range, read last in the same script (parameters written in).
         probe = foreign is None and not force_move and parent.default_oid is not None and not atomic
         if probe:
@@ -460,7 +463,7 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
             stranded = foreign is None and (force_move or (probe and bool(found)))
             moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
         pending.append(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
-        if new.check_sql is not None:
+        if check_sql is not None:
             pending.append(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
         if not together:
             table_db.script(pending)

@@ -414,9 +414,10 @@ def manage(db: Database, parent: str | None, span: str | None, premake: int | No
     """``steward.manage(...)``: register the table (``config.register``), then make what is due (premake, gaps,
     DEFAULT rows), retiring nothing: what retention will retire at the next maintenance run comes back as
     ``would <mode>`` rows (partition, rows, bytes), so that the policy is seen before it acts."""
+    ceilings = limits(db)  # read once for the registration and the work
     oid = register(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
-                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
-    return [a.row() for a in _maintain_one(db, oid, retire_now=False)]
+                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters, ceilings)
+    return [a.row() for a in _maintain_one(db, oid, retire_now=False, ceilings=ceilings)]
 
 
 MAX_STEPS_PER_TABLE = 1000  # a table's backlog is worked off in at most this many transactions per run
