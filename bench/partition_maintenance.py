@@ -218,6 +218,20 @@ def ensure_partman5() -> None:
         subprocess.run([str(ROOT / "scripts" / "install-partman-5"), pg_config], check=True)
 
 
+def partman_create_parent(conn: psycopg.Connection) -> str:
+    """The ``create_parent`` call of the database's pg_partman (two parameters: the table, the first month):
+    monthly, premake 3. The major picks the API: 4.x ``p_type 'native'`` with ``p_interval 'monthly'``, 5.x
+    ``p_type 'range'`` with an interval."""
+    version = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
+    if int(version.split(".")[0]) >= 5:
+        return ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
+                "p_type := 'range', p_interval := '1 month', p_premake := 3, p_start_partition := %s, "
+                "p_jobmon := false)")
+    return ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
+            "p_type := 'native', p_interval := 'monthly', p_premake := 3, p_start_partition := %s, "
+            "p_jobmon := false)")
+
+
 def setup_partman(server: LocalServer, tables: int, product: str) -> float:
     """The same tables under pg_partman: native, monthly, premake 3, from the current month on.
 
@@ -238,15 +252,7 @@ def setup_partman(server: LocalServer, tables: int, product: str) -> float:
         else:
             conn.execute("CREATE EXTENSION pg_partman SCHEMA partman")
         conn.execute("CREATE EXTENSION pg_stat_statements")
-        version = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
-        if int(version.split(".")[0]) >= 5:
-            create_parent = ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
-                             "p_type := 'range', p_interval := '1 month', p_premake := 3, p_start_partition := %s, "
-                             "p_jobmon := false)")
-        else:
-            create_parent = ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
-                             "p_type := 'native', p_interval := 'monthly', p_premake := 3, p_start_partition := %s, "
-                             "p_jobmon := false)")
+        create_parent = partman_create_parent(conn)
         start = time.perf_counter()
         in_batches(conn, [table_ddl(i) for i in range(tables)])
         for i in range(tables):

@@ -35,7 +35,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -165,6 +165,19 @@ class OwnerDatabase:
 
     def execute(self, sql: str, *params: object) -> int:
         return int(self._run(sql, params, False)[0])
+
+    def script(self, statements: Sequence[str]) -> list[Row]:
+        # One call of the function per statement: each is checked (the function, the settings) on its own. Not
+        # all or nothing (a subtransaction each would cost more than the scripts save): the creations, its only
+        # users, run it inside their attempt's subtransaction.
+        rows: list[Row] = []
+        for sql in statements:
+            if sql.lstrip().upper().startswith("SELECT"):
+                rows = self.query(sql)
+            else:
+                self.execute(sql)
+                rows = []
+        return rows
 
     def notice(self, message: str) -> None:
         self.caller.notice(message)

@@ -139,8 +139,7 @@ def require_registered_identity(db: Database, parent_oid: int) -> None:
             hint="The new owner accepts the policy by calling steward.manage() for the table.")
 
 
-def _check_ceilings(db: Database, lock_timeout: str | None, lock_retries: int) -> None:
-    ceiling = limits(db)
+def _check_ceilings(db: Database, lock_timeout: str | None, lock_retries: int, ceiling: Limits) -> None:
     if lock_retries > ceiling.lock_retries:
         raise StewardError(f"lock_retries {lock_retries} is above the ceiling of {ceiling.lock_retries}",
                            INVALID_PARAMETER_VALUE,
@@ -176,8 +175,9 @@ def require_owner(db: Database, parent: catalog.Parent) -> None:
 def register(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
              retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
              lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
-             tablespace: str | None, storage_parameters: list[str] | None) -> int:
-    """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid."""
+             tablespace: str | None, storage_parameters: list[str] | None, ceilings: Limits | None = None) -> int:
+    """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid. ``ceilings``: the
+    limits in force (``limits``), when the caller has read them."""
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
     require_owner(db, parent)
@@ -218,7 +218,7 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
             raise StewardError(f"lock_timeout must be a finite interval, not {lock_timeout}", INVALID_PARAMETER_VALUE)
         if ms <= 0:
             raise StewardError(f"lock_timeout must be positive, not {lock_timeout}", INVALID_PARAMETER_VALUE)
-    _check_ceilings(db, lock_timeout, lock_retries)
+    _check_ceilings(db, lock_timeout, lock_retries, ceilings or limits(db))
     db.execute(
         """
         INSERT INTO steward.partition_config AS c

@@ -8,10 +8,9 @@ subtransaction, so the parent is never locked ACCESS EXCLUSIVE:
    DEFAULT, SHARE ROW EXCLUSIVE on it (writers through the parent wait; see
    ``lock_for_change``). Then the catalog is read.
 1. ``CREATE TABLE new (LIKE parent ...)``: locks nothing the application uses.
-2. Only if rows are to be moved in (step 3): ``ADD CONSTRAINT ... CHECK (key
-   in range)`` on the new table, so that ATTACH needs no validation scan of
-   it. An empty new table needs none: its validation reads no row, and the
-   CHECK's ADD and DROP are two catalog changes per partition.
+2. Unless the creation is one script that moves no row (an empty new table:
+   its validation reads nothing): ``ADD CONSTRAINT ... CHECK (key in range)``
+   on the new table, so that ATTACH needs no validation scan of it.
 3. Only if the DEFAULT partition holds rows of the range: ``LOCK default IN
    ACCESS EXCLUSIVE MODE`` (ATTACH will need that lock anyway; taking it
    first means no lock upgrade, hence no deadlock, and no new rows for the
@@ -33,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,7 +50,7 @@ from pg_steward.errors import (
     error_fields,
     error_sqlstate,
 )
-from pg_steward.owner_rights import CallerRights, caller_rights, owner_rights, require_owner_rights
+from pg_steward.owner_rights import CallerRights, caller_rights, inline, owner_rights, require_owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.config import read_config
@@ -101,38 +100,34 @@ class Created:
 class Known:
     """What a caller holding the parent's change lock (``locking.lock_parent``) has read about it in this
     transaction, handed to each creation instead of being read again. The lock keeps the partitions and the
-    DEFAULT as they were read, but for the creations of this caller, which add theirs to ``partitions``.
+    DEFAULT as they were read, but for the creations of this caller, which add theirs to ``partitions``; and
+    the parent's storage parameters (changing them needs a lock the change lock conflicts with).
 
     ``default_name``: the DEFAULT partition's schema and name (None: none); ``foreign``: what
     ``foreign_default`` found; ``rights``: ``owner_rights.caller_rights`` for the parent's owner;
-    ``default_empty``: the DEFAULT is a plain table without a block when read (no row to look for then; rows
-    written after it are found by the creation's own check, under the parent's locks)."""
+    ``reloptions`` and ``grants``: the parent's storage parameters and privileges, copied to each new partition
+    (``catalog.change_facts``); ``writers_locked``: a creation of this caller holds the parent's SHARE ROW
+    EXCLUSIVE lock (``lock_for_change``) until the transaction ends; ``default_empty``: the DEFAULT is a plain
+    table without a block when read (no row to look for then; a row written after it makes ATTACH fail with
+    23514, and the creation's rescue moves it)."""
 
     partitions: list[RangePartition]
     default_name: tuple[str, str] | None
     foreign: str | None
     rights: CallerRights
+    reloptions: tuple[str, ...] = ()
+    grants: list[tuple[str | None, str, bool]] = field(default_factory=list)
+    writers_locked: bool = False
     default_empty: bool = False
 
 
-# The DEFAULT's name, kind and emptiness in one statement. Reading its size opens it (AccessShareLock, as reading
-# its rows would: the caller bounds the wait); a foreign or partitioned DEFAULT is never called empty.
-_DEFAULT_SQL = """
-SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,
-       CASE WHEN c.relkind = 'r' THEN pg_catalog.pg_relation_size(c.oid) = 0 ELSE false END AS empty
-FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.oid = $1::bigint::oid
-"""
-
-
 def known_under_lock(db: Database, parent: Parent, partitions: list[RangePartition]) -> Known:
-    """``Known`` for ``parent``, whose change lock the caller holds, with the ``partitions`` it read."""
-    rights = caller_rights(db, parent.owner)
-    if parent.default_oid is None:
-        return Known(partitions, None, None, rights)
-    row = db.query(_DEFAULT_SQL, parent.default_oid)[0]
-    name = (row["schema"], row["name"])
-    return Known(partitions, name, ".".join(name) if row["kind"] == "f" else None, rights, bool(row["empty"]))
+    """``Known`` for ``parent``, whose change lock the caller holds, with the ``partitions`` it read: the
+    catalog in one statement (``catalog.change_facts``), the caller's rights in another."""
+    facts = catalog.change_facts(db, parent)
+    foreign = ".".join(facts.default_name) if facts.default_name is not None and facts.default_kind == "f" else None
+    return Known(partitions, facts.default_name, foreign, caller_rights(db, parent.owner), facts.reloptions,
+                 facts.grants, default_empty=facts.default_empty)
 
 
 def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:
@@ -220,11 +215,19 @@ def parent_reloptions(db: Database, parent: Parent) -> tuple[str, ...]:
     return tuple(rows[0]["o"] or ()) if rows else ()
 
 
-def copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
-    for grantee, privilege, grantable in catalog.grants(db, parent):
+def grant_statements(grants: list[tuple[str | None, str, bool]], table_sql: str) -> list[str]:
+    """The ``GRANT`` statements giving ``table_sql`` the privileges ``grants`` (``catalog.grants``) lists."""
+    out = []
+    for grantee, privilege, grantable in grants:
         to = "PUBLIC" if grantee is None else quote_ident(grantee)
         option = " WITH GRANT OPTION" if grantable else ""
-        db.execute(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
+        out.append(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
+    return out
+
+
+def copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
+    for statement in grant_statements(catalog.grants(db, parent), table_sql):
+        db.execute(statement)
 
 
 @dataclass(frozen=True)
@@ -266,13 +269,6 @@ def _default_sql(db: Database, parent: Parent, known: Known | None) -> str:
     if known is not None and known.default_name is not None:
         return qualified(*known.default_name)
     return qualified(*catalog.relation_name(db, parent.default_oid))
-
-
-def _default_rows(db: Database, parent: Parent, new: NewPartition, known: Known | None = None) -> bool:
-    if parent.default_oid is None:
-        return False
-    default_sql = _default_sql(db, parent, known)
-    return bool(db.query(f"SELECT 1 FROM {default_sql} {new.rows_where} LIMIT 1", *new.rows_args))
 
 
 def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewPartition,
@@ -318,29 +314,36 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewParti
 def create_range_partition(
     db: Database, parent: Parent, start: Bound, end: Bound, *,
     span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
-    warn_foreign: bool = True, known: Known | None = None,
+    warn_foreign: bool = True, known: Known | None = None, default_rows: bool | None = None,
 ) -> Created:
     """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows.
     ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table). ``known``:
     what the caller read under the parent's change lock, held since (``Known``); a partition made is added to
-    its ``partitions``."""
+    its ``partitions``. ``default_rows`` False: the caller, holding that lock, found no row of the range in
+    DEFAULT; when no owner function is needed either, the creation is then one script (``Database.script``,
+    rolled back whole: no subtransaction of its own) and a row that reached DEFAULT since is moved by the
+    rescue (``with_default_rescue``)."""
     tz = tz or ZoneInfo("UTC")
     if not order(start) < order(end):
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
     what = f"create partition {parent.label} [{bound_text(start)}, {bound_text(end)})"
     chosen = options or PartitionOptions()
+    atomic = (known is not None and default_rows is False and not known.rights.needs_owner_function
+              and _template(known.partitions) is None)
     return with_default_rescue(db, parent, chosen, what,
                                lambda force: _create_locked(db, parent, start, end, span, tz, force, chosen,
-                                                            warn_foreign, known))
+                                                            warn_foreign, known, atomic and not force),
+                               atomic=atomic)
 
 
 def with_default_rescue(db: Database, parent: Parent, options: PartitionOptions, what: str,
-                        attempt: Callable[[bool], Created]) -> Created:
+                        attempt: Callable[[bool], Created], atomic: bool = False) -> Created:
     """``attempt(force_move)`` under lock_timeout with retries; once more with the move of DEFAULT rows
     forced when ATTACH found a row that reached DEFAULT after it was looked at (23514). Any layout's creation
-    goes through here: one discipline of locks and of rows moved out of DEFAULT."""
+    goes through here: one discipline of locks and of rows moved out of DEFAULT. ``atomic``: the first attempts
+    change nothing but by one script (``locking.with_lock_retries``); the forced one is never."""
     try:
-        made = with_lock_retries(db, options.lock, what, lambda: attempt(False))
+        made = with_lock_retries(db, options.lock, what, lambda: attempt(False), atomic=atomic)
     except Exception as error:
         if error_sqlstate(error) != CHECK_VIOLATION:
             raise
@@ -362,16 +365,25 @@ def lock_for_change(db: Database, parent: Parent) -> None:
     Both locks wait at most lock_timeout (``with_lock_retries``).
     """
     lock_parent(db, parent)
+    lock_writers(db, parent)
+
+
+def lock_writers(db: Database, parent: Parent) -> None:
+    """``lock_for_change``'s SHARE ROW EXCLUSIVE on a parent with DEFAULT (none without)."""
     if parent.default_oid is not None:
         db.execute(f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
                    force_move: bool, options: PartitionOptions, warn_foreign: bool = True,
-                   known: Known | None = None) -> Created:
+                   known: Known | None = None, atomic: bool = False) -> Created:
     """One attempt, under lock_timeout: the catalog is read after the parent's locks are held (or was read
-    under its change lock, held since: ``known``)."""
-    lock_for_change(db, parent)
+    under its change lock, held since: ``known``, whose holder needs only the writers' lock, and that only once
+    a creation of its own holds it)."""
+    if known is None:
+        lock_for_change(db, parent)
+    elif not known.writers_locked and not atomic:  # atomic: the lock is the first statement of the script
+        lock_writers(db, parent)
     partitions = known.partitions if known is not None else catalog.range_partitions(db, parent)
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
@@ -380,20 +392,26 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
     template = _template(partitions)
     oid, moved = attach_new_partition(db, parent, name, _range_partition(parent, start, end), options,
                                       template=template, force_move=force_move,
-                                      warn_foreign=warn_foreign, known=known)
+                                      warn_foreign=warn_foreign, known=known, atomic=atomic)
     if known is not None:  # as catalog.range_partitions would read it now
         known.partitions.append(RangePartition(oid, parent.schema, name, start, end,
                                                is_partitioned=template is not None))
+        # Nothing runs after this in the attempt's subtransaction, which ends now: the lock stays with the
+        # transaction (an attempt that failed before this point released its own with its subtransaction).
+        known.writers_locked = parent.default_oid is not None
     return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
 
 
 def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartition, options: PartitionOptions, *,
                          template: RangePartition | None = None, force_move: bool = False,
-                         warn_foreign: bool = True, known: Known | None = None) -> tuple[int, int]:
+                         warn_foreign: bool = True, known: Known | None = None,
+                         atomic: bool = False) -> tuple[int, int]:
     """Steps 1 to 5 (module docstring) for a partition of any layout, the parent's locks held: a standalone
     table like the parent, its CHECK, the DEFAULT rows that belong to it moved in (never from a foreign DEFAULT),
     ATTACH, the parent's owner and grants. Returns the new oid and the rows moved. ``known``: the DEFAULT and
-    the caller's rights, read under the parent's change lock (``Known``)."""
+    the caller's rights, read under the parent's change lock (``Known``). ``atomic`` (``create_range_partition``):
+    every statement, the writers' lock first, in one script; DEFAULT is not probed for rows (ATTACH refuses
+    the partition if it holds some: the rescue moves them) and the empty table needs no helper CHECK."""
     new_sql = qualified(parent.schema, name)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
@@ -402,36 +420,63 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
         key = db.query("SELECT pg_catalog.pg_get_partkeydef($1::bigint::oid) AS k", template.oid)[0]["k"]
         partition_by = f" PARTITION BY {key}"
     tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
-    leaf_storage = storage_clause(options.storage_parameters or parent_reloptions(db, parent))
+    reloptions = known.reloptions if known is not None else parent_reloptions(db, parent)
+    leaf_storage = storage_clause(options.storage_parameters or reloptions)
     storage = "" if template else leaf_storage
     # The empty table is made by the caller (creating it evaluates nothing of the owner's; the owner may lack
     # CREATE on the schema) and handed to the parent's owner at once. Every statement that evaluates the
     # owner's code (the CHECK, the copy and delete of DEFAULT rows with their triggers, ATTACH's validation)
-    # then runs with the owner's rights, never the caller's.
+    # then runs with the owner's rights, never the caller's. The statements go in as few scripts
+    # (``Database.script``) as their order allows: the caller's and the owner's together when they are the
+    # same rights (no owner function between).
     rights = known.rights if known is not None else caller_rights(db, parent.owner)
     require_owner_rights(db, parent.owner, parent.label, rights)
-    db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
+    pending = [f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}"]
+    if atomic and known is not None and not known.writers_locked and parent.default_oid is not None:
+        pending.insert(0, f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
     if template is not None:
+        db.script(pending)
+        pending = []
         _copy_layout(db, template, new_sql, parent.schema, name, leaf_storage)
     if not rights.is_owner:
-        db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
+        pending.append(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
     check = quote_ident(f"{name[:40]}_bound")
+    # The helper CHECK spares ATTACH the scan of the rows moved in; an atomic creation moves none (the table is
+    # empty, its scan costs nothing) and goes without it (and without its DROP, which fires sql_drop triggers).
+    check_sql = None if atomic else new.check_sql
     foreign = known.foreign if known is not None else foreign_default(db, parent)
+    granted = grant_statements(known.grants if known is not None else catalog.grants(db, parent), new_sql)
+    new_oid = f"SELECT {quote_literal(new_sql)}::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int8 AS oid"
     with owner_rights(db, parent.owner, parent.label, rights) as table_db:
-        stranded = foreign is None and (force_move or _default_rows(table_db, parent, new, known))
-        checked = new.check_sql is not None and stranded  # the new table stays empty otherwise: nothing to scan
-        if checked:
-            table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
-        moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
-        table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
-        if checked:
-            table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+        together = table_db is db
+        assert together or not atomic
+        if pending and not together:
+            db.script(pending)
+            pending = []
+        if check_sql is not None:
+            pending.append(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({check_sql})")
+        # Whether DEFAULT holds rows of the range, read last in the same script (parameters written in).
+        probe = foreign is None and not force_move and parent.default_oid is not None and not atomic
+        if probe:
+            pending.append(inline(f"SELECT 1 FROM {_default_sql(db, parent, known)} {new.rows_where} LIMIT 1",
+                                  new.rows_args))
+        moved = 0
+        if not atomic:
+            found = table_db.script(pending) if pending else []
+            pending = []
+            stranded = foreign is None and (force_move or (probe and bool(found)))
+            moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
+        pending.append(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
+        if check_sql is not None:
+            pending.append(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+        if not together:
+            table_db.script(pending)
+            pending = []
+        oid = db.script([*pending, *granted, new_oid])[0]["oid"]
     if foreign is not None and warn_foreign:
         db.warning(f"the DEFAULT partition {foreign} of {parent.label} is a foreign table: rows of {new.text} in "
                    f"it, if any, stay there (pg_steward never moves rows out of a foreign table); queries "
                    f"pruned to {parent.schema}.{name} no longer see them")
-    copy_grants(db, parent, new_sql)
-    oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
     return oid, moved
 
 

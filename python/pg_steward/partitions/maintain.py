@@ -38,13 +38,13 @@ from pg_steward.partitions.config import (
     require_registered_identity,
 )
 from pg_steward.partitions.create import Known, create_range_partition, known_under_lock
-from pg_steward.partitions.locking import lock_parent, with_lock_retries
+from pg_steward.partitions.locking import bounded_lock_timeout, lock_parent, with_lock_retries
 from pg_steward.partitions.model import NOT_WORK, Config, Limits, Parent, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
 from pg_steward.partitions.retention import FOREIGN_NOTE, effective_mode, expired, retire
 from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
 from pg_steward.partitions.survey import idle_tables
-from pg_steward.partitions.values import Bound, bound_text, from_text
+from pg_steward.partitions.values import Bound, bound_text, from_text, order
 from pg_steward.runtime import own_transactions, pin_settings
 from pg_steward.sqltext import qualified, quote_literal
 
@@ -170,37 +170,44 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     def over_budget() -> bool:
         return budget_s is not None and time.monotonic() - began >= budget_s
 
-    wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
-    started = time.monotonic()
-    for index, (start, end) in enumerate(wanted):
-        if index and over_budget():
-            actions.append(Action(parent.oid, "budget", None, True,
-                                  f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
-                                  f"{budget_s:g} s, the next run goes on"))
-            return actions
-        if step is not None and index and (index >= step.max_new or time.monotonic() - started >= (step.seconds or 0)):
-            rest = len(wanted) - index
-            actions.append(Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next step goes on"))
-            return actions  # retention comes with the last step
-        try:
-            # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
-            # a failed creation is rolled back alone, with no subtransaction around it here.
-            made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
-                                          options=config.options, warn_foreign=False, known=known)
-        except Exception as error:
-            if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
-                raise
-            actions.append(Action(parent.oid, "error", None, False,
-                                  f"partition {bound_text(start)} to {bound_text(end)} not created: "
-                                  + error_text(error)))
-            continue
-        if made.created:
-            detail = f"{bound_text(start)} to {bound_text(end)}"
-            if made.moved_rows:
-                detail += f"; moved {made.moved_rows} rows from DEFAULT"
-            actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
-            if config.analyze:
-                db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
+    # One lock_timeout for the reads and every creation of the table (each attempt still in a subtransaction
+    # of its own): set once, not around each.
+    with bounded_lock_timeout(db, config.options.lock):
+        wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
+        started = time.monotonic()
+        for index, (start, end) in enumerate(wanted):
+            if index and over_budget():
+                actions.append(Action(parent.oid, "budget", None, True,
+                                      f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
+                                      f"{budget_s:g} s, the next run goes on"))
+                return actions
+            if step is not None and index and (index >= step.max_new
+                                               or time.monotonic() - started >= (step.seconds or 0)):
+                rest = len(wanted) - index
+                actions.append(Action(parent.oid, "more", None, True,
+                                      f"{rest} more partitions due; the next step goes on"))
+                return actions  # retention comes with the last step
+            try:
+                # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
+                # a failed creation is rolled back alone, with no subtransaction around it here.
+                # What plan() found in DEFAULT under the change lock says whether rows of the range are there.
+                made = create_range_partition(
+                    db, parent, start, end, span=config.span, tz=tz, options=config.options, warn_foreign=False,
+                    known=known, default_rows=_holds_any(stranded.values, start, end))
+            except Exception as error:
+                if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
+                    raise
+                actions.append(Action(parent.oid, "error", None, False,
+                                      f"partition {bound_text(start)} to {bound_text(end)} not created: "
+                                      + error_text(error)))
+                continue
+            if made.created:
+                detail = f"{bound_text(start)} to {bound_text(end)}"
+                if made.moved_rows:
+                    detail += f"; moved {made.moved_rows} rows from DEFAULT"
+                actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
+                if config.analyze:
+                    db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
     assert known is not None
     if cutoff is not None:
         for part in expired(list(known.partitions), cutoff):
@@ -243,6 +250,14 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                               f"of {span_text(config.span)} can hold (infinity, BC dates, years past 9999); "
                               "they stay in DEFAULT: move or correct them by hand"))
     return actions
+
+
+def _holds_any(values: list[Key], start: Bound, end: Bound) -> bool | None:
+    """Whether one of ``values`` (``stranded_values``: one per span slot with DEFAULT rows, up to a limit) is in
+    ``[start, end)``; None (not known) when the list may have been cut short."""
+    if len(values) >= MAX_NEW_PER_RUN:
+        return None
+    return any(order(start) <= order(v) < order(end) for v in values)
 
 
 GAPS_SHOWN = 5  # the wide gaps a note names; it counts them all
@@ -400,9 +415,10 @@ def manage(db: Database, parent: str | None, span: str | None, premake: int | No
     """``steward.manage(...)``: register the table (``config.register``), then make what is due (premake, gaps,
     DEFAULT rows), retiring nothing: what retention will retire at the next maintenance run comes back as
     ``would <mode>`` rows (partition, rows, bytes), so that the policy is seen before it acts."""
+    ceilings = limits(db)  # read once for the registration and the work
     oid = register(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
-                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
-    return [a.row() for a in _maintain_one(db, oid, retire_now=False)]
+                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters, ceilings)
+    return [a.row() for a in _maintain_one(db, oid, retire_now=False, ceilings=ceilings)]
 
 
 MAX_STEPS_PER_TABLE = 1000  # a table's backlog is worked off in at most this many transactions per run
