@@ -108,10 +108,10 @@ def test_record_refuses_a_table_not_in_export_mode(conn: psycopg.Connection) -> 
 
 def test_record_by_a_role_that_does_not_own_the_table(events: psycopg.Connection) -> None:
     first, rows = old_partitions(events)[0]
-    events.execute("CREATE ROLE stranger")
-    events.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO stranger")
+    events.execute("CREATE ROLE steward_export_stranger")  # roles are the cluster's: a name of its own, dropped
+    events.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO steward_export_stranger")
     with changes_nothing(events, "events", "steward.partition_exports"):
-        events.execute("SET ROLE stranger")
+        events.execute("SET ROLE steward_export_stranger")
         try:
             with pytest.raises(errors.InsufficientPrivilege, match="must be owner"):
                 events.execute("SELECT * FROM steward.record_partition_export(%s, %s, %s, 'f')", [first, rows, SHA])
@@ -121,6 +121,8 @@ def test_record_by_a_role_that_does_not_own_the_table(events: psycopg.Connection
                                "VALUES ('events', 'x', 'a', 'b', 0, %s, 'f', 'drop')", [SHA])
         finally:
             events.execute("RESET ROLE")
+    events.execute("DROP OWNED BY steward_export_stranger")
+    events.execute("DROP ROLE steward_export_stranger")
 
 
 def test_prepare_import_refuses_overlaps(events: psycopg.Connection) -> None:
