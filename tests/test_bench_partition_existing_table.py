@@ -32,5 +32,8 @@ def test_conversion_under_writers_loses_nothing(new_database: Callable[..., str]
     assert result["lock_waits"]["samples"] > 0 and result["lock_waits"]["errors"] == [], context
     accounting = result["accounting"]
     assert accounting["inserts_acknowledged"] > 0 and accounting["increments"] > 0, context
-    assert result["conversion"]["rows_copied"] >= 20000
+    # The copy's own inserts, not a count of the table: an original row a writer updated before the copy reached
+    # it is in the twin already (the trigger's upsert) and the copy's ON CONFLICT DO NOTHING leaves it, while the
+    # rows written before the trigger existed are copied too. The accounting above finds every row.
+    assert result["conversion"]["rows_copied"] > 0, context
     assert any("checksums equal" in n for n in result["conversion"]["notices"]), context
