@@ -50,6 +50,7 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 import machine  # noqa: E402
+from lock_sampler import LockSamples, sample_locks  # noqa: E402
 from pg_steward.localserver import LocalServer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "partition_existing_table.json"
@@ -163,36 +164,6 @@ def write(url: str, writer: Writer, settings: Settings, stop: threading.Event) -
             time.sleep(0.002)  # leave the other sessions some CPU on a small machine
 
 
-@dataclass
-class LockSamples:
-    samples: int = 0
-    waits_seen: int = 0
-    longest_s: float = 0.0
-    longest_blockers: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def sample_locks(url: str, found: LockSamples, stop: threading.Event) -> None:
-    with session(url, "bench-sampler") as conn:
-        while not stop.wait(0.1):
-            try:
-                rows = conn.execute(
-                    "SELECT extract(epoch FROM clock_timestamp() - l.waitstart)::float8, "
-                    "ARRAY(SELECT b.application_name || ' (waited for: ' || l.locktype || ' ' || l.mode || ')' "
-                    "      FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(l.pid))) "
-                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE NOT l.granted AND l.waitstart IS NOT NULL AND a.application_name LIKE 'bench-writer-%'"
-                ).fetchall()
-            except psycopg.Error as error:
-                found.errors.append(str(error).splitlines()[0])
-                continue
-            found.samples += 1
-            found.waits_seen += len(rows)
-            for waited, blockers in rows:
-                if waited > found.longest_s:
-                    found.longest_s, found.longest_blockers = waited, sorted(set(blockers))
-
-
 def convert(url: str, settings: Settings) -> dict[str, Any]:
     notices: list[str] = []
     timings: dict[str, Any] = {}
@@ -243,7 +214,8 @@ def run(url: str, settings: Settings) -> dict[str, Any]:
     stop, stop_sampler = threading.Event(), threading.Event()
     locks = LockSamples()
     threads = [threading.Thread(target=write, args=(url, w, settings, stop), daemon=True) for w in writers]
-    sampler = threading.Thread(target=sample_locks, args=(url, locks, stop_sampler), daemon=True)
+    sampler = threading.Thread(target=sample_locks, args=(url, locks, stop_sampler, "bench-writer-", "bench-sampler"),
+                               daemon=True)
     sampler.start()
     for t in threads:
         t.start()
