@@ -49,7 +49,7 @@ BUILD_SQL   = python3 extension/build.py
 RELEASED   = $(notdir $(wildcard extension/released/$(EXTENSION)--*.sql))
 UPGRADES   = $(patsubst $(EXTENSION)--%.sql,$(EXTENSION)--%--$(EXTVERSION).sql,$(RELEASED))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES) $(RELEASED)
-REGRESS    = install partitions lifecycle fingerprint reports forecasts slow_queries schedule layouts index_advice convert
+REGRESS    = install partitions lifecycle fingerprint reports forecasts slow_queries schedule layouts index_advice convert parent_stats exports
 EXTRA_CLEAN = $(EXTENSION)-*.zip .pkglibdir
 
 include $(PGXS)

@@ -21,7 +21,8 @@ Measurements (see bench/README.md):
 A fresh session's fixed cost: ``psql -c 'SELECT steward.version()'`` against ``psql -c 'SELECT 1'``.
 
 Then a profile of pg_steward's side (pg_stat_statements with ``track = all``,
-in a separate pass that is not timed) to show where its time goes.
+in a separate pass that is not timed) to show where its time goes; (b) is profiled for
+``maintain_partitions()`` and for the procedure (its statements, and a cProfile of its Python).
 
     .venv/bin/python bench/partition_maintenance.py --quick
     .venv/bin/python bench/partition_maintenance.py --tables 1000 --rows 1000000 --repeat 3
@@ -195,8 +196,18 @@ def setup_steward(server: LocalServer, tables: int) -> float:
         conn.execute(
             f"DO $$ BEGIN FOR i IN 0..{tables - 1} LOOP "
             "EXECUTE format('INSERT INTO public.t_%s VALUES (1, now(), 1)', i); END LOOP; END $$")
+        drain_parent_analyses(conn, tables)
         vacuum(conn)
     return elapsed
+
+
+def drain_parent_analyses(conn: psycopg.Connection, tables: int) -> None:
+    """The parents' analyses that registering left pending (``manage()`` created partitions), done now: "nothing
+    due" is then nothing due for pg_steward too. A run analyzes at most ``max_parent_analyzes`` parents (20 by
+    default), so every nothing-due run after the setup would otherwise analyze 20 of them."""
+    conn.execute("INSERT INTO steward.maintenance_limits (max_parent_analyzes) VALUES (%s)", (tables,))
+    conn.execute("SELECT count(*) FROM steward.analyze_parents()")
+    conn.execute("DELETE FROM steward.maintenance_limits")
 
 
 def ensure_partman5() -> None:
@@ -205,6 +216,20 @@ def ensure_partman5() -> None:
     sharedir = subprocess.run([pg_config, "--sharedir"], capture_output=True, text=True, check=True).stdout.strip()
     if not (Path(sharedir) / "extension" / f"pg_partman--{PARTMAN5}.sql").exists():
         subprocess.run([str(ROOT / "scripts" / "install-partman-5"), pg_config], check=True)
+
+
+def partman_create_parent(conn: psycopg.Connection) -> str:
+    """The ``create_parent`` call of the database's pg_partman (two parameters: the table, the first month):
+    monthly, premake 3. The major picks the API: 4.x ``p_type 'native'`` with ``p_interval 'monthly'``, 5.x
+    ``p_type 'range'`` with an interval."""
+    version = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
+    if int(version.split(".")[0]) >= 5:
+        return ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
+                "p_type := 'range', p_interval := '1 month', p_premake := 3, p_start_partition := %s, "
+                "p_jobmon := false)")
+    return ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
+            "p_type := 'native', p_interval := 'monthly', p_premake := 3, p_start_partition := %s, "
+            "p_jobmon := false)")
 
 
 def setup_partman(server: LocalServer, tables: int, product: str) -> float:
@@ -227,15 +252,7 @@ def setup_partman(server: LocalServer, tables: int, product: str) -> float:
         else:
             conn.execute("CREATE EXTENSION pg_partman SCHEMA partman")
         conn.execute("CREATE EXTENSION pg_stat_statements")
-        version = one(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'")
-        if int(version.split(".")[0]) >= 5:
-            create_parent = ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
-                             "p_type := 'range', p_interval := '1 month', p_premake := 3, p_start_partition := %s, "
-                             "p_jobmon := false)")
-        else:
-            create_parent = ("SELECT partman.create_parent(p_parent_table := %s, p_control := 'created_at', "
-                             "p_type := 'native', p_interval := 'monthly', p_premake := 3, p_start_partition := %s, "
-                             "p_jobmon := false)")
+        create_parent = partman_create_parent(conn)
         start = time.perf_counter()
         in_batches(conn, [table_ddl(i) for i in range(tables)])
         for i in range(tables):
@@ -520,7 +537,7 @@ PY_PROFILE = """
 import cProfile, json
 from pg_steward.runtime import database
 from pg_steward.partitions.create import create_partition
-from pg_steward.partitions.maintain import maintain_partitions
+from pg_steward.partitions.maintain import maintain_partitions, run_maintenance
 profiler = cProfile.Profile()
 profiler.enable()
 %s
@@ -554,6 +571,28 @@ def python_profile(conn: psycopg.Connection, call: str) -> dict[str, Any]:
     return {"wall_seconds_with_profiler": wall, **found[-1]}
 
 
+def procedure_due_profile(conn: psycopg.Connection, tables: int) -> dict[str, Any]:
+    """``CALL steward.run_maintenance()`` with one partition due per table: its statements, then a cProfile of
+    the same work (a DO block, which may commit), the state restored after each."""
+    out: dict[str, Any] = {}
+    for name in ("(b) steward procedure", "(b) steward procedure python"):
+        before = children(conn)
+        raise_premake(conn, "steward", 1)
+        if name.endswith("python"):
+            out[name] = python_profile(conn, "run_maintenance(database(), plpy.commit)")
+        else:
+            with statement_profile(conn) as prof:
+                conn.execute(STEWARD_CALL)
+            prof["statements_per_table"] = round(prof["nested_calls"] / tables, 2)
+            out[name] = prof
+        after = children(conn)
+        in_batches(conn, [f"DROP TABLE public.{c}" for p in after for c in after[p] - before.get(p, set())])
+        raise_premake(conn, "steward", -1)
+        conn.execute("TRUNCATE steward.partition_maintenance_log")
+        vacuum(conn)
+    return out
+
+
 def profile(server: LocalServer, tables: int, rows: int) -> dict[str, Any]:
     """One run of each pg_steward measurement (and pg_partman's), every nested statement counted."""
     out: dict[str, Any] = {}
@@ -577,6 +616,8 @@ def profile(server: LocalServer, tables: int, rows: int) -> dict[str, Any]:
             in_batches(conn, [f"DROP TABLE public.{c}" for p in after for c in after[p] - before.get(p, set())])
             raise_premake(conn, product, -1)
             vacuum(conn)
+            if product == "steward":  # the procedure, one partition due per table: its statements, its Python
+                out.update(procedure_due_profile(conn, tables))
     with connect(server, "steward") as conn:
         conn.execute("SELECT * FROM steward.version()")
         build_big(conn, rows)
@@ -632,7 +673,7 @@ def report(result: dict[str, Any]) -> None:
                 t.add_row(str(f["calls"]), f"{f['tottime_ms']:.1f}", f"{f['cumtime_ms']:.1f}", f["function"])
             console.print(t)
             continue
-        if "partman" in name:  # PL/pgSQL calls PL/pgSQL: nested statement times overlap, no sum is shown
+        if "partman" in name or "procedure" in name:  # nested statements inside nested ones: no sum is shown
             title = f"profile {name}: wall {prof['wall_seconds']:.3f} s, {prof['nested_calls']} nested statements"
         else:
             title = (f"profile {name}: wall {prof['wall_seconds']:.3f} s, statements "

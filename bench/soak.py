@@ -68,9 +68,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
 
+from lock_sampler import LockSamples, sample_locks  # noqa: E402
 from pg_steward.localserver import LocalServer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "soak.json"
@@ -229,40 +231,6 @@ def write(url: str, writer: Writer, tables: list[str], today: dt.date, stop: thr
                 writer.statements += 1
                 writer.longest_statement_s = max(writer.longest_statement_s, time.monotonic() - sent)
             time.sleep(0.002)  # leave the other sessions some CPU on a small machine
-
-
-# --- the lock sampler ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LockSamples:
-    samples: int = 0
-    waits_seen: int = 0
-    longest_s: float = 0.0
-    longest_blockers: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def sample_locks(url: str, found: LockSamples, stop: threading.Event) -> None:
-    """How long each writer has been waiting for a lock it has not been granted (pg_locks.waitstart, PG 14+)."""
-    with session(url, "soak-sampler") as conn:
-        while not stop.wait(0.1):
-            try:
-                rows = conn.execute(
-                    "SELECT extract(epoch FROM clock_timestamp() - l.waitstart)::float8, "
-                    "ARRAY(SELECT b.application_name FROM pg_stat_activity b "
-                    "      WHERE b.pid = ANY(pg_blocking_pids(l.pid))) "
-                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE NOT l.granted AND l.waitstart IS NOT NULL AND a.application_name LIKE 'soak-writer-%'"
-                ).fetchall()
-            except psycopg.Error as error:
-                found.errors.append(str(error).splitlines()[0])
-                continue
-            found.samples += 1
-            found.waits_seen += len(rows)
-            for waited, blockers in rows:
-                if waited > found.longest_s:
-                    found.longest_s, found.longest_blockers = waited, sorted(set(blockers))
 
 
 # --- the driver: old partitions for retention, then maintenance ---------------------------------------------------
@@ -470,7 +438,8 @@ def run_soak(url: str, settings: Settings) -> dict[str, Any]:
     stop = threading.Event()
     threads = [threading.Thread(target=write, args=(url, w, tables, today, stop, settings),
                                 name=f"writer-{w.number}", daemon=True) for w in writers]
-    threads += [threading.Thread(target=sample_locks, args=(url, locks, stop), name="sampler", daemon=True),
+    threads += [threading.Thread(target=sample_locks, args=(url, locks, stop, "soak-writer-", "soak-sampler"),
+                                 name="sampler", daemon=True),
                 threading.Thread(target=drive, args=(url, driver, settings, tables, today, stop),
                                  name="driver", daemon=True),
                 threading.Thread(target=capture, args=(url, captures, settings.capture_interval, stop),

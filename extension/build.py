@@ -44,7 +44,8 @@ from pathlib import Path
 
 EXTENSION_DIR = Path(__file__).resolve().parent
 GUARD = "guard.sql"
-IDEMPOTENT = ["schema.sql", "runtime.sql", "partitions.sql", "queries.sql", "reports.sql", "schedule.sql"]
+IDEMPOTENT = ["schema.sql", "runtime.sql", "partitions.sql", "exports.sql", "queries.sql", "reports.sql",
+              "schedule.sql"]
 
 PYTHON_MARKER = re.compile(r"^@python\s+(?P<module>[A-Za-z_][\w.]*)\.(?P<function>[A-Za-z_]\w*)\((?P<args>.*)\)\s*$")
 TEXT_FORMATS_MARKER = "@text_formats"

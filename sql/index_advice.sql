@@ -25,6 +25,16 @@ ORDER BY table_name, columns;
 SELECT create_statement
 FROM steward.suggest_indexes(statements => ARRAY['SELECT amount FROM regional_sales WHERE sale_date = ''2024-02-03''']);
 
+-- An existing duplicate the workload does not need: drop it instead of adding an index (no hypopg needed).
+CREATE INDEX sales_customer_idx ON sales_analytics (customer_id);
+CREATE INDEX sales_customer_copy_idx ON sales_analytics (customer_id);
+SELECT columns, create_statement IS NULL AS drop_instead, makes_redundant, drop_statements,
+       write_cost <= 0 AS saves_writes, pg_catalog.split_part(reason, ';', 1) AS reason
+FROM steward.suggest_indexes(statements => ARRAY['SELECT * FROM sales_analytics WHERE customer_id = 42'])
+ORDER BY makes_redundant;
+DROP INDEX sales_customer_copy_idx;
+DROP INDEX sales_customer_idx;
+
 -- Statements are only EXPLAINed: anything else is refused.
 SELECT * FROM steward.suggest_indexes(statements => ARRAY['SELECT 1; DROP TABLE sales_analytics']);
 SELECT * FROM steward.suggest_indexes(statements => ARRAY['DROP TABLE sales_analytics']);

@@ -36,10 +36,13 @@ def attached(conn: psycopg.Connection, parent: str) -> set[str]:
 
 
 def test_help_on_every_command() -> None:
-    for command in ("demo", "maintain", "report", "check"):
+    for command in ("demo", "maintain", "report", "check", "partition-existing"):
         result = run(command, "--help")
         assert result.returncode == 0 and "usage: pg-steward " + command in result.stdout, result.stderr
     assert "--concurrently" in run("maintain", "--help").stdout
+    convert = run("partition-existing", "--help").stdout
+    for option in ("--key", "--span", "--dry-run", "--resume", "--swap", "--undo", "--finish"):
+        assert option in convert
     report = run("report", "--help").stdout
     for name in ("partitions", "slow-queries", "bloat", "indexes", "health", "--html", "--format"):
         assert name in report

@@ -61,7 +61,9 @@ def test_dump_and_restore_keep_configuration_logs_and_maintenance(
         last_id = conn.execute("SELECT max(id) FROM steward.partition_maintenance_log").fetchone()[0]
         conn.execute("UPDATE steward.partition_config SET premake = 4 WHERE parent = 'sales'::regclass")
         done = conn.execute("SELECT action, ok FROM steward.maintain_partitions()").fetchall()
-        assert done == [("create", True), ("create", True)]
+        # and the parents whose partitions changed are analyzed (test_partitions_parent_stats.py)
+        assert [row for row in done if row[0] != "analyze parent"] == [("create", True), ("create", True)]
         assert conn.execute("SELECT min(id) > %s FROM steward.partition_maintenance_log WHERE id > %s",
                             [last_id, last_id]).fetchone() == (True,)
-        assert conn.execute("SELECT * FROM steward.maintain_partitions()").fetchall() == []
+        assert conn.execute("SELECT * FROM steward.maintain_partitions() "
+                            "WHERE action <> 'analyze parent'").fetchall() == []

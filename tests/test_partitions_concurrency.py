@@ -248,6 +248,7 @@ def test_writer_routed_to_default_while_its_partition_is_attached(new_database: 
         admin.execute("CREATE TABLE r (d date NOT NULL, v int) PARTITION BY RANGE (d);"
                       "CREATE TABLE r_default PARTITION OF r DEFAULT")
         admin.execute("SELECT * FROM steward.manage('r', '1 month', premake => 0)")
+        admin.execute("UPDATE steward.partition_config SET analyze_parent = false")  # tested apart
         month = first_of_month(6, admin.execute("SELECT current_date").fetchone()[0])
         admin.execute("INSERT INTO r VALUES (%s, 1)", [month])  # stranded in DEFAULT: maintenance will rescue it
 
@@ -279,7 +280,8 @@ def _lock_setup(admin: psycopg.Connection) -> dt.date:
                       f"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT")
         admin.execute("SELECT * FROM steward.manage(%s, '1 month', premake => 1, lock_timeout => '200 ms', "
                       "lock_retries => 2)", [name])
-    admin.execute("UPDATE steward.partition_config SET premake = 3")
+    # The parents' analysis is another pass with its own lock tests (test_partitions_parent_stats.py): off.
+    admin.execute("UPDATE steward.partition_config SET premake = 3, analyze_parent = false")
     return admin.execute("SELECT current_date").fetchone()[0]
 
 
@@ -415,6 +417,7 @@ def test_terminated_maintenance_leaves_nothing_half_made(new_database: Callable[
             admin.execute(f"CREATE TABLE {name} (id bigint NOT NULL, d date NOT NULL, v int NOT NULL) "
                           f"PARTITION BY RANGE (d); CREATE TABLE {name}_default PARTITION OF {name} DEFAULT")
             admin.execute("SELECT * FROM steward.manage(%s, '1 day', premake => 2)", [name])
+            admin.execute("UPDATE steward.partition_config SET analyze_parent = false")  # tested apart
         before = set(faults.relations(admin))
         next_id = 0
 

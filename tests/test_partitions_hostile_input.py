@@ -82,3 +82,21 @@ def test_any_table_name_gets_a_valid_unique_partition_name(tx: psycopg.Connectio
 def test_create_monthly_partition_at_the_ends_of_time(tx: psycopg.Connection, month: str) -> None:
     for table in ("d", "z"):
         call(tx, "SELECT steward.create_monthly_partition(%s, %s::date)", [table, month])
+
+
+@EXAMPLES
+@given(range_from=TEXT, range_to=TEXT)
+def test_prepare_partition_import_arguments(tx: psycopg.Connection, range_from: str, range_to: str) -> None:
+    for table in ("d", "z"):
+        call(tx, "SELECT steward.prepare_partition_import(%s, %s, %s)", [table, range_from, range_to])
+
+
+@EXAMPLES
+@given(partition=TEXT, rows=st.integers(min_value=-3, max_value=3), sha=TEXT, location=TEXT,
+       then=st.one_of(st.none(), TEXT))
+def test_record_partition_export_arguments(tx: psycopg.Connection, partition: str, rows: int, sha: str,
+                                           location: str, then: str | None) -> None:
+    call(tx, "SELECT * FROM steward.record_partition_export(%s::text::regclass, %s, %s, %s, %s)",
+         [partition, rows, sha, location, then])
+    call(tx, "SELECT * FROM steward.record_partition_export('d_default', %s, %s, %s, %s)",
+         [rows, sha, location, then])

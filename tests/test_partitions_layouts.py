@@ -301,16 +301,20 @@ def test_a_role_that_may_not_change_the_table_changes_nothing(conn: psycopg.Conn
     list_table(conn)
     hash_table(conn)
     conn.execute("INSERT INTO rs (region) VALUES ('ZA')")
-    conn.execute("CREATE ROLE stranger")
-    conn.execute("GRANT SELECT ON rs, ua TO stranger")
-    conn.execute("GRANT CREATE ON SCHEMA public TO stranger")
-    for call in ("SELECT steward.add_list_partition('rs', ARRAY['ZA'])",
-                 "SELECT * FROM steward.create_hash_partitions('ua', 2)"):
-        with conn.transaction():
-            conn.execute("SET LOCAL ROLE stranger")
-            with pytest.raises(errors.InsufficientPrivilege):
-                conn.execute(call)
-            raise psycopg.Rollback
+    conn.execute("CREATE ROLE steward_layouts_stranger")  # roles are the cluster's: a name of its own, dropped
+    try:
+        conn.execute("GRANT SELECT ON rs, ua TO steward_layouts_stranger")
+        conn.execute("GRANT CREATE ON SCHEMA public TO steward_layouts_stranger")
+        for call in ("SELECT steward.add_list_partition('rs', ARRAY['ZA'])",
+                     "SELECT * FROM steward.create_hash_partitions('ua', 2)"):
+            with conn.transaction():
+                conn.execute("SET LOCAL ROLE steward_layouts_stranger")
+                with pytest.raises(errors.InsufficientPrivilege):
+                    conn.execute(call)
+                raise psycopg.Rollback
+    finally:
+        conn.execute("DROP OWNED BY steward_layouts_stranger")
+        conn.execute("DROP ROLE steward_layouts_stranger")
     assert conn.execute("SELECT count(*) FROM rs_other").fetchone() == (1,)
     assert conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'ua'::regclass").fetchone() == (0,)
 

@@ -14,6 +14,8 @@ def test_premake_by_the_clock_without_any_data(conn: psycopg.Connection) -> None
     conn.execute("CREATE TABLE m (d date NOT NULL, v int) PARTITION BY RANGE (d)")
     rows = act(conn, "SELECT action, partition, ok FROM steward.manage('m', '1 month', premake => 2)")
     assert rows == [("create", f"public.m_p{month(conn, k)}", True) for k in range(3)]
+    # the next run analyzes the parent whose partitions manage made (test_partitions_parent_stats.py), no more
+    assert act(conn, "SELECT action FROM steward.maintain_partitions()") == [("analyze parent",)]
     assert act(conn, "SELECT * FROM steward.maintain_partitions()") == []  # idempotent
     assert act(conn, "SELECT count(*) FROM steward.partition_config WHERE parent = 'm'::regclass") == [(1,)]
 
@@ -29,12 +31,12 @@ def test_gaps_are_filled_and_stranded_rows_rescued(conn: psycopg.Connection) -> 
     before = digest(conn, "m")
     rows = act(conn, "SELECT action, partition, detail FROM steward.maintain_partitions('m')")
     assert [(a, p) for a, p, _ in rows] == [("create", f"public.m_p{month(conn, 1)}"),
-                                            ("create", f"public.m_p{month(conn, 7)}")]
+                                            ("create", f"public.m_p{month(conn, 7)}"), ("analyze parent", None)]
     assert "moved 50 rows from DEFAULT" in rows[0][2] and "moved 1 rows from DEFAULT" in rows[1][2]
     assert digest(conn, "m") == before
     assert act(conn, "SELECT count(*) FROM m_default") == [(0,)]
     log = act(conn, "SELECT action, rows_moved, ok FROM steward.partition_maintenance_log "
-                    "WHERE parent = 'public.m' ORDER BY id DESC LIMIT 2")
+                    "WHERE parent = 'public.m' AND action = 'create' ORDER BY id DESC LIMIT 2")
     assert sorted(log) == [("create", 1, True), ("create", 50, True)]
 
 
@@ -46,7 +48,7 @@ def test_retention_applies_with_its_mode(conn: psycopg.Connection) -> None:
                      "retention_mode => 'archive', archive_schema => 'attic')")
     assert ("would archive", "public.m_ancient") in rows  # manage() previews; the next run retires
     rows = act(conn, "SELECT action, partition FROM steward.maintain_partitions('m')")
-    assert rows == [("archive", "attic.m_ancient")]
+    assert rows == [("archive", "attic.m_ancient"), ("analyze parent", None)]
     # Gaps are filled from the month of the cutoff on, not from 2001: older ones would be retired at once.
     assert tree_names(conn, "m") == ["m", *[f"m_p{month(conn, k)}" for k in range(-12, 1)]]
 
@@ -73,7 +75,8 @@ def test_one_failing_table_does_not_stop_the_others(conn: psycopg.Connection) ->
     conn.execute("SELECT * FROM steward.manage('b', premake => 0)")
     conn.execute("DROP TABLE b_p" + month(conn, 0))
     rows = act(conn, "SELECT parent::text, action, ok, detail FROM steward.maintain_partitions()")
-    assert [(p, a, ok) for p, a, ok, _ in rows] == [("a", "error", False), ("b", "create", True)]
+    assert [(p, a, ok) for p, a, ok, _ in rows] == [("a", "error", False), ("b", "create", True),
+                                                    ("b", "analyze parent", True)]
     assert "rows of a_default may not leave" in rows[0][3]
     assert act(conn, "SELECT count(*) FROM a_default") == [(1,)]  # nothing lost, nothing half-made
     assert tree_names(conn, "a") == ["a", "a_default"]

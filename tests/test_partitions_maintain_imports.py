@@ -10,7 +10,7 @@ import json
 import psycopg
 
 NOT_FOR_MAINTENANCE = ("pglast", "pg_steward.pglast_loader", "pg_steward.queries", "pg_steward.reports",
-                       "pg_steward.cli", "pg_steward.workloads", "importlib.metadata", "secrets")
+                       "pg_steward.cli", "pg_steward.workloads", "importlib.metadata", "secrets", "hashlib")
 
 
 def loaded_modules(conn: psycopg.Connection) -> list[str]:

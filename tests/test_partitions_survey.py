@@ -4,6 +4,7 @@ and anything it cannot judge (integer keys, a locked DEFAULT) goes to the full p
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -19,12 +20,17 @@ def managed(conn: psycopg.Connection, name: str, key: str = "date", default: boo
         conn.execute(f"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT")
     args = "".join(f", {k} => {v}" for k, v in options.items())
     conn.execute(f"SELECT * FROM steward.manage('{name}'{args})")
+    # The survey decides which tables get partition work; the parents' analysis after it is another pass
+    # (test_partitions_parent_stats.py), off here so that a run's rows are the survey's doing alone.
+    conn.execute(f"UPDATE steward.partition_config SET analyze_parent = false WHERE parent = '{name}'::regclass")
 
 
 CASES = {
     "covered": ("", False),
     "premake_raised": ("UPDATE steward.partition_config SET premake = 5 WHERE parent = 't'::regclass", True),
     "default_row": ("INSERT INTO t VALUES (current_date + 4000, 1)", True),
+    # A DEFAULT with a block but no live row: not empty by its size, and its EXISTS finds nothing.
+    "default_row_deleted": ("INSERT INTO t VALUES (current_date + 4000, 1); DELETE FROM t_default", False),
     "rows_in_partitions_only": ("INSERT INTO t SELECT current_date + g, 1 FROM generate_series(0, 40) g", False),
     "gap": ("DROP TABLE t_p{gap}", True),
     "expired": ("CREATE TABLE t_old PARTITION OF t FOR VALUES FROM ('2001-01-01') TO ('2001-02-01');"
@@ -45,6 +51,17 @@ def test_survey_agrees_with_the_full_path(conn: psycopg.Connection, case: str) -
     done = conn.execute("SELECT action, ok FROM steward.maintain_partitions()").fetchall()
     assert bool(done) == expected_due and all(ok for _, ok in done), done
     assert due(conn) == []  # and the full path left nothing for the next run
+
+
+def test_a_partitioned_default_with_rows_is_due(conn: psycopg.Connection) -> None:
+    # A partitioned DEFAULT has no storage of its own (its size is 0): its rows are below it, read by EXISTS.
+    conn.execute("CREATE TABLE p (k date NOT NULL, v int) PARTITION BY RANGE (k);"
+                 "CREATE TABLE p_default PARTITION OF p DEFAULT PARTITION BY LIST (v);"
+                 "CREATE TABLE p_default_any PARTITION OF p_default DEFAULT")
+    conn.execute("SELECT * FROM steward.manage('p', premake => 2)")
+    assert due(conn) == []
+    conn.execute("INSERT INTO p VALUES (current_date + 4000, 1)")
+    assert due(conn) == ["p"]
 
 
 def test_integer_keys_always_take_the_full_path(conn: psycopg.Connection) -> None:
@@ -78,3 +95,25 @@ def test_a_locked_default_is_left_to_the_full_path_within_the_timeout(conn: psyc
         holder.execute("ROLLBACK")
     assert rows == [("a", "error", False)]
     assert due(conn) == []
+
+
+
+def test_the_survey_waits_on_no_lock_of_another_table(conn: psycopg.Connection) -> None:
+    # The empty DEFAULTs are known by their size: only theirs is read. A size evaluated in the filter of a scan
+    # over pg_class (ordered before the comparison with the oids, which costs more) opened every table of the
+    # database: a lock held on any of them kept the survey waiting for its lock_timeout.
+    for n in range(12):
+        managed(conn, f"s{n:02d}", key="timestamptz", lock_timeout="'10 s'")
+    conn.execute("CREATE TABLE bystander (v int)")
+    url = conn.info.dsn
+    waits = ("SELECT count(*) FROM pg_locks WHERE relation = 'bystander'::regclass AND NOT granted")
+    with psycopg.connect(url, autocommit=True) as holder, psycopg.connect(url, autocommit=True) as surveyor:
+        holder.execute("BEGIN; LOCK TABLE bystander IN ACCESS EXCLUSIVE MODE")
+        with ThreadPoolExecutor(1) as pool:
+            survey = pool.submit(due, surveyor)
+            waited = 0
+            while not survey.done() and not waited:
+                waited = conn.execute(waits).fetchone()[0]
+            holder.execute("ROLLBACK")
+            assert survey.result() == []
+    assert waited == 0

@@ -172,6 +172,29 @@ def test_sort_spilling_gets_a_work_mem_that_fits(shop: psycopg.Connection) -> No
     assert not [a for a in advice(shop, query) if a["problem"] == "sort spills to disk"]
 
 
+def test_advice_on_a_plan_without_tables_quotes_the_sessions_work_mem(shop: psycopg.Connection) -> None:
+    """The settings the advice quotes are read in the statement that reads the scanned tables' facts: a plan
+    that scans no table still gets them."""
+    shop.execute("SET work_mem = '64kB'")
+    query = "SELECT g FROM generate_series(1, 50000) g ORDER BY g DESC"
+    assert not [r for r in nodes(shop, query) if r["relation"]]
+    [found] = [a for a in advice(shop, query) if a["problem"] == "sort spills to disk"]
+    assert "work_mem is 64kB" in found["detail"]
+
+
+def test_analysis_in_a_read_only_transaction_records_no_scans(shop: psycopg.Connection) -> None:
+    """transaction_read_only is read with the facts: the analysis leaves its own scans unrecorded there."""
+    recorded = "SELECT count(*) FROM steward.analysis_seq_scans"
+    query = "SELECT * FROM orders WHERE status = 'open' AND total > 5"
+    with shop.transaction():
+        shop.execute("SET TRANSACTION READ ONLY")
+        found = [a["problem"] for a in advice(shop, query)]
+        assert "sequential scan discards most rows" in found
+        assert shop.execute(recorded).fetchone()[0] == 0
+    advice(shop, query)
+    assert shop.execute(recorded).fetchone()[0] == 1
+
+
 def test_hash_spilling_gets_a_work_mem_that_fits(shop: psycopg.Connection) -> None:
     shop.execute("SET work_mem = '64kB'; SET enable_mergejoin = off; SET enable_nestloop = off")
     shop.execute("SET max_parallel_workers_per_gather = 0")

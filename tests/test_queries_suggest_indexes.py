@@ -8,7 +8,7 @@ import pytest
 from psycopg import errors
 
 COLUMNS = ("table_name, columns, create_statement, estimated_bytes, fingerprints, calls, cost_before, cost_after, "
-           "est_ms_saved_per_day, write_cost, verified, reason")
+           "est_ms_saved_per_day, write_cost, verified, reason, makes_redundant, drop_statements")
 
 
 def suggest(conn: psycopg.Connection, statements: list[str] | None = None) -> list[dict]:
@@ -114,6 +114,41 @@ def test_the_captured_workload_is_read_from_the_log(hypopg: psycopg.Connection) 
     assert found == [(["customer_id"], 1, True)]
 
 
+def test_captured_statements_that_no_longer_plan_are_left_out_and_said(hypopg: psycopg.Connection) -> None:
+    """A logged statement on a table dropped since, or on one the caller may not read, is not costed: the
+    suggestions of the rest come back, and a WARNING says how many were left out and why."""
+    warned: list[str] = []
+    hypopg.add_notice_handler(lambda d: warned.append(d.message_primary or "")
+                              if d.severity_nonlocalized == "WARNING" else None)
+    hypopg.execute("SELECT pg_stat_force_next_flush()")  # the load's counts reach the shared statistics first
+    hypopg.execute("SELECT pg_stat_reset_single_table_counters('orders'::regclass)")  # the load is not the workload
+    hypopg.execute("CREATE TABLE gone (id int)")
+    hypopg.execute("CREATE TABLE secret (id int, v int)")
+    hypopg.execute("CREATE ROLE steward_suggest_reader")
+    try:
+        hypopg.execute("GRANT SELECT ON orders, steward.query_performance_log TO steward_suggest_reader")
+        for statement in ("SELECT * FROM orders WHERE customer_id = 42", "SELECT * FROM gone WHERE id = 1",
+                          "SELECT * FROM secret WHERE v = 3"):
+            hypopg.execute("SELECT steward.log_slow_query(%s, 120)", [statement])
+        hypopg.execute("DROP TABLE gone")
+        hypopg.execute("SET ROLE steward_suggest_reader")
+        found = hypopg.execute("SELECT columns FROM steward.suggest_indexes()").fetchall()
+        hypopg.execute("RESET ROLE")
+        assert found == [(["customer_id"],)], warned
+        assert warned == ['2 of 3 captured statement shapes left out of the suggestions: 1 on tables this role '
+                          'may not read (permission denied for table secret); 1 that no longer plan '
+                          '(relation "gone" does not exist)'], warned
+        warned.clear()
+        hypopg.execute("SELECT * FROM steward.suggest_indexes()").fetchall()  # the owner may read secret
+        assert [w for w in warned if "left out" in w] == [
+            '1 of 3 captured statement shapes left out of the suggestions: 1 that no longer plan '
+            '(relation "gone" does not exist)']
+    finally:
+        hypopg.execute("RESET ROLE")
+        hypopg.execute("DROP OWNED BY steward_suggest_reader")
+        hypopg.execute("DROP ROLE steward_suggest_reader")
+
+
 def test_a_rare_read_of_a_write_heavy_table_gets_nothing(hypopg: psycopg.Connection) -> None:
     # 60,000 rows written within the hour outweigh one 120 ms read a week
     hypopg.execute("SELECT pg_stat_force_next_flush()")  # the load's counts reach the shared statistics
@@ -197,3 +232,52 @@ def test_time_saved_per_day_counts_the_days_the_log_covers_not_the_window_asked(
                            "FROM steward.suggest_indexes('7 days')").fetchall()
     assert len(found) == 1 and found[0][0] == ["customer_id"], found
     assert found[0][1] > 24 * 100 and found[0][2] == 2000 * 24 * 0.01  # both per day of an hour's observations
+
+
+def test_a_suggested_index_serving_every_use_of_an_existing_one_names_its_drop(hypopg: psycopg.Connection) -> None:
+    hypopg.execute("CREATE TABLE items (id int, shop int NOT NULL, at int NOT NULL, v int)")
+    hypopg.execute("INSERT INTO items SELECT g, g % 10, g, g % 7 FROM generate_series(1, 100000) g")
+    hypopg.execute("CREATE INDEX items_shop ON items (shop)")
+    hypopg.execute("CREATE UNIQUE INDEX items_id ON items (id)")  # unique: never made redundant
+    hypopg.execute("ANALYZE items")
+    shapes = ["SELECT * FROM items WHERE shop = 3 AND at > 99000"]
+    [row] = suggest(hypopg, shapes)
+    assert row["columns"] == ["shop", "at"] and row["verified"], row
+    assert row["makes_redundant"] == ['"public"."items_shop"']
+    assert row["drop_statements"] == ['DROP INDEX CONCURRENTLY "public"."items_shop";']
+    assert "once it is built and valid" in row["reason"] and "ms per day of writes" in row["reason"]
+    # the orders table (no redundant index) gets empty arrays
+    [plain] = suggest(hypopg, SHAPES[:1])
+    assert plain["makes_redundant"] == [] and plain["drop_statements"] == []
+    # followed in order (build, then drop), the advice leaves nothing to suggest
+    hypopg.execute(row["create_statement"])
+    for statement in row["drop_statements"]:
+        hypopg.execute(statement)
+    assert suggest(hypopg, shapes) == []
+    assert hypopg.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'items'").fetchone()[0] == 2
+
+
+def test_a_duplicate_or_an_unneeded_prefix_is_dropped_instead(shop: psycopg.Connection) -> None:
+    # no hypopg needed: the existing indexes and the workload's plans tell it
+    shop.execute("CREATE INDEX orders_cust_at ON orders (customer_id, created_at)")
+    shop.execute("CREATE INDEX orders_cust_at_copy ON orders (customer_id, created_at)")
+    shop.execute("CREATE INDEX orders_cust ON orders (customer_id)")
+    shop.execute("ANALYZE orders")
+    ordered = "SELECT * FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 10"
+    found = suggest(shop, [ordered])
+    assert {r["makes_redundant"][0]: r["create_statement"] for r in found} == {
+        '"public"."orders_cust_at_copy"': None, '"public"."orders_cust"': None}, found
+    for r in found:
+        assert r["reason"].startswith("drop this existing index instead of adding one: ") and r["verified"]
+        assert r["write_cost"] <= 0 and r["cost_after"] == r["cost_before"] and r["calls"] == 1
+        assert r["drop_statements"] == [f"DROP INDEX CONCURRENTLY {r['makes_redundant'][0]};"]
+    # a prefix the workload is planned with stays
+    plain = "SELECT * FROM orders WHERE customer_id = 42"
+    assert " orders_cust " in "\n".join(r[0] for r in shop.execute(f"EXPLAIN {plain}"))
+    kept = suggest(shop, [ordered, plain])
+    assert [r["makes_redundant"] for r in kept] == [['"public"."orders_cust_at_copy"']], kept
+    for r in found:
+        shop.execute(r["drop_statements"][0])
+    assert suggest(shop, [ordered, plain]) == []
+    assert [r[0] for r in shop.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'orders' ORDER BY 1")
+            ] == ["orders_cust_at", "orders_pkey"]

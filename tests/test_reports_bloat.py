@@ -203,3 +203,36 @@ def test_toast_waste_is_said_not_estimated_and_measured_exactly(conn: psycopg.Co
     assert toast["dead_tuples"] >= 4000 and toast["fix"] == 'VACUUM (ANALYZE) "public"."docs";'  # dead chunks
     exact = {r["kind"]: r for r in rows(conn, "SELECT * FROM steward.table_bloat(true, 'docs')")}
     assert exact["toast"]["waste_percent"] >= 40 and exact["toast"]["size_bytes"] == toast["size_bytes"]
+
+
+def _plans_of_repeated_calls(conn: psycopg.Connection, sql: str, calls: int, params: list) -> list[str]:
+    """The plans auto_explain shows for every statement the report runs, over ``calls`` calls in one session."""
+    plans: list[str] = []
+    conn.execute("LOAD 'auto_explain'")
+    for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"), ("log_level", "notice")):
+        conn.execute(f"SET auto_explain.{setting} = {value}")
+    conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+    for _ in range(calls):
+        conn.execute(sql, params).fetchall()
+    conn.execute("RESET ALL")
+    return plans
+
+
+@pytest.mark.parametrize("report", ["table_bloat", "index_bloat"])
+@pytest.mark.parametrize("mode", ["auto", "force_generic_plan"])
+def test_the_reports_statements_are_planned_for_each_call_never_as_a_generic_plan(
+        conn: psycopg.Connection, report: str, mode: str) -> None:
+    """A saved plan's generic version (the default after five calls in a session) joins every table's statistics
+    by nested loop: the statements over the catalog and the statistics take no parameter, so each call is
+    planned for what it asks, however many calls a session makes and whatever plan_cache_mode says."""
+    for i in range(3):
+        make_table(conn, f"orders{i}", n=2000)
+    conn.execute(f"SET plan_cache_mode = {mode}")
+    for relation in (None, "orders1"):
+        plans = _plans_of_repeated_calls(conn, f"SELECT * FROM steward.{report}(relation => %s::regclass)", 8,
+                                         [relation])
+        # The statements that read the relations' sizes or their columns (the small look-ups of a name
+        # may have parameters: their plans do not depend on the scope).
+        big = [p for p in plans if "pg_relation_size" in p or "pg_attribute" in p]
+        assert big, plans
+        assert not [p for p in big if "$1" in p], f"a statement over the catalog ran with a parameter ({relation=})"

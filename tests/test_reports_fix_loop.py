@@ -10,7 +10,9 @@ too), partitioned tables, and a workload that scans some indexes. The properties
 - no fix removed a constraint, nor the last valid index on columns the workload used.
 
 A fix that is a comment only (it starts with ``--``: advice a DBA completes, such as missing_index's column) is
-not applied.
+not applied. One finding's fix waits for another's: the unused finding on the index a duplicate finding keeps
+(its SQL comes once the duplicate is gone, so that both of a pair are never dropped at once). Its index is still
+there after the first round, and its fix is then applied in a second round, after which nothing is left.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from pg_steward.workloads import sql as workload_sql
 from support.reports import flush_stats, rows
 
 SEEDS = range(8)
@@ -157,29 +160,81 @@ class Planter:
         flush_stats(self.conn)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_applying_every_fix_once_leaves_nothing_to_fix(conn: psycopg.Connection, seed: int) -> None:
-    Planter(conn, seed).plant()
+def _waiting(findings: list[dict]) -> list[dict]:
+    """The unused findings whose fix waits for a duplicate's drop."""
+    return [f for f in findings if f["problem"] == "unused" and not _runnable(f["fix"])
+            and "waits for the drop of its duplicate" in f["fix"]]
+
+
+def _apply(conn: psycopg.Connection, findings: list[dict], label: str) -> None:
+    for finding in findings:
+        try:
+            conn.execute(finding["fix"])
+        except psycopg.Error as error:
+            pytest.fail(f"{label}: the fix of {_key(finding)} did not run as given: {finding['fix']}: {error}")
+    flush_stats(conn)
+
+
+def _index_exists(conn: psycopg.Connection, finding: dict) -> bool:
+    return conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL",
+                        [finding.get("schema", "public"), finding["index"]]).fetchone()[0]
+
+
+def fix_loop(conn: psycopg.Connection, label: str) -> list[dict]:
+    """Apply every fix once, then the fixes that waited for them; check the properties. The waiting findings."""
     before = _findings(conn)
     constraints = _constraints(conn)
     used = conn.execute(_USED_COLUMNS_SQL).fetchall()
     applied = [f for f in before if _runnable(f["fix"])]
     assert applied, "the planted database has problems to fix"
-    for finding in applied:
-        try:
-            conn.execute(finding["fix"])
-        except psycopg.Error as error:
-            pytest.fail(f"seed {seed}: the fix of {_key(finding)} did not run as given: {finding['fix']}: {error}")
-    flush_stats(conn)
-    after = _findings(conn)
+    waiting = _waiting(before)
+    _apply(conn, applied, label)
+    # health() sums up index_report: while a finding waits, its summary stays until the second round.
+    after = [f for f in _findings(conn) if not (waiting and f["source"] == "health")]
     fixed = {_key(f) for f in applied}
-    assert [_key(f) for f in after if _key(f) in fixed] == [], f"seed {seed}: fixed findings are still there"
-    assert [(_key(f), f["fix"]) for f in after if _runnable(f["fix"])] == [], \
-        f"seed {seed}: new findings after the fixes"
-    assert _constraints(conn) == constraints, f"seed {seed}: a fix removed a constraint"
+    assert [_key(f) for f in after if _key(f) in fixed] == [], f"{label}: fixed findings are still there"
+    assert [f["index"] for f in waiting if not _index_exists(conn, f)] == [], \
+        f"{label}: an index whose finding waited for its duplicate's drop was dropped with it"
+    later = {_key(f) for f in waiting}
+    assert [(_key(f), f["fix"]) for f in after if _runnable(f["fix"]) and _key(f) not in later] == [], \
+        f"{label}: new findings after the fixes"
+    second = [f for f in after if _runnable(f["fix"]) and _key(f) in later]
+    _apply(conn, second, label)
+    final = _findings(conn)
+    assert [_key(f) for f in final if _key(f) in fixed | later] == [], f"{label}: fixed findings are still there"
+    assert [(_key(f), f["fix"]) for f in final if _runnable(f["fix"])] == [], \
+        f"{label}: findings left after the waiting fixes"
+    assert _constraints(conn) == constraints, f"{label}: a fix removed a constraint"
     for table, columns in used:
         keys = [c for c in columns if c != 0]
         if len(keys) != len(columns):
             continue
         assert conn.execute(_COVERED_SQL, [table, len(keys), keys]).fetchone()[0], \
-            f"seed {seed}: the last valid index on {table} {keys}, which queries used, was dropped"
+            f"{label}: the last valid index on {table} {keys}, which queries used, was dropped"
+    return waiting
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_applying_every_fix_once_leaves_nothing_to_fix(conn: psycopg.Connection, seed: int) -> None:
+    Planter(conn, seed).plant()
+    fix_loop(conn, f"seed {seed}")
+
+
+def test_the_demo_duplicate_pair_loses_one_index_per_round(conn: psycopg.Connection) -> None:
+    # The demo's two unscanned indexes on sales_analytics (customer_id): the duplicate finding drops one, the
+    # unused finding on the other waits for it, so following both never leaves the column without its index
+    # in one round. (The demo's other problem, a bloated table, is index_bloat's: left out here.)
+    conn.execute(workload_sql("seed_tables"))
+    pair_sql = [line for line in workload_sql("demo_problems").splitlines()
+                if line.startswith("CREATE INDEX sales_analytics_customer")]
+    assert len(pair_sql) == 2
+    for statement in pair_sql:
+        conn.execute(statement)
+    conn.execute("ANALYZE")
+    flush_stats(conn)
+    before = _findings(conn)
+    pair = {"sales_analytics_customer_idx", "sales_analytics_customer_copy_idx"}
+    assert {f["problem"] for f in before if f["index"] in pair} == {"duplicate", "unused"}, before
+    waiting = fix_loop(conn, "demo")
+    assert [f["index"] for f in waiting if f["index"] in pair] == ["sales_analytics_customer_idx"]
+    assert "sales_analytics_customer_copy_idx" in waiting[0]["fix"]

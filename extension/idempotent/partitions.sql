@@ -568,3 +568,19 @@ $python$;
 
 COMMENT ON FUNCTION steward.partition_existing_table_plan(regclass, text, interval, integer, integer, interval, text) IS
   'The steps of steward.partition_existing_table and the locks of each, or why the table cannot be converted; changes nothing';
+
+-- Statistics of partitioned parents (extension/partitions.md): the last pass of every maintenance run, callable
+-- alone (pg-steward maintain gets it through maintain_partitions(table)).
+CREATE OR REPLACE FUNCTION steward.analyze_parents(parent regclass DEFAULT NULL)
+RETURNS SETOF steward.maintenance_action
+LANGUAGE plpython3u
+VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+@text_formats
+AS $python$
+@python pg_steward.partitions.parent_stats.analyze_parents_sql(parent)
+$python$;
+
+COMMENT ON FUNCTION steward.analyze_parents(regclass) IS
+  'ANALYZEs the managed parents whose partitions maintenance changed (at most once per analyze_parent_interval)';

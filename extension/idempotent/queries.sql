@@ -250,7 +250,8 @@ CREATE OR REPLACE FUNCTION steward.suggest_indexes(
     search_path text DEFAULT pg_catalog.current_setting('search_path'))
 RETURNS TABLE (table_name text, columns text[], create_statement text, estimated_bytes bigint,
                fingerprints text[], calls bigint, cost_before numeric, cost_after numeric,
-               est_ms_saved_per_day numeric, write_cost numeric, verified boolean, reason text)
+               est_ms_saved_per_day numeric, write_cost numeric, verified boolean, reason text,
+               makes_redundant text[], drop_statements text[])
 LANGUAGE plpython3u
 VOLATILE
 SECURITY INVOKER

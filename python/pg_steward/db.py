@@ -26,6 +26,13 @@ class Database(Protocol):
     def execute(self, sql: str, *params: object) -> int:
         """Run a statement whose rows, if any, are not needed; returns how many rows it processed."""
 
+    def script(self, statements: Sequence[str]) -> list[Row]:
+        """Run statements without parameters in order and return the rows of the last one (none unless it is a
+        SELECT). A failing one stops the rest, its error raised as it is; all or nothing (the others' changes
+        rolled back) but through ``owner_rights.OwnerDatabase``. In the server they go in one ``plpy.execute``,
+        which PL/Python runs in a subtransaction (whose end costs more the more relations and locks the
+        transaction holds)."""
+
     def notice(self, message: str) -> None:
         """Tell the user about progress (a NOTICE in SQL, a line on stderr in the CLI)."""
 
@@ -102,6 +109,11 @@ class PlpyDatabase:
     def execute(self, sql: str, *params: object) -> int:
         return int(self._run(sql, params).nrows())
 
+    def script(self, statements: Sequence[str]) -> list[Row]:
+        # SPI runs a string of several statements one after another, each parsed and planned just before it
+        # runs (a statement may use a table the one before created), the result being the last one's.
+        return [dict(row) for row in self._plpy.execute(";\n".join(statements))]
+
     def notice(self, message: str) -> None:
         self._plpy.notice(message)
 
@@ -135,6 +147,13 @@ class PsycopgDatabase:
         with self._cursor() as cur:
             cur.execute(sql, list(params))
             return max(cur.rowcount, 0)
+
+    def script(self, statements: Sequence[str]) -> list[Row]:
+        rows: list[Row] = []
+        with self.conn.transaction():  # a savepoint inside a transaction: all or nothing
+            for sql in statements:
+                rows = self.query(sql)
+        return rows
 
     def notice(self, message: str) -> None:
         import sys

@@ -35,8 +35,9 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -165,6 +166,19 @@ class OwnerDatabase:
     def execute(self, sql: str, *params: object) -> int:
         return int(self._run(sql, params, False)[0])
 
+    def script(self, statements: Sequence[str]) -> list[Row]:
+        # One call of the function per statement: each is checked (the function, the settings) on its own. Not
+        # all or nothing (a subtransaction each would cost more than the scripts save): the creations, its only
+        # users, run it inside their attempt's subtransaction.
+        rows: list[Row] = []
+        for sql in statements:
+            if sql.lstrip().upper().startswith("SELECT"):
+                rows = self.query(sql)
+            else:
+                self.execute(sql)
+                rows = []
+        return rows
+
     def notice(self, message: str) -> None:
         self.caller.notice(message)
 
@@ -180,6 +194,27 @@ class OwnerDatabase:
             self._function = self._oid = None
 
 
+@dataclass(frozen=True)
+class CallerRights:
+    """What the caller is to a table's owner, read in one statement (``caller_rights``): a caller that works on
+    one table in several steps reads it once and hands it to each."""
+
+    owner: str
+    member: bool  # the caller may act as the owner (is it, a member of it, or a superuser)
+    needs_owner_function: bool  # owner code could gain from the caller's rights (``needs_owner_rights``)
+    is_owner: bool  # current_user is the owner itself
+
+
+def caller_rights(db: Database, owner: str) -> CallerRights:
+    """``require_owner_rights``'s and ``needs_owner_rights``' facts about ``owner``, in one statement."""
+    row = db.query(
+        "SELECT current_user::text AS caller, pg_catalog.pg_has_role(current_user, $1::text, 'USAGE') AS member, "
+        "       (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = $1) AS owner_super", owner)[0]
+    return CallerRights(owner=owner, member=bool(row["member"]),
+                        needs_owner_function=row["caller"] != owner and not row["owner_super"],
+                        is_owner=row["caller"] == owner)
+
+
 def needs_owner_rights(db: Database, owner: str) -> bool:
     """Whether owner code could gain from running as the caller: the caller is not the owner, and the owner
     is not a superuser (a superuser's code has every right already)."""
@@ -189,21 +224,28 @@ def needs_owner_rights(db: Database, owner: str) -> bool:
     return row["caller"] != owner and not row["owner_super"]
 
 
-def require_owner_rights(db: Database, owner: str, table: str) -> None:
-    """The caller may act as ``owner`` (is it, or a member of it, or a superuser): 42501 otherwise."""
-    if not db.query("SELECT pg_catalog.pg_has_role(current_user, $1::text, 'USAGE') AS ok", owner)[0]["ok"]:
+def require_owner_rights(db: Database, owner: str, table: str, rights: CallerRights | None = None) -> None:
+    """The caller may act as ``owner`` (is it, or a member of it, or a superuser): 42501 otherwise. ``rights``:
+    the facts when the caller has read them (``caller_rights``)."""
+    if rights is not None and rights.owner == owner:
+        member = rights.member
+    else:
+        member = db.query("SELECT pg_catalog.pg_has_role(current_user, $1::text, 'USAGE') AS ok", owner)[0]["ok"]
+    if not member:
         raise StewardError(f"must be owner of table {table}", INSUFFICIENT_PRIVILEGE,
                            hint=f"pg_steward changes a table only for its owner ({owner}), a member of that role, "
                                 "or a superuser.")
 
 
 @contextmanager
-def owner_rights(db: Database, owner: str, table: str) -> Iterator[Database]:
+def owner_rights(db: Database, owner: str, table: str, rights: CallerRights | None = None) -> Iterator[Database]:
     """A ``Database`` running statements with ``owner``'s rights for the block (``db`` when that gains nothing).
 
-    ``table`` names the table in the error a caller without the owner's rights gets."""
-    require_owner_rights(db, owner, table)
-    if not needs_owner_rights(db, owner):
+    ``table`` names the table in the error a caller without the owner's rights gets. ``rights``: the facts when
+    the caller has read them (``caller_rights``), so that they are not read again."""
+    known = rights if rights is not None and rights.owner == owner else None
+    require_owner_rights(db, owner, table, known)
+    if not (known.needs_owner_function if known is not None else needs_owner_rights(db, owner)):
         yield db
         return
     as_owner = OwnerDatabase(db, owner)

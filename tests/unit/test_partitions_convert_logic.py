@@ -15,6 +15,7 @@ from pg_steward.partitions.convert import (
     Facts,
     initial_ranges,
     key_condition,
+    key_range,
     plan_steps,
     refusal,
     related_name,
@@ -101,6 +102,17 @@ def test_sync_function_quotes_and_moves_rows_whose_key_changed() -> None:
 def test_key_condition_casts_each_part_of_the_key() -> None:
     assert key_condition(("id", "at"), {"id": "bigint", "at": "date"}, ">", 2) == (
         'ROW("id", "at") > ROW(($2::pg_catalog.text[])[1]::bigint, ($2::pg_catalog.text[])[2]::date)')
+
+
+def test_key_range_bounds_the_first_column_too() -> None:
+    types = {"id": "bigint", "at": "date"}
+    where = key_range(("id", "at"), types, True, True)
+    assert where == ("WHERE " + key_condition(("id", "at"), types, ">", 1)
+                     + ' AND "id" >= ($1::pg_catalog.text[])[1]::bigint AND '
+                     + key_condition(("id", "at"), types, "<=", 2) + ' AND "id" <= ($2::pg_catalog.text[])[1]::bigint')
+    assert key_range(("id", "at"), types, False, True).count("$1") == 0
+    assert key_range(("id",), types, True, False) == "WHERE " + key_condition(("id",), types, ">", 1)
+    assert key_range(("id", "at"), types, False, False) == ""
 
 
 def test_plan_names_the_locks_of_every_step() -> None:

@@ -154,3 +154,16 @@ def test_partition_total() -> None:
     size, expected, verdict = partition_total([(100, 60, True), (50, None, False), (10, 10, False)])
     assert (size, expected, verdict.estimable) == (160, None, False)
     assert verdict.reason == "2 of 3 partitions unknown or doubtful: see their rows"
+
+
+def test_same_length_reads_the_text_form_of_two_arrays() -> None:
+    from pg_steward.reports.bloat import same_length
+
+    assert same_length("{abc,def}{ghi}")
+    assert same_length("{}{ab,cd}") and same_length("{ab,cd}{}") and same_length("{x}{}")
+    assert not same_length("{abc,de}{fgh}")
+    assert not same_length("{abc}{de}")  # the histogram's values count as much as the common ones
+    assert not same_length("{}{}")  # no value at all: nothing says the width is constant
+    # Lengths that add up as if they were equal, or commas in the right number: not enough.
+    assert not same_length("{a,bcd,ef}{}") and not same_length("{ab,c,de}{}") and not same_length("{abc,d}{ef}")
+    assert same_length("{" + ",".join(f"{i:03d}" for i in range(101)) + "}{xyz}")

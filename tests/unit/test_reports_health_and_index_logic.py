@@ -44,6 +44,19 @@ def test_unused_skips_constraints_and_replica_identity() -> None:
     assert f.unused([replace(BASE, scans=3)], "x") == []
 
 
+def test_the_unused_keeper_of_a_duplicate_pair_waits_for_the_duplicates_drop() -> None:
+    copy = replace(BASE, oid=2, name="i2")
+    dups = f.duplicates([BASE, copy])
+    assert [(d.index.name, d.kept and d.kept.name) for d in dups] == [("i2", "i1")]
+    kept = f.kept_duplicates(dups)
+    [keeper] = f.unused([BASE, copy], "since x", dropped=frozenset({2}), kept=kept)
+    assert keeper.index.name == "i1" and keeper.fix.startswith("-- waits for the drop of its duplicate")
+    assert '"s"."i2"' in keeper.fix and "DROP INDEX" not in keeper.fix and '"s"."i2"' in keeper.detail
+    # once the duplicate is gone, the same index gets its DROP
+    [alone] = f.unused([BASE], "since x", kept=f.kept_duplicates(f.duplicates([BASE])))
+    assert alone.fix == 'DROP INDEX CONCURRENTLY "s"."i1";'
+
+
 def test_partitioned_index_drop_is_not_concurrent() -> None:
     assert f.drop_statement(replace(BASE, partitioned=True)).startswith('DROP INDEX "s"."i1"')
 

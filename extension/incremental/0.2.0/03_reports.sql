@@ -33,4 +33,5 @@ ALTER TABLE steward.health_thresholds ADD CONSTRAINT health_thresholds_check_nam
         , 'table_bloat'
         , 'index_bloat'
         , 'premake_runway'
+        , 'partition_exports'
     ]::pg_catalog.text[]));

@@ -20,7 +20,8 @@ up in the catalog, which runs no code of anyone's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -129,6 +130,22 @@ class Client(PsycopgDatabase):
     def __exit__(self, _kind: type[BaseException] | None, _error: BaseException | None,
                  _trace: TracebackType | None) -> None:
         self.conn.close()
+
+    @contextmanager
+    def warnings(self) -> Iterator[list[str]]:
+        """The WARNINGs the server sends while the block runs: what a function left undone on purpose, for
+        the command to show beside its result."""
+        found: list[str] = []
+
+        def keep(diag: psycopg.errors.Diagnostic) -> None:
+            if diag.severity_nonlocalized == "WARNING":
+                found.append(diag.message_primary or "")
+
+        self.conn.add_notice_handler(keep)
+        try:
+            yield found
+        finally:
+            self.conn.remove_notice_handler(keep)
 
     def value(self, sql: str, *params: object) -> Any:
         """The first column of the first row (None without rows)."""

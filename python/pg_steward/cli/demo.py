@@ -153,7 +153,13 @@ def show_reports(console: Console, db: Client) -> None:
             columns, rows = reports.display(table)
             shown = _worth_showing(name, rows)
             more = f", {len(rows) - len(shown)} more in the full report" if len(shown) < len(rows) else ""
-            print_rows(console, f"pg-steward report {name} · {table.title} ({len(shown)} rows{more})", shown, columns)
+            heading = f"pg-steward report {name} · {table.title} ({len(shown)} rows{more})"
+            if columns:
+                print_rows(console, heading, shown, columns)
+            else:
+                console.print(data(heading))
+            if table.note:
+                console.print(data(f"{table.title}: {table.note}"))
 
 
 def _worth_showing(name: str, rows: list[dict]) -> list[dict]:

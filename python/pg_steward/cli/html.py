@@ -52,7 +52,7 @@ class Section:
     summary: dict[str, str] = field(default_factory=dict)
     health: list[dict[str, Any]] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
-    tables: list[tuple[str, list[str], list[dict[str, Any]]]] = field(default_factory=list)
+    tables: list[tuple[Any, ...]] = field(default_factory=list)  # title, columns, rows[, note]
     notes: list[str] = field(default_factory=list)
 
 
@@ -123,7 +123,7 @@ def hidden(row: dict[str, Any]) -> bool:
             or reason.startswith("statistics not visible") or unknown)
 
 
-def table_html(title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
+def table_html(title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]], note: str = "") -> str:
     e = escape
     head = "".join(f"<th>{e(c)}</th>" for c in columns)
     body = []
@@ -141,8 +141,9 @@ def table_html(title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]
             cells.append(f"<td{attribute}>{e(text)}{mark}</td>")
         body.append(('<tr class="hidden-from-role">' if hidden(row) else "<tr>") + "".join(cells) + "</tr>")
     empty = "" if rows else f'<tr><td colspan="{len(columns) or 1}">no rows</td></tr>'
+    remark = f'<p class="note">{e(note)}</p>' if note else ""
     return (f"<h4>{e(title)}</h4><div class=\"scroll\"><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}{empty}</tbody></table></div>")
+            f"<tbody>{''.join(body)}{empty}</tbody></table></div>{remark}")
 
 
 def health_order(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

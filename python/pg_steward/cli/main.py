@@ -15,11 +15,13 @@ from types import ModuleType
 from rich.console import Console
 
 from pg_steward import __version__
-from pg_steward.cli import check, demo, maintain, report
+from pg_steward.cli import check, convert, demo, export, maintain, report, restore
 from pg_steward.cli.connect import CliError, describe
 from pg_steward.cli.output import printable, stdout_console
 
-COMMANDS: dict[str, ModuleType] = {"demo": demo, "maintain": maintain, "report": report, "check": check}
+COMMANDS: dict[str, ModuleType] = {"demo": demo, "maintain": maintain, "report": report, "check": check,
+                                 "partition-existing": convert}
+COMMANDS |= {"export": export, "import": restore}  # retention mode export (cli/export.py, cli/restore.py)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,11 +28,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--min-bytes", metavar="SIZE",
                         help="bloat: only tables and indexes of at least this size; partitions: only trees of at "
                              "least this size (bytes, or 10MB, 1GB, ...)")
+    parser.add_argument("--since", metavar="INTERVAL",
+                        help="indexes: the window of captured workload the suggested indexes serve (an interval: "
+                             "'7 days', '12 hours'; default 7 days)")
     add_targets(parser)
 
 
 def run(args: argparse.Namespace, console: Console, err: Console) -> int:
-    filters = {"min_bytes": args.min_bytes}
+    filters = {"min_bytes": args.min_bytes, "since": args.since}
     if args.html:
         return write_page(args, filters, err)
     if not args.name:
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace, console: Console, err: Console) -> int:
             raise CliError(f"--{given.replace('_', '-')} applies to report{'s' if len(takes) > 1 else ''} "
                            f"{', '.join(takes)}, not {args.name}")
     outcomes = over(args, lambda dsn: report_rows(dsn, args.name, filters), err, f"reading {args.name}")
-    print_report(console, args.name, [o for o in outcomes if o.ok], args.format)
+    print_report(console, args.name, [o for o in outcomes if o.ok], args.format, err)
     return report_errors(outcomes)
 
 
@@ -80,15 +83,28 @@ def flat_rows(outcomes: Sequence[Outcome[list[reports.Table]]], several_sources:
     return out
 
 
-def print_report(console: Console, name: str, outcomes: Sequence[Outcome[list[reports.Table]]], fmt: str) -> None:
+def print_report(console: Console, name: str, outcomes: Sequence[Outcome[list[reports.Table]]], fmt: str,
+                 err: Console) -> None:
+    """The tables of each database; a table's note follows its rows (in the machine formats, on stderr: the
+    rows on stdout stay rows)."""
     several = len(reports.REPORTS[name].sources) > 1
     if fmt != "table":
         write_flat(sys.stdout, fmt, flat_rows(outcomes, several))
+        for outcome in outcomes:
+            for table in outcome.value or []:
+                if table.note:
+                    err.print(data(f"pg-steward: note: {outcome.database} · {table.title}: {table.note}"))
     else:
         for outcome in outcomes:
             for table in outcome.value or []:
                 columns, rows = reports.display(table)
-                print_rows(console, f"{outcome.database} · {table.title} ({len(rows)} rows)", rows, columns)
+                heading = f"{outcome.database} · {table.title} ({len(rows)} rows)"
+                if columns:
+                    print_rows(console, heading, rows, columns)
+                else:  # a source this database's pg_steward does not have: its note says so
+                    console.print(data(heading))
+                if table.note:
+                    console.print(data(f"{table.title}: {table.note}"))
 
 
 def html_section(dsn: str, filters: dict[str, str | None]) -> html.Section:
@@ -109,8 +125,12 @@ def html_section(dsn: str, filters: dict[str, str | None]) -> html.Section:
         section.summary = summary(got)
         section.charts = charts(got)
         for tables in got.values():
-            section.tables += [(t.title, t.columns, t.rows) for t in tables]
+            section.tables += [(t.title, t.columns, _page_rows(t), t.note) for t in tables]
         return section
+
+
+def _page_rows(table: reports.Table) -> list[dict[str, Any]]:
+    return [reports.suggestion_view(r) for r in table.rows] if table.title == reports.SUGGESTIONS else table.rows
 
 
 def summary(got: dict[str, list[reports.Table]]) -> dict[str, str]:
@@ -125,7 +145,13 @@ def summary(got: dict[str, list[reports.Table]]) -> dict[str, str]:
         out["partitioned tables"] = (f"{len(roots)} ({sum(1 for r in rows('partitions') if r.get('is_leaf'))} "
                                      f"partitions, {human_bytes(size)})")
     if "indexes" in got:
-        out["index problems"] = str(len(rows("indexes")))
+        tables = {t.title: t for t in got["indexes"]}
+        out["index problems"] = str(len(tables["index problems"].rows)) if "index problems" in tables else ""
+        suggested = tables.get(reports.SUGGESTIONS)
+        if suggested is not None:
+            measured = sum(1 for r in suggested.rows if r.get("verified") is True)
+            out[reports.SUGGESTIONS] = ("not available" if suggested.note.startswith("not available")
+                                        else f"{len(suggested.rows)} ({measured} measured)")
     if "bloat" in got:
         waste = [r.get("waste_bytes") for r in rows("bloat")]
         unknown = sum(1 for w in waste if w is None)

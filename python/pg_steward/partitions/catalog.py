@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 from pg_steward.arguments import not_null
 from pg_steward.db import Database
 from pg_steward.errors import (
@@ -117,7 +120,7 @@ def _parent(row: dict) -> Parent:
 
 def read_parents(db: Database, oids: list[int]) -> list[Parent]:
     """The partitioned tables among ``oids``, in one query (oids of other or dropped relations are left out)."""
-    rows = db.query(_PARENT_SQL + "WHERE c.oid::bigint = ANY($1::bigint[]) AND c.relkind = 'p'", oids)
+    rows = db.query(_PARENT_SQL + "WHERE c.oid = ANY($1::bigint[]::oid[]) AND c.relkind = 'p'", oids)
     return [_parent(row) for row in rows]
 
 
@@ -198,3 +201,40 @@ def grants(db: Database, parent: Parent) -> list[tuple[str | None, str, bool]]:
         parent.oid,
     )
     return [(r["grantee"], r["privilege"], r["grantable"]) for r in rows]
+
+
+# What a creation copies from the parent and needs of its DEFAULT, read once under the table's change lock.
+@dataclass(frozen=True)
+class ChangeFacts:
+    """The parent's storage parameters and privileges (as ``grants`` reads them), its DEFAULT's name and kind,
+    and whether the DEFAULT is a plain table without a block (reading its size opens it, AccessShareLock, as
+    reading its rows would: the caller bounds the wait; a foreign or partitioned DEFAULT is never empty)."""
+
+    reloptions: tuple[str, ...]
+    grants: list[tuple[str | None, str, bool]]
+    default_name: tuple[str, str] | None
+    default_kind: str | None
+    default_empty: bool = False
+
+
+def change_facts(db: Database, parent: Parent) -> ChangeFacts:
+    """``ChangeFacts`` of ``parent``, read in one statement."""
+    row = db.query(
+        "SELECT c.reloptions AS reloptions, dn.nspname::pg_catalog.text AS default_schema, "
+        "d.relname::pg_catalog.text AS default_name, d.relkind::pg_catalog.text AS default_kind, "
+        "CASE WHEN d.relkind OPERATOR(pg_catalog.=) 'r' THEN pg_catalog.pg_relation_size(d.oid) "
+        "OPERATOR(pg_catalog.=) 0 ELSE false END AS default_empty, "
+        "(SELECT pg_catalog.json_agg(pg_catalog.json_build_array(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 "
+        "THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, a.privilege_type, "
+        "a.is_grantable))::pg_catalog.text "
+        "FROM pg_catalog.aclexplode(c.relacl) AS a WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner) AS grants "
+        "FROM pg_catalog.pg_class AS c "
+        "LEFT JOIN pg_catalog.pg_class AS d ON d.oid OPERATOR(pg_catalog.=) "
+        "$2::pg_catalog.int8::pg_catalog.oid "
+        "LEFT JOIN pg_catalog.pg_namespace AS dn ON dn.oid OPERATOR(pg_catalog.=) d.relnamespace "
+        "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.int8::pg_catalog.oid",
+        parent.oid, parent.default_oid)[0]
+    grants = [(g, p, bool(o)) for g, p, o in json.loads(row["grants"] or "[]")]
+    default = (row["default_schema"], row["default_name"]) if row["default_name"] is not None else None
+    return ChangeFacts(tuple(row["reloptions"] or ()), grants, default, row["default_kind"],
+                       bool(row["default_empty"]))

@@ -15,10 +15,10 @@ from pg_steward.errors import (
     error_message,
 )
 from pg_steward.partitions import catalog
-from pg_steward.partitions.model import Config, Limits, LockPolicy, PartitionOptions, storage_clause
+from pg_steward.partitions.model import Config, Limits, LockPolicy, Parent, PartitionOptions, storage_clause
 from pg_steward.partitions.spans import INTEGER_KEYS, Span, time_span, zone
 
-MODES = ("drop", "detach", "archive")
+MODES = ("drop", "detach", "archive", "export")  # export: partitions/export.py
 
 DEFAULT_LIMITS = Limits()
 
@@ -70,9 +70,19 @@ def read_config(db: Database, parent_oid: int) -> Config | None:
     return _config(rows[0], key[0]["t"] if key else None)
 
 
+def read_managed(db: Database, parent_oid: int) -> tuple[Parent, Config] | None:
+    """The managed table and its configuration, in two statements (``read_config`` reads the key's type in a
+    third, which the parent holds); None when it is not in the registry."""
+    rows = db.query(_CONFIG_SQL + " WHERE parent = $1::bigint::oid", parent_oid)
+    if not rows:
+        return None
+    parent = catalog.read_parent(db, parent_oid)
+    return parent, _config(rows[0], parent.key_type)
+
+
 def read_configs(db: Database, key_types: dict[int, str | None]) -> dict[int, Config]:
     """The configuration of each table in ``key_types`` (parent oid -> key type), in one query."""
-    rows = db.query(_CONFIG_SQL + " WHERE parent::oid::bigint = ANY($1::bigint[])", list(key_types))
+    rows = db.query(_CONFIG_SQL + " WHERE parent = ANY($1::bigint[]::oid[])", list(key_types))
     return {row["parent_oid"]: _config(row, key_types[row["parent_oid"]]) for row in rows}
 
 
@@ -129,8 +139,7 @@ def require_registered_identity(db: Database, parent_oid: int) -> None:
             hint="The new owner accepts the policy by calling steward.manage() for the table.")
 
 
-def _check_ceilings(db: Database, lock_timeout: str | None, lock_retries: int) -> None:
-    ceiling = limits(db)
+def _check_ceilings(db: Database, lock_timeout: str | None, lock_retries: int, ceiling: Limits) -> None:
     if lock_retries > ceiling.lock_retries:
         raise StewardError(f"lock_retries {lock_retries} is above the ceiling of {ceiling.lock_retries}",
                            INVALID_PARAMETER_VALUE,
@@ -149,7 +158,13 @@ def managed_oids(db: Database, parent_oid: int | None = None) -> list[int]:
     sql = "SELECT parent::oid::bigint AS oid FROM steward.partition_config WHERE enabled"
     if parent_oid is not None:
         return [r["oid"] for r in db.query(sql + " AND parent = $1::bigint::oid", parent_oid)]
-    return [r["oid"] for r in db.query(sql + " ORDER BY parent::text")]
+    # In the order of parent::text with the functions' search_path (schema-qualified names), from a join: the
+    # text of each regclass is a catalog lookup per table, each a miss in a new session.
+    return [r["oid"] for r in db.query(
+        "SELECT pc.parent::oid::bigint AS oid FROM steward.partition_config AS pc "
+        "LEFT JOIN pg_catalog.pg_class AS c ON c.oid = pc.parent "
+        "LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE pc.enabled ORDER BY coalesce(pg_catalog.format('%I.%I', n.nspname, c.relname), pc.parent::text)")]
 
 
 def require_owner(db: Database, parent: catalog.Parent) -> None:
@@ -160,8 +175,9 @@ def require_owner(db: Database, parent: catalog.Parent) -> None:
 def register(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
              retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
              lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
-             tablespace: str | None, storage_parameters: list[str] | None) -> int:
-    """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid."""
+             tablespace: str | None, storage_parameters: list[str] | None, ceilings: Limits | None = None) -> int:
+    """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid. ``ceilings``: the
+    limits in force (``limits``), when the caller has read them."""
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
     require_owner(db, parent)
@@ -202,7 +218,7 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
             raise StewardError(f"lock_timeout must be a finite interval, not {lock_timeout}", INVALID_PARAMETER_VALUE)
         if ms <= 0:
             raise StewardError(f"lock_timeout must be positive, not {lock_timeout}", INVALID_PARAMETER_VALUE)
-    _check_ceilings(db, lock_timeout, lock_retries)
+    _check_ceilings(db, lock_timeout, lock_retries, ceilings or limits(db))
     db.execute(
         """
         INSERT INTO steward.partition_config AS c

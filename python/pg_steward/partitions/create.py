@@ -8,8 +8,9 @@ subtransaction, so the parent is never locked ACCESS EXCLUSIVE:
    DEFAULT, SHARE ROW EXCLUSIVE on it (writers through the parent wait; see
    ``lock_for_change``). Then the catalog is read.
 1. ``CREATE TABLE new (LIKE parent ...)``: locks nothing the application uses.
-2. ``ADD CONSTRAINT ... CHECK (key in range)`` on the new table, so that
-   ATTACH needs no validation scan of it.
+2. Unless the creation is one script that moves no row (an empty new table:
+   its validation reads nothing): ``ADD CONSTRAINT ... CHECK (key in range)``
+   on the new table, so that ATTACH needs no validation scan of it.
 3. Only if the DEFAULT partition holds rows of the range: ``LOCK default IN
    ACCESS EXCLUSIVE MODE`` (ATTACH will need that lock anyway; taking it
    first means no lock upgrade, hence no deadlock, and no new rows for the
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +50,7 @@ from pg_steward.errors import (
     error_fields,
     error_sqlstate,
 )
-from pg_steward.owner_rights import owner_rights, require_owner_rights
+from pg_steward.owner_rights import CallerRights, caller_rights, inline, owner_rights, require_owner_rights
 from pg_steward.partitions import catalog
 from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.config import read_config
@@ -93,6 +94,40 @@ class Created:
     @property
     def label(self) -> str:
         return f"{self.schema}.{self.name}"
+
+
+@dataclass
+class Known:
+    """What a caller holding the parent's change lock (``locking.lock_parent``) has read about it in this
+    transaction, handed to each creation instead of being read again. The lock keeps the partitions and the
+    DEFAULT as they were read, but for the creations of this caller, which add theirs to ``partitions``; and
+    the parent's storage parameters (changing them needs a lock the change lock conflicts with).
+
+    ``default_name``: the DEFAULT partition's schema and name (None: none); ``foreign``: what
+    ``foreign_default`` found; ``rights``: ``owner_rights.caller_rights`` for the parent's owner;
+    ``reloptions`` and ``grants``: the parent's storage parameters and privileges, copied to each new partition
+    (``catalog.change_facts``); ``writers_locked``: a creation of this caller holds the parent's SHARE ROW
+    EXCLUSIVE lock (``lock_for_change``) until the transaction ends; ``default_empty``: the DEFAULT is a plain
+    table without a block when read (no row to look for then; a row written after it makes ATTACH fail with
+    23514, and the creation's rescue moves it)."""
+
+    partitions: list[RangePartition]
+    default_name: tuple[str, str] | None
+    foreign: str | None
+    rights: CallerRights
+    reloptions: tuple[str, ...] = ()
+    grants: list[tuple[str | None, str, bool]] = field(default_factory=list)
+    writers_locked: bool = False
+    default_empty: bool = False
+
+
+def known_under_lock(db: Database, parent: Parent, partitions: list[RangePartition]) -> Known:
+    """``Known`` for ``parent``, whose change lock the caller holds, with the ``partitions`` it read: the
+    catalog in one statement (``catalog.change_facts``), the caller's rights in another."""
+    facts = catalog.change_facts(db, parent)
+    foreign = ".".join(facts.default_name) if facts.default_name is not None and facts.default_kind == "f" else None
+    return Known(partitions, facts.default_name, foreign, caller_rights(db, parent.owner), facts.reloptions,
+                 facts.grants, default_empty=facts.default_empty)
 
 
 def existing_or_overlap(partitions: list[RangePartition], start: Bound, end: Bound) -> RangePartition | None:
@@ -155,8 +190,10 @@ def _template(partitions: list[RangePartition]) -> RangePartition | None:
     return max(partitioned, key=lambda p: (p.start is not None, p.oid)) if partitioned else None
 
 
-def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schema: str, new_name: str) -> None:
-    """Partition ``new`` like ``template``: same sub-partition bounds, names following the new name."""
+def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schema: str, new_name: str,
+                 storage: str = "") -> None:
+    """Partition ``new`` like ``template``: same sub-partition bounds, names following the new name; ``storage``:
+    the ``WITH`` clause of the table's template (``storage_parameters``) for each sub-partition."""
     for row in db.query(
         "SELECT c.relname::text AS name, pg_catalog.pg_get_expr(c.relpartbound, 0) AS bound "
         "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
@@ -166,14 +203,31 @@ def _copy_layout(db: Database, template: RangePartition, new_sql: str, new_schem
         tail = row["name"][len(template.name):] if row["name"].startswith(template.name) else "_" + row["name"]
         name = partition_name(new_name, tail, lambda n: catalog.relation_exists(db, new_schema, n), row["name"])
         parse_bound(row["bound"])  # only bounds PostgreSQL printed itself are replayed
-        db.execute(f"CREATE TABLE {qualified(new_schema, name)} PARTITION OF {new_sql} {row['bound']}")
+        db.execute(f"CREATE TABLE {qualified(new_schema, name)} PARTITION OF {new_sql} {row['bound']}{storage}")
+
+
+def parent_reloptions(db: Database, parent: Parent) -> tuple[str, ...]:
+    """The parent's own storage parameters, which PostgreSQL does not give a new partition: the template of a
+    table configured with none. Read from the catalog, whatever the version lets a partitioned table hold
+    (PostgreSQL 15 refuses every heap parameter on one: then none)."""
+    rows = db.query("SELECT c.reloptions AS o FROM pg_catalog.pg_class AS c "
+                    "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.int8::pg_catalog.oid", parent.oid)
+    return tuple(rows[0]["o"] or ()) if rows else ()
+
+
+def grant_statements(grants: list[tuple[str | None, str, bool]], table_sql: str) -> list[str]:
+    """The ``GRANT`` statements giving ``table_sql`` the privileges ``grants`` (``catalog.grants``) lists."""
+    out = []
+    for grantee, privilege, grantable in grants:
+        to = "PUBLIC" if grantee is None else quote_ident(grantee)
+        option = " WITH GRANT OPTION" if grantable else ""
+        out.append(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
+    return out
 
 
 def copy_grants(db: Database, parent: Parent, table_sql: str) -> None:
-    for grantee, privilege, grantable in catalog.grants(db, parent):
-        to = "PUBLIC" if grantee is None else quote_ident(grantee)
-        option = " WITH GRANT OPTION" if grantable else ""
-        db.execute(f"GRANT {privilege} ON TABLE {table_sql} TO {to}{option}")
+    for statement in grant_statements(catalog.grants(db, parent), table_sql):
+        db.execute(statement)
 
 
 @dataclass(frozen=True)
@@ -195,28 +249,32 @@ def _range_partition(parent: Parent, start: Bound, end: Bound) -> NewPartition:
                         f"{bound_text(start)} to {bound_text(end)}")
 
 
-def foreign_default(db: Database, parent: Parent) -> str | None:
+def foreign_default(db: Database, parent: Parent, default_name: tuple[str, str] | None = None) -> str | None:
     """The name of the parent's DEFAULT partition when it is a foreign table (None otherwise).
 
     pg_steward never moves rows into or out of a foreign table: a foreign DEFAULT's rows stay where they are,
-    and ATTACH does not check them (PostgreSQL skips the scan of a foreign DEFAULT)."""
+    and ATTACH does not check them (PostgreSQL skips the scan of a foreign DEFAULT). ``default_name``: its
+    schema and name, when the caller has read them."""
     if parent.default_oid is None:
         return None
     row = db.query("SELECT c.relkind::text AS k FROM pg_catalog.pg_class AS c WHERE c.oid = $1::bigint::oid",
                    parent.default_oid)
-    return ".".join(catalog.relation_name(db, parent.default_oid)) if row and row[0]["k"] == "f" else None
+    if not (row and row[0]["k"] == "f"):
+        return None
+    return ".".join(default_name or catalog.relation_name(db, parent.default_oid))
 
 
-def _default_rows(db: Database, parent: Parent, new: NewPartition) -> bool:
-    if parent.default_oid is None:
-        return False
-    schema, name = catalog.relation_name(db, parent.default_oid)
-    return bool(db.query(f"SELECT 1 FROM {qualified(schema, name)} {new.rows_where} LIMIT 1", *new.rows_args))
-
-
-def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewPartition) -> int:
+def _default_sql(db: Database, parent: Parent, known: Known | None) -> str:
     assert parent.default_oid is not None
-    default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
+    if known is not None and known.default_name is not None:
+        return qualified(*known.default_name)
+    return qualified(*catalog.relation_name(db, parent.default_oid))
+
+
+def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewPartition,
+                       known: Known | None = None) -> int:
+    assert parent.default_oid is not None
+    default_sql = _default_sql(db, parent, known)
     db.execute(f"LOCK TABLE {default_sql} IN ACCESS EXCLUSIVE MODE")
     columns = ", ".join(quote_ident(c) for c in catalog.insertable_columns(db, parent))
     # DEFAULT is locked ACCESS EXCLUSIVE: nothing changes it between the copy and the delete, which are two plain
@@ -256,27 +314,36 @@ def _move_default_rows(db: Database, parent: Parent, new_sql: str, new: NewParti
 def create_range_partition(
     db: Database, parent: Parent, start: Bound, end: Bound, *,
     span: Span | None = None, tz: ZoneInfo | None = None, options: PartitionOptions | None = None,
-    warn_foreign: bool = True,
+    warn_foreign: bool = True, known: Known | None = None, default_rows: bool | None = None,
 ) -> Created:
     """The partition of ``parent`` for ``[start, end)``: the existing one, or a new one holding its DEFAULT rows.
-    ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table)."""
+    ``warn_foreign`` false: no WARNING for a foreign DEFAULT (maintenance says it once per table). ``known``:
+    what the caller read under the parent's change lock, held since (``Known``); a partition made is added to
+    its ``partitions``. ``default_rows`` False: the caller, holding that lock, found no row of the range in
+    DEFAULT; when no owner function is needed either, the creation is then one script (``Database.script``,
+    rolled back whole: no subtransaction of its own) and a row that reached DEFAULT since is moved by the
+    rescue (``with_default_rescue``)."""
     tz = tz or ZoneInfo("UTC")
     if not order(start) < order(end):
         raise StewardError(f"empty range: {bound_text(start)} is not before {bound_text(end)}", INVALID_PARAMETER_VALUE)
     what = f"create partition {parent.label} [{bound_text(start)}, {bound_text(end)})"
     chosen = options or PartitionOptions()
+    atomic = (known is not None and default_rows is False and not known.rights.needs_owner_function
+              and _template(known.partitions) is None)
     return with_default_rescue(db, parent, chosen, what,
                                lambda force: _create_locked(db, parent, start, end, span, tz, force, chosen,
-                                                            warn_foreign))
+                                                            warn_foreign, known, atomic and not force),
+                               atomic=atomic)
 
 
 def with_default_rescue(db: Database, parent: Parent, options: PartitionOptions, what: str,
-                        attempt: Callable[[bool], Created]) -> Created:
+                        attempt: Callable[[bool], Created], atomic: bool = False) -> Created:
     """``attempt(force_move)`` under lock_timeout with retries; once more with the move of DEFAULT rows
     forced when ATTACH found a row that reached DEFAULT after it was looked at (23514). Any layout's creation
-    goes through here: one discipline of locks and of rows moved out of DEFAULT."""
+    goes through here: one discipline of locks and of rows moved out of DEFAULT. ``atomic``: the first attempts
+    change nothing but by one script (``locking.with_lock_retries``); the forced one is never."""
     try:
-        made = with_lock_retries(db, options.lock, what, lambda: attempt(False))
+        made = with_lock_retries(db, options.lock, what, lambda: attempt(False), atomic=atomic)
     except Exception as error:
         if error_sqlstate(error) != CHECK_VIOLATION:
             raise
@@ -298,31 +365,53 @@ def lock_for_change(db: Database, parent: Parent) -> None:
     Both locks wait at most lock_timeout (``with_lock_retries``).
     """
     lock_parent(db, parent)
+    lock_writers(db, parent)
+
+
+def lock_writers(db: Database, parent: Parent) -> None:
+    """``lock_for_change``'s SHARE ROW EXCLUSIVE on a parent with DEFAULT (none without)."""
     if parent.default_oid is not None:
         db.execute(f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
-                   force_move: bool, options: PartitionOptions, warn_foreign: bool = True) -> Created:
-    """One attempt, under lock_timeout: the catalog is read after the parent's locks are held."""
-    lock_for_change(db, parent)
-    partitions = catalog.range_partitions(db, parent)
+                   force_move: bool, options: PartitionOptions, warn_foreign: bool = True,
+                   known: Known | None = None, atomic: bool = False) -> Created:
+    """One attempt, under lock_timeout: the catalog is read after the parent's locks are held (or was read
+    under its change lock, held since: ``known``, whose holder needs only the writers' lock, and that only once
+    a creation of its own holds it)."""
+    if known is None:
+        lock_for_change(db, parent)
+    elif not known.writers_locked and not atomic:  # atomic: the lock is the first statement of the script
+        lock_writers(db, parent)
+    partitions = known.partitions if known is not None else catalog.range_partitions(db, parent)
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
         return Created(found.oid, found.schema, found.name, start, end, created=False)
     name = _choose_name(db, parent, start, end, span, tz)
+    template = _template(partitions)
     oid, moved = attach_new_partition(db, parent, name, _range_partition(parent, start, end), options,
-                                      template=_template(partitions), force_move=force_move,
-                                      warn_foreign=warn_foreign)
+                                      template=template, force_move=force_move,
+                                      warn_foreign=warn_foreign, known=known, atomic=atomic)
+    if known is not None:  # as catalog.range_partitions would read it now
+        known.partitions.append(RangePartition(oid, parent.schema, name, start, end,
+                                               is_partitioned=template is not None))
+        # Nothing runs after this in the attempt's subtransaction, which ends now: the lock stays with the
+        # transaction (an attempt that failed before this point released its own with its subtransaction).
+        known.writers_locked = parent.default_oid is not None
     return Created(oid, parent.schema, name, start, end, created=True, moved_rows=moved)
 
 
 def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartition, options: PartitionOptions, *,
                          template: RangePartition | None = None, force_move: bool = False,
-                         warn_foreign: bool = True) -> tuple[int, int]:
+                         warn_foreign: bool = True, known: Known | None = None,
+                         atomic: bool = False) -> tuple[int, int]:
     """Steps 1 to 5 (module docstring) for a partition of any layout, the parent's locks held: a standalone
     table like the parent, its CHECK, the DEFAULT rows that belong to it moved in (never from a foreign DEFAULT),
-    ATTACH, the parent's owner and grants. Returns the new oid and the rows moved."""
+    ATTACH, the parent's owner and grants. Returns the new oid and the rows moved. ``known``: the DEFAULT and
+    the caller's rights, read under the parent's change lock (``Known``). ``atomic`` (``create_range_partition``):
+    every statement, the writers' lock first, in one script; DEFAULT is not probed for rows (ATTACH refuses
+    the partition if it holds some: the rescue moves them) and the empty table needs no helper CHECK."""
     new_sql = qualified(parent.schema, name)
     like = (f"LIKE {parent.sql} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
@@ -331,33 +420,63 @@ def attach_new_partition(db: Database, parent: Parent, name: str, new: NewPartit
         key = db.query("SELECT pg_catalog.pg_get_partkeydef($1::bigint::oid) AS k", template.oid)[0]["k"]
         partition_by = f" PARTITION BY {key}"
     tablespace = f" TABLESPACE {quote_ident(options.tablespace)}" if options.tablespace else ""
-    storage = "" if template else storage_clause(options.storage_parameters)
+    reloptions = known.reloptions if known is not None else parent_reloptions(db, parent)
+    leaf_storage = storage_clause(options.storage_parameters or reloptions)
+    storage = "" if template else leaf_storage
     # The empty table is made by the caller (creating it evaluates nothing of the owner's; the owner may lack
     # CREATE on the schema) and handed to the parent's owner at once. Every statement that evaluates the
     # owner's code (the CHECK, the copy and delete of DEFAULT rows with their triggers, ATTACH's validation)
-    # then runs with the owner's rights, never the caller's.
-    require_owner_rights(db, parent.owner, parent.label)
-    db.execute(f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}")
+    # then runs with the owner's rights, never the caller's. The statements go in as few scripts
+    # (``Database.script``) as their order allows: the caller's and the owner's together when they are the
+    # same rights (no owner function between).
+    rights = known.rights if known is not None else caller_rights(db, parent.owner)
+    require_owner_rights(db, parent.owner, parent.label, rights)
+    pending = [f"CREATE TABLE {new_sql} ({like}){partition_by}{storage}{tablespace}"]
+    if atomic and known is not None and not known.writers_locked and parent.default_oid is not None:
+        pending.insert(0, f"LOCK TABLE ONLY {parent.sql} IN SHARE ROW EXCLUSIVE MODE")
     if template is not None:
-        _copy_layout(db, template, new_sql, parent.schema, name)
-    if db.query("SELECT current_user::text AS u")[0]["u"] != parent.owner:
-        db.execute(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
+        db.script(pending)
+        pending = []
+        _copy_layout(db, template, new_sql, parent.schema, name, leaf_storage)
+    if not rights.is_owner:
+        pending.append(f"ALTER TABLE {new_sql} OWNER TO {quote_ident(parent.owner)}")
     check = quote_ident(f"{name[:40]}_bound")
-    foreign = foreign_default(db, parent)
-    with owner_rights(db, parent.owner, parent.label) as table_db:
-        if new.check_sql is not None:
-            table_db.execute(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({new.check_sql})")
-        stranded = foreign is None and (force_move or _default_rows(table_db, parent, new))
-        moved = _move_default_rows(table_db, parent, new_sql, new) if stranded else 0
-        table_db.execute(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
-        if new.check_sql is not None:
-            table_db.execute(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+    # The helper CHECK spares ATTACH the scan of the rows moved in; an atomic creation moves none (the table is
+    # empty, its scan costs nothing) and goes without it (and without its DROP, which fires sql_drop triggers).
+    check_sql = None if atomic else new.check_sql
+    foreign = known.foreign if known is not None else foreign_default(db, parent)
+    granted = grant_statements(known.grants if known is not None else catalog.grants(db, parent), new_sql)
+    new_oid = f"SELECT {quote_literal(new_sql)}::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int8 AS oid"
+    with owner_rights(db, parent.owner, parent.label, rights) as table_db:
+        together = table_db is db
+        assert together or not atomic
+        if pending and not together:
+            db.script(pending)
+            pending = []
+        if check_sql is not None:
+            pending.append(f"ALTER TABLE {new_sql} ADD CONSTRAINT {check} CHECK ({check_sql})")
+        # Whether DEFAULT holds rows of the range, read last in the same script (parameters written in).
+        probe = foreign is None and not force_move and parent.default_oid is not None and not atomic
+        if probe:
+            pending.append(inline(f"SELECT 1 FROM {_default_sql(db, parent, known)} {new.rows_where} LIMIT 1",
+                                  new.rows_args))
+        moved = 0
+        if not atomic:
+            found = table_db.script(pending) if pending else []
+            pending = []
+            stranded = foreign is None and (force_move or (probe and bool(found)))
+            moved = _move_default_rows(table_db, parent, new_sql, new, known) if stranded else 0
+        pending.append(f"ALTER TABLE {parent.sql} ATTACH PARTITION {new_sql} {new.bound_sql}")
+        if check_sql is not None:
+            pending.append(f"ALTER TABLE {new_sql} DROP CONSTRAINT {check}")
+        if not together:
+            table_db.script(pending)
+            pending = []
+        oid = db.script([*pending, *granted, new_oid])[0]["oid"]
     if foreign is not None and warn_foreign:
         db.warning(f"the DEFAULT partition {foreign} of {parent.label} is a foreign table: rows of {new.text} in "
                    f"it, if any, stay there (pg_steward never moves rows out of a foreign table); queries "
                    f"pruned to {parent.schema}.{name} no longer see them")
-    copy_grants(db, parent, new_sql)
-    oid = db.query("SELECT $1::regclass::oid::bigint AS oid", new_sql)[0]["oid"]
     return oid, moved
 
 

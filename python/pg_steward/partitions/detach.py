@@ -18,9 +18,9 @@ from pg_steward.db import Database
 from pg_steward.errors import INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, StewardError
 from pg_steward.owner_rights import require_owner_rights
 from pg_steward.partitions import catalog
+from pg_steward.partitions.actions import Action, log
 from pg_steward.partitions.clock import cutoff_for
 from pg_steward.partitions.config import managed_oids, read_config
-from pg_steward.partitions.maintain import Action, log
 from pg_steward.partitions.model import Config, Parent
 from pg_steward.partitions.retention import expired
 from pg_steward.partitions.spans import zone

@@ -20,51 +20,35 @@ from typing import Any
 from pg_steward.arguments import not_null
 from pg_steward.db import Database
 from pg_steward.errors import (
-    INSUFFICIENT_PRIVILEGE,
     INVALID_PARAMETER_VALUE,
     MAINTENANCE_FAILED,
     StewardError,
-    error_fields,
-    error_message,
     error_sqlstate,
 )
 from pg_steward.owner_rights import owner_rights
-from pg_steward.partitions import catalog
+from pg_steward.partitions import catalog, export
+from pg_steward.partitions.actions import Action, error_text, log, log_all
 from pg_steward.partitions.bounds import Unbounded
 from pg_steward.partitions.clock import cutoff_for, now_as_key, now_utc
-from pg_steward.partitions.config import limits, managed_oids, read_config, register, require_registered_identity
-from pg_steward.partitions.create import create_range_partition, foreign_default
-from pg_steward.partitions.locking import lock_parent, with_lock_retries
-from pg_steward.partitions.model import NOT_WORK, Config, Parent, RangePartition
+from pg_steward.partitions.config import (
+    limits,
+    managed_oids,
+    read_managed,
+    register,
+    require_registered_identity,
+)
+from pg_steward.partitions.create import Known, create_range_partition, known_under_lock
+from pg_steward.partitions.locking import bounded_lock_timeout, lock_parent, with_lock_retries
+from pg_steward.partitions.model import NOT_WORK, Config, Limits, Parent, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
 from pg_steward.partitions.retention import FOREIGN_NOTE, effective_mode, expired, retire
 from pg_steward.partitions.spans import Key, advance_within, floor, span_text, zone
 from pg_steward.partitions.survey import idle_tables
-from pg_steward.partitions.values import Bound, bound_text, from_text
+from pg_steward.partitions.values import Bound, bound_text, from_text, order
 from pg_steward.runtime import own_transactions, pin_settings
 from pg_steward.sqltext import qualified, quote_literal
 
 STEP_SHARE_OF_LOCK_TIMEOUT = 4  # a step of run_maintenance holds its locks for at most 1/4 of lock_timeout
-
-
-@dataclass
-class Action:
-    parent: int | None
-    action: str
-    partition: str | None
-    ok: bool
-    detail: str | None = None
-    rows_moved: int = 0
-
-    def row(self) -> dict[str, Any]:
-        return {"parent": self.parent, "action": self.action, "partition": self.partition,
-                "ok": self.ok, "detail": self.detail}
-
-
-def error_text(error: BaseException) -> str:
-    """An error as one log detail: its message, then PostgreSQL's DETAIL when it has one (``error_fields``)."""
-    detail = error_fields(error).get("detail")
-    return error_message(error) + (f" ({detail})" if detail else "")
 
 
 # The time key values the bound arithmetic can place (years 1 to 9999; a day of margin at the low end for zones
@@ -80,16 +64,18 @@ class Stranded:
     unplaceable: int = 0
 
 
-def stranded_values(db: Database, parent: Parent, config: Config, foreign: str | None) -> Stranded:
+def stranded_values(db: Database, parent: Parent, config: Config, foreign: str | None,
+                    default_name: tuple[str, str] | None = None, default_empty: bool = False) -> Stranded:
     """One key value per span slot that has rows in the DEFAULT partition, and the count of unplaceable rows.
 
     A value no partition of this table's spans can hold (infinity, a BC date, a year past 9999) never stops
     the walk: the search runs over the placeable values only, and the others are counted. ``foreign``: what
-    ``foreign_default`` found for the parent."""
-    if parent.default_oid is None or foreign is not None:
+    ``foreign_default`` found for the parent; ``default_name``: the DEFAULT's schema and name, when read;
+    ``default_empty``: the DEFAULT was found without a block (``create.Known``): no query then."""
+    if parent.default_oid is None or foreign is not None or default_empty:
         return Stranded([])  # rows of a foreign DEFAULT are never moved: maintain_table warns
     assert parent.key_type is not None
-    default_sql = qualified(*catalog.relation_name(db, parent.default_oid))
+    default_sql = qualified(*(default_name or catalog.relation_name(db, parent.default_oid)))
     key, tz = parent.key_sql, zone(config.time_zone)
     placeable = f"{key} IS NOT NULL"
     limits_args: tuple[str, ...] = ()
@@ -139,13 +125,14 @@ _ROW_ERRORS = ("23", "22")  # integrity constraint violations (a foreign key ref
 
 def maintain_table(db: Database, config: Config, step: Step | None = None,
                    budget_s: float | None = None, retire_now: bool = True,
-                   max_gap_slots: int | None = None) -> list[Action]:
+                   max_gap_slots: int | None = None, parent: Parent | None = None) -> list[Action]:
     """One table's maintenance. With ``step``, creation stops at its limits (always one partition at least) with
     a ``more`` action, and retention waits for the step that creates the last partition. Past ``budget_s``
     seconds (the superuser's per-table budget) the table stops with a logged ``budget`` action. With
     ``retire_now`` false (``manage``), retention retires nothing and returns a ``would <mode>`` preview row per
-    partition the next run will retire. ``max_gap_slots``: the limit in force, when the caller has read it."""
-    parent = catalog.read_parent(db, config.parent_oid)
+    partition the next run will retire. ``max_gap_slots``: the limit in force, when the caller has read it;
+    ``parent``: the table, when the caller has read it in this transaction."""
+    parent = parent or catalog.read_parent(db, config.parent_oid)
     catalog.require_range(parent)
     tz = zone(config.time_zone)
     assert parent.key_type is not None
@@ -157,21 +144,24 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     if max_gap_slots is None:
         max_gap_slots = limits(db).max_gap_slots
     wide: list[tuple[int, int, int]] = []
+    known: Known | None = None  # what plan() read under the table's change lock, held until the transaction ends
 
     def plan() -> list[tuple[Key, Bound]]:
         # The table's change lock first: a concurrent run of another session waits here, then reads what this
         # one made. Reading the table (its highest key, its DEFAULT rows) waits for locks too: bounded like the
         # DDL. The reads run with the owner's rights, so the owner's row security policies never act as the caller.
-        nonlocal stranded, wide, foreign
+        # What is read here under the lock (partitions, DEFAULT, the caller's rights) is handed to the creations.
+        nonlocal stranded, wide, foreign, known
         lock_parent(db, parent)
-        foreign = foreign_default(db, parent)
+        parts = catalog.range_partitions(db, parent)
+        known = known_under_lock(db, parent, parts)
+        foreign = known.foreign
         clock = now
-        with owner_rights(db, parent.owner, parent.label) as table_db:
+        with owner_rights(db, parent.owner, parent.label, known.rights) as table_db:
             if clock is None:  # integer key: the clock is the highest value stored
                 top = table_db.query(f"SELECT max({parent.key_sql})::text AS v FROM {parent.sql}")[0]["v"]
                 clock = int(top) if top is not None else None
-            stranded = stranded_values(table_db, parent, config, foreign)
-        parts = catalog.range_partitions(db, parent)
+            stranded = stranded_values(table_db, parent, config, foreign, known.default_name, known.default_empty)
         wide = wide_gaps(parts, config, clock, stranded.values, parent.key_type, max_gap_slots)
         return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type, max_gap_slots)
 
@@ -180,40 +170,52 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     def over_budget() -> bool:
         return budget_s is not None and time.monotonic() - began >= budget_s
 
-    wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
-    started = time.monotonic()
-    for index, (start, end) in enumerate(wanted):
-        if index and over_budget():
-            actions.append(Action(parent.oid, "budget", None, True,
-                                  f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
-                                  f"{budget_s:g} s, the next run goes on"))
-            return actions
-        if step is not None and index and (index >= step.max_new or time.monotonic() - started >= (step.seconds or 0)):
-            rest = len(wanted) - index
-            actions.append(Action(parent.oid, "more", None, True, f"{rest} more partitions due; the next step goes on"))
-            return actions  # retention comes with the last step
-        try:
-            # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
-            # a failed creation is rolled back alone, with no subtransaction around it here.
-            made = create_range_partition(db, parent, start, end, span=config.span, tz=tz,
-                                          options=config.options, warn_foreign=False)
-        except Exception as error:
-            if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
-                raise
-            actions.append(Action(parent.oid, "error", None, False,
-                                  f"partition {bound_text(start)} to {bound_text(end)} not created: "
-                                  + error_text(error)))
-            continue
-        if made.created:
-            detail = f"{bound_text(start)} to {bound_text(end)}"
-            if made.moved_rows:
-                detail += f"; moved {made.moved_rows} rows from DEFAULT"
-            actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
-            if config.analyze:
-                db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
+    # One lock_timeout for the reads and every creation of the table (each attempt still in a subtransaction
+    # of its own): set once, not around each.
+    with bounded_lock_timeout(db, config.options.lock):
+        wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
+        started = time.monotonic()
+        for index, (start, end) in enumerate(wanted):
+            if index and over_budget():
+                actions.append(Action(parent.oid, "budget", None, True,
+                                      f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
+                                      f"{budget_s:g} s, the next run goes on"))
+                return actions
+            if step is not None and index and (index >= step.max_new
+                                               or time.monotonic() - started >= (step.seconds or 0)):
+                rest = len(wanted) - index
+                actions.append(Action(parent.oid, "more", None, True,
+                                      f"{rest} more partitions due; the next step goes on"))
+                return actions  # retention comes with the last step
+            try:
+                # create_range_partition runs each attempt in a subtransaction of its own (locking.with_lock_retries):
+                # a failed creation is rolled back alone, with no subtransaction around it here.
+                # What plan() found in DEFAULT under the change lock says whether rows of the range are there.
+                made = create_range_partition(
+                    db, parent, start, end, span=config.span, tz=tz, options=config.options, warn_foreign=False,
+                    known=known, default_rows=_holds_any(stranded.values, start, end))
+            except Exception as error:
+                if not (error_sqlstate(error) or "").startswith(_ROW_ERRORS):
+                    raise
+                actions.append(Action(parent.oid, "error", None, False,
+                                      f"partition {bound_text(start)} to {bound_text(end)} not created: "
+                                      + error_text(error)))
+                continue
+            if made.created:
+                detail = f"{bound_text(start)} to {bound_text(end)}"
+                if made.moved_rows:
+                    detail += f"; moved {made.moved_rows} rows from DEFAULT"
+                actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
+                if config.analyze:
+                    db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
+    assert known is not None
     if cutoff is not None:
-        for part in expired(catalog.range_partitions(db, parent), cutoff):
+        for part in expired(list(known.partitions), cutoff):
             detail = f"{bound_text(part.start)} to {bound_text(part.end)}, older than {bound_text(cutoff)}"
+            if config.retention_mode == export.MODE:  # never retired here: pg-steward export writes it first
+                actions.append(Action(parent.oid, export.AWAITING, f"{part.schema}.{part.name}", True,
+                                      export.awaiting_detail(part, cutoff)))
+                continue
             mode = effective_mode(part, config.retention_mode)
             if mode != config.retention_mode:
                 detail += f"; {FOREIGN_NOTE}"
@@ -239,8 +241,8 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
         actions.append(Action(parent.oid, "gap", None, True, gap_note(parent, config, wide, max_gap_slots)))
     unplaceable = 0
     if stranded.unplaceable:  # counted again: a last partition to MAXVALUE made just now may hold some of them
-        with owner_rights(db, parent.owner, parent.label) as table_db:
-            unplaceable = stranded_values(table_db, parent, config, foreign).unplaceable
+        with owner_rights(db, parent.owner, parent.label, known.rights) as table_db:
+            unplaceable = stranded_values(table_db, parent, config, foreign, known.default_name).unplaceable
     if unplaceable:
         # Last, so that it is the table's latest log row: steward.health() lists the table as failing.
         actions.append(Action(parent.oid, "unplaceable", None, False,
@@ -248,6 +250,14 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                               f"of {span_text(config.span)} can hold (infinity, BC dates, years past 9999); "
                               "they stay in DEFAULT: move or correct them by hand"))
     return actions
+
+
+def _holds_any(values: list[Key], start: Bound, end: Bound) -> bool | None:
+    """Whether one of ``values`` (``stranded_values``: one per span slot with DEFAULT rows, up to a limit) is in
+    ``[start, end)``; None (not known) when the list may have been cut short."""
+    if len(values) >= MAX_NEW_PER_RUN:
+        return None
+    return any(order(start) <= order(v) < order(end) for v in values)
 
 
 GAPS_SHOWN = 5  # the wide gaps a note names; it counts them all
@@ -278,62 +288,29 @@ def _contents(db: Database, parent: Parent, part: RangePartition) -> str:
     return f"{rows} rows, {size['b']} bytes ({size['pretty']})"
 
 
-def log(db: Database, action: Action) -> None:
-    """One row of ``steward.partition_maintenance_log`` (``log_all`` of one action)."""
-    log_all(db, [action])
-
-
-def log_all(db: Database, actions: list[Action]) -> None:
-    """Rows of ``steward.partition_maintenance_log``, in order, in one INSERT and one subtransaction (a table's
-    actions of one call: not a statement and a subtransaction each). Its trigger sets the role and the time,
-    and refuses a non-superuser's row about a table it may not manage: such a row (a run over another owner's
-    table) is not logged, and the action is still returned; when the INSERT of several rows is refused, each is
-    tried alone, so that the rows the caller may write are kept."""
-    if not actions:
-        return
-    try:
-        with db.subtransaction():
-            db.execute(
-                "INSERT INTO steward.partition_maintenance_log (parent, action, partition, ok, rows_moved, detail) "
-                "SELECT a.parent::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text, a.action, a.partition, "
-                "a.ok, a.rows_moved, a.detail FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
-                "pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), "
-                "pg_catalog.unnest($4::pg_catalog.bool[]), pg_catalog.unnest($5::pg_catalog.int8[]), "
-                "pg_catalog.unnest($6::pg_catalog.text[])) WITH ORDINALITY "
-                "AS a(parent, action, partition, ok, rows_moved, detail, n) "
-                "ORDER BY a.n",
-                [a.parent for a in actions], [a.action for a in actions], [a.partition for a in actions],
-                [a.ok for a in actions], [a.rows_moved for a in actions], [a.detail for a in actions],
-            )
-    except Exception as error:
-        if error_sqlstate(error) != INSUFFICIENT_PRIVILEGE:
-            raise
-        if len(actions) > 1:
-            for action in actions:
-                log_all(db, [action])
-            return
-        action = actions[0]
-        if action.parent is None or not db.query(
-                "SELECT pg_catalog.has_table_privilege('steward.partition_maintenance_log', 'INSERT') AS ok")[0]["ok"]:
-            raise
-        if not db.query("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::bigint::oid "
-                        "AND NOT pg_catalog.pg_has_role(relowner, 'USAGE')", action.parent):
-            raise  # refused for another reason (no INSERT grant): the caller's error
+# The ceilings of the run in progress: run_maintenance reads them once and its steps (steward._maintain_step,
+# called by it in this session) use them, instead of a read per table; None outside a run.
+_run_limits: Limits | None = None
 
 
 def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: float | None = None,
-                  retire_now: bool = True) -> list[Action]:
+                  retire_now: bool = True, ceilings: Limits | None = None) -> list[Action]:
+    """One table in a subtransaction of its own, its actions logged. ``ceilings``: the limits in force, when the
+    caller has read them for its run."""
     try:
         with db.subtransaction():
             require_registered_identity(db, oid)
-            config = read_config(db, oid)
-            if config and step is not None and step.seconds is None:
-                step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
-            ceilings = limits(db)
-            if budget_s is None:
-                budget_s = ceilings.table_budget_ms / 1000
-            actions = (maintain_table(db, config, step, budget_s, retire_now, ceilings.max_gap_slots)
-                       if config else [])
+            managed = read_managed(db, oid)
+            if managed is None:
+                actions = []
+            else:
+                parent, config = managed
+                if step is not None and step.seconds is None:
+                    step = Step(step.max_new, config.options.lock.timeout_ms / 1000 / STEP_SHARE_OF_LOCK_TIMEOUT)
+                ceilings = ceilings or _run_limits or limits(db)
+                if budget_s is None:
+                    budget_s = ceilings.table_budget_ms / 1000
+                actions = maintain_table(db, config, step, budget_s, retire_now, ceilings.max_gap_slots, parent)
     except Exception as error:  # one table's failure is logged; the others go on
         actions = [Action(oid, "error", None, False, error_text(error))]
     # The log keeps what was done: one INSERT for the table's actions.
@@ -418,10 +395,11 @@ def maintain_partitions(db: Database, parent_name: str | int | None) -> list[dic
         # A table named by the caller is read directly: no survey for one table.
         if not managed_oids(db, parent_oid):
             return [Action(parent_oid, "skip", None, True, "not managed: call steward.manage() first").row()]
-        return [a.row() for a in _maintain_one(db, parent_oid)]
+        return [a.row() for a in _maintain_one(db, parent_oid) + _analyze_parents(db, parent_oid)]
     run = Run.start(db, "maintain_partitions")
     due = tables_due(db)
-    actions = [a for oid in due for a in _maintain_one(db, oid)]
+    ceilings = limits(db) if due else None  # read once for the run
+    actions = [a for oid in due for a in _maintain_one(db, oid, ceilings=ceilings)] + _analyze_parents(db)
     failed = {a.parent for a in actions if not a.ok and a.parent is not None}
     mine = _manageable(db, sorted(failed))
     run.tables_due, run.actions = len(due), sum(a.ok and a.action not in NOT_WORK for a in actions)
@@ -437,9 +415,10 @@ def manage(db: Database, parent: str | None, span: str | None, premake: int | No
     """``steward.manage(...)``: register the table (``config.register``), then make what is due (premake, gaps,
     DEFAULT rows), retiring nothing: what retention will retire at the next maintenance run comes back as
     ``would <mode>`` rows (partition, rows, bytes), so that the policy is seen before it acts."""
+    ceilings = limits(db)  # read once for the registration and the work
     oid = register(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
-                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters)
-    return [a.row() for a in _maintain_one(db, oid, retire_now=False)]
+                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters, ceilings)
+    return [a.row() for a in _maintain_one(db, oid, retire_now=False, ceilings=ceilings)]
 
 
 MAX_STEPS_PER_TABLE = 1000  # a table's backlog is worked off in at most this many transactions per run
@@ -474,16 +453,29 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
         db.notice(f"pg_steward: {run.others} of {len(tables)} tables due belong to owners this role is not a "
                   "member of: left to them or to a superuser")
     tables = [t for t in tables if t["oid"] in mine]
-    budget_s = limits(db).table_budget_ms / 1000
+    global _run_limits
+    ceilings = limits(db)  # read once: the run's steps use them (_run_limits)
+    budget_s = ceilings.table_budget_ms / 1000
     failed_tables: list[str] = []
-    for number, table in enumerate(tables, 1):
-        done, failed = _run_steps(db, commit, table["oid"], budget_s)
-        run.actions += done
-        if failed:
-            failed_tables.append(table["name"])
-        db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
-                  f"{done} {'action' if done == 1 else 'actions'}"
-                  + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
+    _run_limits = ceilings
+    try:
+        for number, table in enumerate(tables, 1):
+            done, failed = _run_steps(db, commit, table["oid"], budget_s)
+            run.actions += done
+            if failed:
+                failed_tables.append(table["name"])
+            db.notice(f"pg_steward: {number} of {len(tables)}: {table['name']}: "
+                      f"{done} {'action' if done == 1 else 'actions'}"
+                      + (f", {failed} failed (see steward.partition_maintenance_log)" if failed else ""))
+        for action in _analyze_parents(db, commit=commit):  # last: the parents whose partitions changed
+            run.actions += action.ok
+            if not action.ok:
+                name = db.query("SELECT $1::pg_catalog.int8::pg_catalog.oid::pg_catalog.regclass::"
+                                "pg_catalog.text AS t", action.parent)[0]["t"]
+                if name not in failed_tables:  # a table is counted once, whatever failed
+                    failed_tables.append(name)
+    finally:
+        _run_limits = None
     run.failures = len(failed_tables)
     run.finish(db)
     commit()
@@ -495,6 +487,13 @@ def run_maintenance(db: Database, commit: Callable[[], None]) -> None:
             detail=f"Run {run.run_id}: {run.actions} actions done and committed; the failures are logged.",
             hint="See the rows with ok = false in steward.partition_maintenance_log, and steward.health() "
                  "(check maintenance_runs).")
+
+
+def _analyze_parents(db: Database, parent_oid: int | None = None,
+                     commit: Callable[[], None] | None = None) -> list[Action]:
+    """The parents whose partitions changed, analyzed (``parent_stats``, which imports this module)."""
+    from pg_steward.partitions.parent_stats import analyze_parents
+    return analyze_parents(db, parent_oid, commit)
 
 
 def _run_steps(db: Database, commit: Callable[[], None], oid: int, budget_s: float) -> tuple[int, int]:

@@ -79,7 +79,7 @@ class Limits:
 
 
 # Actions that report rather than do: not counted as work done by a run.
-NOT_WORK = ("more", "skip", "gap", "warning")
+NOT_WORK = ("more", "skip", "gap", "warning", "awaiting export")
 
 
 @dataclass(frozen=True)

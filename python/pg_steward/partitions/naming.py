@@ -13,7 +13,6 @@ a short hash of the parent's and the partition's identity keeps it unique.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 
 from pg_steward.partitions.spans import Key, Span
@@ -52,6 +51,8 @@ def partition_name(parent: str, tail: str, taken: Callable[[str], bool], identit
     name = cut(parent, NAMEDATALEN - len(tail.encode())) + tail
     if not taken(name):
         return name
+    import hashlib  # only for a name already taken (rare): its OpenSSL load is not paid by every session
+
     digest = hashlib.sha1(identity.encode()).hexdigest()
     for attempt in range(100):
         mark = "_" + digest[:6] + (str(attempt) if attempt else "")

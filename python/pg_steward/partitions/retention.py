@@ -66,6 +66,10 @@ def retire(db: Database, parent: Parent, part: RangePartition, mode: str, archiv
 
 def check_mode(db: Database, mode: str | None, archive_schema: str | None, parts: list[RangePartition]) -> None:
     one_of("mode", mode, MODES)
+    if mode == "export":
+        raise StewardError("mode export is run by a client: the server cannot write its files",
+                           INVALID_PARAMETER_VALUE,
+                           hint="Register the table with retention_mode => 'export'; run pg-steward export --dir DIR.")
     if mode != "archive":
         return
     if archive_schema is None:

@@ -15,9 +15,9 @@ from pg_steward.arguments import not_null
 from pg_steward.db import Database
 from pg_steward.errors import INVALID_PARAMETER_VALUE, OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError
 from pg_steward.partitions import catalog
+from pg_steward.partitions.actions import Action, log
 from pg_steward.partitions.config import read_config, require_owner
 from pg_steward.partitions.locking import lock_parent, with_lock_retries
-from pg_steward.partitions.maintain import Action, log
 from pg_steward.partitions.spans import INTEGER_KEYS, span_text, time_span
 from pg_steward.partitions.values import bound_text, order
 

@@ -3,10 +3,10 @@
 Most runs of maintenance find nothing to do for most tables. Reading each
 table on its own costs about ten statements and a subtransaction; here the
 registry, the parents and every partition's bounds are read in three queries,
-and the DEFAULT partitions are checked for rows in batches. A table is idle
-when its partitions cover every slot from the oldest one (or the retention
-cutoff) to ``premake`` spans past now, nothing is past retention, and its
-DEFAULT holds no row. Anything else (an integer key, an unusual layout, a
+and the DEFAULT partitions are checked for rows: an empty one by its size, the
+others in batches. A table is idle when its partitions cover every slot from
+the oldest one (or the retention cutoff) to ``premake`` spans past now, nothing
+is past retention, and its DEFAULT holds no row. Anything else (an integer key, an unusual layout, a
 DEFAULT whose lock is not available) is left to the full path in
 ``maintain.py``, which re-reads the table under its locks: the survey only
 ever skips work that the full path would find empty.
@@ -36,7 +36,7 @@ _BOUNDS_SQL = """
 SELECT i.inhparent::bigint AS parent_oid, pg_catalog.array_agg(pg_catalog.pg_get_expr(c.relpartbound, 0)) AS bounds
 FROM pg_catalog.pg_inherits AS i
 JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
-WHERE i.inhparent::bigint = ANY($1::bigint[])
+WHERE i.inhparent = ANY($1::bigint[]::oid[])
 GROUP BY i.inhparent
 """
 
@@ -133,19 +133,47 @@ def plainly_covered(texts: list[str], config: Config, now_key: Key, key_type: st
             and order(memo.horizon(current, config)) <= order(end))
 
 
+# Plain tables without a block in their main fork hold no row. Reading the size opens the relation, as a query
+# would, but plans nothing and reads no statistics: in a new session, where every DEFAULT's catalog entries are
+# read for the first time, the EXISTS of each DEFAULT cost several times as much. A table the caller may not
+# read is never counted as empty: its EXISTS fails, as it did before, and the full path reports it.
+# The DEFAULTs are found by the oid index first and only then opened (the subquery with OFFSET 0 keeps the size
+# out of the scan's filter): a filter of a scan over pg_class is ordered by cost, and the size, cheaper than a
+# comparison with 1,000 oids, was read for every table of the database, each opened and locked.
+_EMPTY_SQL = """
+SELECT d.oid::pg_catalog.int8 AS oid
+FROM (SELECT c.oid, c.relkind FROM pg_catalog.pg_class AS c
+      WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]::pg_catalog.oid[]) OFFSET 0) AS d
+WHERE d.relkind OPERATOR(pg_catalog.=) 'r' AND pg_catalog.pg_relation_size(d.oid) OPERATOR(pg_catalog.=) 0
+  AND pg_catalog.has_table_privilege(d.oid, 'SELECT')
+"""
+
+
+def _empty_tables(db: Database, oids: list[int], policy: LockPolicy) -> set[int]:
+    """Of ``oids``, the plain tables that certainly hold no row (an empty main fork), read under ``policy``'s
+    lock_timeout: none when a lock is not available (the EXISTS of each then decides, as for the others)."""
+    if not oids:
+        return set()
+    try:
+        rows = with_lock_retries(db, policy, "survey of DEFAULT partitions", lambda: db.query(_EMPTY_SQL, oids))
+    except Exception:
+        return set()
+    return {r["oid"] for r in rows}
+
+
 def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) -> set[int]:
     """Parents whose DEFAULT partition holds a row with a key; all of a batch that could not be read."""
-    names: dict[int, str] = {}
+    names: dict[int, tuple[str, str]] = {}  # quoted only for the DEFAULTs read (most are found empty first)
     foreign: set[int] = set()
     if parents:
         rows = db.query(
             "SELECT c.oid::bigint AS oid, n.nspname::text AS schema, c.relname::text AS name, "
             "c.relkind = 'f' AS is_foreign "
             "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.oid::bigint = ANY($1::bigint[])", [p.default_oid for p in parents])
+            "WHERE c.oid = ANY($1::bigint[]::oid[])", [p.default_oid for p in parents])
         # A foreign DEFAULT is never read here nor moved out of (maintain.stranded_values): no work in it.
         foreign = {r["oid"] for r in rows if r["is_foreign"]}
-        names = {r["oid"]: qualified(r["schema"], r["name"]) for r in rows if not r["is_foreign"]}
+        names = {r["oid"]: (r["schema"], r["name"]) for r in rows if not r["is_foreign"]}
     found: set[int] = set()
     if names and not db.query("SELECT r.rolsuper OR r.rolbypassrls AS bypass FROM pg_catalog.pg_roles AS r "
                               "WHERE r.rolname = current_user")[0]["bypass"]:
@@ -153,19 +181,20 @@ def _defaults_with_rows(db: Database, parents: list[Parent], timeout_ms: int) ->
         # rights: such tables take the full path, which reads them with their owner's rights.
         secured = {r["oid"] for r in db.query(
             "SELECT c.oid::bigint AS oid FROM pg_catalog.pg_class AS c "
-            "WHERE c.oid::bigint = ANY($1::bigint[]) AND c.relrowsecurity", list(names))}
+            "WHERE c.oid = ANY($1::bigint[]::oid[]) AND c.relrowsecurity", list(names))}
         found |= {p.oid for p in parents if p.default_oid in secured}
         names = {oid: name for oid, name in names.items() if oid not in secured}
     policy = LockPolicy(timeout_ms=timeout_ms, retries=0)
+    empty = _empty_tables(db, list(names), policy)
     for i in range(0, len(parents), DEFAULT_BATCH):
-        batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names]
+        batch = [p for p in parents[i:i + DEFAULT_BATCH] if p.default_oid in names and p.default_oid not in empty]
         found |= {p.oid for p in parents[i:i + DEFAULT_BATCH]
                   if p.default_oid not in names and p.default_oid not in foreign}
         if not batch:
             continue
         sql = " UNION ALL ".join(
             f"SELECT {int(p.oid)}::bigint AS oid WHERE EXISTS "
-            f"(SELECT FROM {names[p.default_oid]} WHERE {p.key_sql} IS NOT NULL)" for p in batch)
+            f"(SELECT FROM {qualified(*names[p.default_oid])} WHERE {p.key_sql} IS NOT NULL)" for p in batch)
         try:
             rows = with_lock_retries(db, policy, "survey of DEFAULT partitions", lambda sql=sql: db.query(sql))
             found |= {r["oid"] for r in rows}
@@ -186,6 +215,10 @@ def idle_tables(db: Database, oids: list[int]) -> set[int]:
     now = now_utc(db)
     covered: list[Parent] = []
     memo = SlotMemo()
+    # The tables of a database mostly share their bounds as well as their policy: the answer of the chain walk
+    # is pure in them, so it is worked out once per distinct (bounds, policy, key type).
+    plain: dict[tuple[object, ...], bool] = {}
+    clocks: dict[tuple[str, str], Key] = {}
     for oid, parent in parents.items():
         config = configs.get(oid)
         if config is None or parent.strategy != "range" or parent.key_column is None or not parent.is_time:
@@ -193,9 +226,15 @@ def idle_tables(db: Database, oids: list[int]) -> set[int]:
         assert parent.key_type is not None
         try:
             texts = bounds.get(oid) or []
-            now_key = now_as_key(now, parent.key_type, zone(config.time_zone))
-            if (plainly_covered(texts, config, now_key, parent.key_type, memo)
-                    or _covered(parent, config, _ranges(texts, parent.key_type), now_key)):
+            clock = (parent.key_type, config.time_zone)
+            if clock not in clocks:
+                clocks[clock] = now_as_key(now, parent.key_type, zone(config.time_zone))
+            now_key = clocks[clock]
+            shape = (tuple(sorted(texts)), parent.key_type, config.time_zone, config.span, config.premake,
+                     config.retention)
+            if shape not in plain:
+                plain[shape] = plainly_covered(texts, config, now_key, parent.key_type, memo)
+            if plain[shape] or _covered(parent, config, _ranges(texts, parent.key_type), now_key):
                 covered.append(parent)
         except Exception:  # pure computation on odd data (a bound, a zone): the full path reports it properly
             continue

@@ -129,8 +129,16 @@ def prepared_statement(db: Database, name: str) -> Statement:
     return classify_prepared(name, rows[0]["statement"], rows[0]["from_sql"])
 
 
-_RELATIONS = """
-SELECT r.label, pg_catalog.format('%I.%I', n.nspname, c.relname) AS quoted,
+# current_setting() reads one setting; the pg_settings view builds a row for every one of them.
+_SETTING_COLUMNS = """
+pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) / 1024 AS work_mem_kb,
+pg_catalog.current_setting('hash_mem_multiplier')::float8 AS hash_mem_multiplier,
+pg_catalog.current_setting('transaction_read_only') = 'on' AS read_only"""
+
+# The settings come with each scanned relation's row: a second statement reads them only for a plan that
+# scans no relation.
+_RELATIONS = f"""
+SELECT {_SETTING_COLUMNS}, r.label, pg_catalog.format('%I.%I', n.nspname, c.relname) AS quoted,
        GREATEST(c.reltuples, 0)::float8 AS reltuples,
        CASE WHEN c.relispartition THEN (
            SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname)
@@ -157,17 +165,13 @@ SELECT q AS quoted,
 FROM pg_catalog.unnest($1::text[]) AS q
 """
 
-# current_setting() reads one setting; the pg_settings view builds a row for every one of them.
-_SETTINGS = """
-SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) / 1024 AS work_mem_kb,
-       pg_catalog.current_setting('hash_mem_multiplier')::float8 AS hash_mem_multiplier,
-       pg_catalog.current_setting('transaction_read_only') = 'on' AS read_only
-"""
+_SETTINGS = f"SELECT {_SETTING_COLUMNS}"
 
 
 def gather_facts(db: Database, plan: Plan) -> Facts:
     scanned = {n.relation: n for n in plan.nodes if n.relation and n.schema}
     facts = Facts()
+    rows: list[Row] = []
     if scanned:
         labels = list(scanned)
         rows = db.query(_RELATIONS, labels, [scanned[x].schema for x in labels],
@@ -180,7 +184,7 @@ def gather_facts(db: Database, plan: Plan) -> Facts:
     if roots:
         for row in db.query(_ROOTS, roots):
             facts.roots[row["quoted"]] = RootFacts(row["quoted"], row["leaves"], row["key"])
-    settings = db.query(_SETTINGS)[0]
+    settings = rows[0] if rows else db.query(_SETTINGS)[0]
     facts.work_mem_kb = int(settings["work_mem_kb"])
     facts.hash_mem_multiplier = float(settings["hash_mem_multiplier"])
     facts.read_only = bool(settings["read_only"])

@@ -16,11 +16,14 @@ the hypothetical indexes whatever happens. No index is ever created.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pg_steward import server
 from pg_steward.db import Database, Row
 from pg_steward.errors import (
+    INSUFFICIENT_PRIVILEGE,
     INVALID_PARAMETER_VALUE,
     NULL_VALUE_NOT_ALLOWED,
     PROGRAM_LIMIT_EXCEEDED,
@@ -32,6 +35,9 @@ from pg_steward.queries.explain import rolled_back
 from pg_steward.queries.fingerprint import fingerprint
 from pg_steward.queries.index_candidates import Candidate, candidates, covered, parameters, substitute
 from pg_steward.queries.statements import classify
+from pg_steward.reports import index_findings
+from pg_steward.reports.index_findings import IndexInfo
+from pg_steward.reports.indexes import indexes_of
 from pg_steward.sqltext import quote_ident
 
 # A shape counts as helped when its cost falls by at least this share (smaller gains are within the planner's
@@ -42,6 +48,7 @@ MIN_COST_SAVING = 0.2
 WRITE_MS_PER_ROW = 0.01
 MAX_SHAPES = 500  # the most frequent shapes of the window are costed, the rest are left out
 NOT_INSTALLED = "hypopg not installed"
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,6 +60,17 @@ class Shape:
     generic: bool = False  # EXPLAIN (GENERIC_PLAN): $n left in, PostgreSQL 16+
     base: float = 0.0
     candidates: list[Candidate] = field(default_factory=list)
+    uses: set[str] = field(default_factory=set)  # the indexes its plan reads, by name, before any hypothetical one
+
+
+@dataclass
+class Existing:
+    """A table's indexes as index_findings reads them, its column names, and each column's attnum, default
+    B-tree operator class and collation (what an index on it would get)."""
+
+    indexes: list[IndexInfo]
+    names: dict[tuple[int, int], str]
+    classes: dict[str, tuple[int, str | None, str]]
 
 
 @dataclass
@@ -64,6 +82,11 @@ class Table:
     reltuples: float
     indexes: list[tuple[tuple[str, ...], bool]]
     writes_per_day: float
+    existing: Existing | None = None
+
+    def index_write_cost(self) -> float:
+        """ms per day to keep one index of this table up to date."""
+        return self.writes_per_day * WRITE_MS_PER_ROW
 
 
 @dataclass
@@ -73,6 +96,8 @@ class Option:
     costs: dict[int, float]  # shape index -> cost with this index alone
     size: int | None
     shapes: list[int] = field(default_factory=list)  # the shapes that produced it
+    redundant: list[IndexInfo] = field(default_factory=list)  # existing indexes it would serve every use of
+    replaces: list[IndexInfo] = field(default_factory=list)  # those left for it to drop, once it is chosen
 
 
 def _refuse(message: str, hint: str | None = None) -> StewardError:
@@ -127,7 +152,12 @@ def _workload(db: Database, since: str, statements: list[str | None] | None) -> 
                 shapes[fp] = Shape(text, fp, 1, None)
         return list(shapes.values())
     found = []
-    for row in db.query(_LOG, since, MAX_SHAPES):
+    rows = db.query(_LOG, since, MAX_SHAPES + 1)
+    if len(rows) > MAX_SHAPES:
+        db.warning(f"the window holds more than {MAX_SHAPES} statement shapes: only the {MAX_SHAPES} "
+                   "that took the most time are costed")
+        rows = rows[:MAX_SHAPES]
+    for row in rows:
         try:
             check_statement(row["text"])
         except StewardError:
@@ -219,11 +249,23 @@ def _with_values(db: Database, text: str, oids: list[int]) -> str:
     return substitute(text, values)
 
 
-def _cost(db: Database, shape: Shape) -> float:
+def _plan(db: Database, shape: Shape) -> dict:
     options = "GENERIC_PLAN, FORMAT JSON" if shape.generic else "FORMAT JSON"
     output = db.query(f"EXPLAIN ({options}) {shape.text}")[0]["QUERY PLAN"]
     plan = json.loads(output) if isinstance(output, str) else output
-    return float(plan[0]["Plan"]["Total Cost"])
+    return plan[0]["Plan"]
+
+
+def _cost(db: Database, shape: Shape) -> float:
+    return float(_plan(db, shape)["Total Cost"])
+
+
+def plan_indexes(plan: dict) -> set[str]:
+    """The names of the indexes a plan (EXPLAIN's JSON node) reads, in any of its nodes."""
+    found = {plan["Index Name"]} if "Index Name" in plan else set()
+    for child in plan.get("Plans", []):
+        found |= plan_indexes(child)
+    return found
 
 
 def _hypopg_schema(db: Database) -> str | None:
@@ -280,11 +322,20 @@ def _helped(current: list[float], option: Option) -> dict[int, float]:
     return {i: c for i, c in option.costs.items() if c <= (1 - MIN_COST_SAVING) * current[i]}
 
 
-def choose(shapes: list[Shape], options: list[Option], days: float) -> list[tuple[Option, dict[int, float], float]]:
+def _replaces(option: Option, claimed: set[int]) -> list[IndexInfo]:
+    return [i for i in option.redundant if i.oid not in claimed]
+
+
+def choose(shapes: list[Shape], options: list[Option], days: float,
+           claimed: frozenset[int] = frozenset()) -> list[tuple[Option, dict[int, float], float]]:
     """Greedy choice over the workload: the option that lowers the calls-weighted cost most, then the next one
-    given those already chosen; an option whose table's write cost outweighs the time it saves is left out.
-    Returns (option, the costs before of the shapes it helps, cost they had) with the costs it brings."""
+    given those already chosen; an option whose write cost outweighs the time it saves is left out. Its write
+    cost is its table's, less that of the existing indexes it makes redundant (each one's drop saves as much),
+    those already to be dropped (``claimed``, and those of the options chosen before) left out; the chosen
+    option's ``replaces`` lists the ones it is to drop. Returns (option, the costs before of the shapes it helps,
+    cost they had) with the costs it brings."""
     current = [s.base for s in shapes]
+    taken = set(claimed)
     chosen: list[tuple[Option, dict[int, float], float]] = []
     left = list(options)
     while left:
@@ -293,7 +344,8 @@ def choose(shapes: list[Shape], options: list[Option], days: float) -> list[tupl
             helped = _helped(current, option)
             gain = sum(shapes[i].calls * (current[i] - c) for i, c in helped.items())
             saved = _ms_saved(shapes, current, helped, days)
-            if saved is not None and option.table.writes_per_day * WRITE_MS_PER_ROW >= saved:
+            write = option.table.index_write_cost() * (1 - len(_replaces(option, taken)))
+            if saved is not None and write >= saved:
                 continue
             rank = (gain, -len(option.candidate.columns + option.candidate.include), -(option.size or 0))
             if gain > 0 and (best is None or rank > best_rank):
@@ -302,6 +354,8 @@ def choose(shapes: list[Shape], options: list[Option], days: float) -> list[tupl
             break
         helped = _helped(current, best)
         before = {i: current[i] for i in helped}
+        best.replaces = _replaces(best, taken)
+        taken |= {i.oid for i in best.replaces}
         for i, c in helped.items():
             current[i] = c
         chosen.append((best, before, sum(shapes[i].calls * before[i] for i in helped)))
@@ -365,9 +419,27 @@ def suggest_indexes(db: Database, since: str | None = "7 days", statements: list
     return rolled_back(db, search_path, lambda: _measure(db, shapes, statements is not None, generic, days))
 
 
+def left_out_warning(errors: list[tuple[str | None, str]], shapes: int) -> str | None:
+    """What suggest_indexes says of the captured shapes it could not plan (SQLSTATE, message of each), or None:
+    those on tables the caller may not read apart from those that no longer plan (a dropped table or column),
+    with the first message of each kind."""
+    if not errors:
+        return None
+    denied = [m for code, m in errors if code == INSUFFICIENT_PRIVILEGE]
+    failed = [m for code, m in errors if code != INSUFFICIENT_PRIVILEGE]
+    parts = []
+    if denied:
+        parts.append(f"{len(denied)} on tables this role may not read ({denied[0]})")
+    if failed:
+        parts.append(f"{len(failed)} that no longer plan ({failed[0]})")
+    return (f"{len(errors)} of {shapes} captured statement shapes left out of the suggestions: "
+            + "; ".join(parts))
+
+
 def _measure(db: Database, shapes: list[Shape], explicit: bool, generic: bool, days: float) -> list[Row]:
     tables: dict = {}
     usable: list[Shape] = []
+    errors: list[tuple[str | None, str]] = []
     for shape in shapes:
         try:
             with db.subtransaction():
@@ -378,13 +450,20 @@ def _measure(db: Database, shapes: list[Shape], explicit: bool, generic: bool, d
                         shape.generic = True
                     else:
                         shape.text = _with_values(db, shape.text, sorted(set(oids)))
-                shape.base = _cost(db, shape)
+                plan = _plan(db, shape)
+                shape.base = float(plan["Total Cost"])
+                shape.uses = plan_indexes(plan)
                 shape.candidates = found
-        except Exception:  # a logged statement that no longer plans (a dropped table): left out
+        except Exception as error:  # a logged statement that no longer plans (a dropped table): left out, said
             if explicit:
                 raise
+            errors.append((getattr(error, "sqlstate", None), str(error).splitlines()[0] if str(error) else
+                           type(error).__name__))
             continue
         usable.append(shape)
+    warning = left_out_warning(errors, len(shapes))
+    if warning:
+        db.warning(warning)
     options: dict[Candidate, Option] = {}
     for index, shape in enumerate(usable):
         for candidate in shape.candidates:
@@ -394,34 +473,40 @@ def _measure(db: Database, shapes: list[Shape], explicit: bool, generic: bool, d
             key = Candidate((None, table.quoted), candidate.columns, candidate.where, candidate.include)
             option = options.setdefault(key, Option(key, table, {}, None))
             option.shapes.append(index)
+    drops = _drop_rows(db, usable, tables)
+    claimed = frozenset(oid for _row_, oid in drops)
+    for option in options.values():
+        option.redundant = made_redundant(option.candidate, option.table, _existing(db, option.table))
     schema = _hypopg_schema(db)
     if schema is None:
-        return _unverified(db, usable, options)
+        return _unverified(db, usable, options, claimed) + [r for r, _oid in drops]
     try:
         for option in options.values():
             option.size = _hypothetical(db, schema, option)
-            for index in dict.fromkeys(i for i, s in enumerate(usable) if _touches(s, option, tables)):
+            for index in dict.fromkeys(i for i, s in enumerate(usable) if _touches(s, option.table, tables)):
                 option.costs[index] = _cost(db, usable[index])
             db.execute(f"SELECT {quote_ident(schema)}.hypopg_reset()")
     finally:
         db.execute(f"SELECT {quote_ident(schema)}.hypopg_reset()")
     rows = []
-    for option, before, cost_before in choose(usable, list(options.values()), days):
+    for option, before, cost_before in choose(usable, list(options.values()), days, claimed):
         after = {i: option.costs[i] for i in before}
         saved = _ms_saved(usable, [before.get(i, s.base) for i, s in enumerate(usable)], after, days)
         rows.append(_row(db, option, usable, sorted(before), cost_before,
                          sum(usable[i].calls * after[i] for i in before), saved, True,
                          f"lowers the cost of {len(before)} statement shape(s) by at least "
                          f"{MIN_COST_SAVING:.0%} (measured with a hypothetical index)"))
-    return rows
+    return rows + [r for r, _oid in drops]
 
 
-def _touches(shape: Shape, option: Option, tables: dict) -> bool:
-    return any(tables.get(c.table) is option.table for c in shape.candidates)
+def _touches(shape: Shape, table: Table, tables: dict) -> bool:
+    return any(tables.get(c.table) is table for c in shape.candidates)
 
 
-def _unverified(db: Database, shapes: list[Shape], options: dict[Candidate, Option]) -> list[Row]:
+def _unverified(db: Database, shapes: list[Shape], options: dict[Candidate, Option],
+                claimed: frozenset[int]) -> list[Row]:
     """Without hypopg: each shape's first candidate on each table, unmeasured."""
+    taken = set(claimed)
     firsts: set[Candidate] = set()
     for index in range(len(shapes)):
         seen = set()
@@ -434,6 +519,8 @@ def _unverified(db: Database, shapes: list[Shape], options: dict[Candidate, Opti
         if option.candidate not in firsts:
             continue
         option.size = _guessed_size(db, option)
+        option.replaces = _replaces(option, taken)
+        taken |= {i.oid for i in option.replaces}
         indexes = sorted(set(option.shapes))
         rows.append(_row(db, option, shapes, indexes, sum(shapes[i].calls * shapes[i].base for i in indexes), None,
                          None, False, NOT_INSTALLED))
@@ -442,6 +529,12 @@ def _unverified(db: Database, shapes: list[Shape], options: dict[Candidate, Opti
 
 def _row(db: Database, option: Option, shapes: list[Shape], indexes: list[int], cost_before: float,
          cost_after: float | None, saved: float | None, verified: bool, reason: str) -> Row:
+    if option.replaces:
+        names = ", ".join(i.qualified for i in option.replaces)
+        saving = option.table.index_write_cost() * len(option.replaces)
+        reason += (f"; it serves every use of {names} (same leading columns in the same order): once it is built "
+                   f"and valid, drop {'them' if len(option.replaces) > 1 else 'it'} (drop_statements), which saves "
+                   f"about {saving:.3f} ms per day of writes")
     return {
         "table_name": option.table.quoted,
         "columns": list(option.candidate.columns),
@@ -455,5 +548,136 @@ def _row(db: Database, option: Option, shapes: list[Shape], indexes: list[int], 
         "write_cost": round(option.table.writes_per_day * WRITE_MS_PER_ROW, 3),
         "verified": verified,
         "reason": reason,
+        "makes_redundant": [i.qualified for i in option.replaces],
+        "drop_statements": [index_findings.drop_statement(i) for i in option.replaces],
     }
+
+
+# Each column's attnum, and what an index on it gets by default: the type's default B-tree operator class
+# (the domain's base type's; one the type is binary-coercible to), the column's collation. None where no class.
+_COLUMN_CLASSES = """
+SELECT a.attname::text AS name, a.attnum::int AS attnum, a.attcollation::int8::text AS collation,
+       (SELECT o.oid FROM pg_catalog.pg_opclass AS o JOIN pg_catalog.pg_am AS m ON m.oid = o.opcmethod
+        WHERE m.amname = 'btree' AND o.opcdefault
+          AND (o.opcintype = t.base OR EXISTS (SELECT FROM pg_catalog.pg_cast AS k
+                                               WHERE k.castsource = t.base AND k.casttarget = o.opcintype
+                                                 AND k.castmethod = 'b'))
+        ORDER BY o.opcintype = t.base DESC, o.oid LIMIT 1)::int8::text AS opclass
+FROM pg_catalog.pg_attribute AS a
+CROSS JOIN LATERAL (SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE y.oid END AS base
+                    FROM pg_catalog.pg_type AS y WHERE y.oid = a.atttypid) AS t
+WHERE a.attrelid = $1::pg_catalog.int8::pg_catalog.oid AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def _catalog_read(db: Database, work: Callable[[], T]) -> T:
+    """``work()`` with search_path pg_catalog, pg_temp (the measurement runs with the caller's), then back."""
+    path = db.query("SELECT pg_catalog.current_setting('search_path') AS path")[0]["path"]
+    db.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
+    try:
+        return work()
+    finally:
+        db.execute("SELECT pg_catalog.set_config('search_path', $1, true)", path)
+
+
+def _existing(db: Database, table: Table) -> Existing:
+    if table.existing is None:
+        def read() -> Existing:
+            indexes, names = indexes_of(db, table.oid)
+            classes = {r["name"]: (r["attnum"], r["opclass"], r["collation"])
+                       for r in db.query(_COLUMN_CLASSES, table.oid)}
+            return Existing(indexes, names, classes)
+        table.existing = _catalog_read(db, read)
+    return table.existing
+
+
+def as_index(candidate: Candidate, table: Table, classes: dict[str, tuple[int, str | None, str]]) -> IndexInfo | None:
+    """The index a candidate would create, as index_findings describes indexes (None when a column has no
+    default B-tree class): what the redundancy test compares with the existing ones."""
+    columns = candidate.columns + candidate.include
+    if any(c not in classes or classes[c][1] is None for c in columns):
+        return None
+    keys = len(candidate.columns)
+    return IndexInfo(
+        oid=0, schema="", table=table.name, table_oid=table.oid, name="(suggested)", method="btree",
+        columns=tuple(classes[c][0] for c in columns), key_count=keys,
+        opclasses=tuple(str(classes[c][1]) for c in candidate.columns),
+        collations=tuple(classes[c][2] for c in candidate.columns), options=("0",) * keys, expressions=None,
+        # the candidate's predicate text is not pg_get_expr's: a partial candidate never matches an index's
+        predicate=candidate.where, unique=False, constraint=False, replica_identity=False, valid=True,
+        partitioned=table.partitioned, child=False, size_bytes=0, scans=None)
+
+
+def made_redundant(candidate: Candidate, table: Table, existing: Existing) -> list[IndexInfo]:
+    """The existing indexes the candidate would make redundant: index_findings.redundant() with the candidate as
+    the only longer index (a plain B-tree, neither unique nor a constraint's nor the replica identity, whose
+    keys are a left prefix of the candidate's, with the same predicate)."""
+    suggested = as_index(candidate, table, existing.classes)
+    if suggested is None:
+        return []
+    others = frozenset(i.oid for i in existing.indexes)
+    found = index_findings.redundant([*existing.indexes, suggested], existing.names, others)
+    return [f.index for f in found if f.index is not suggested]
+
+
+def _leaf_names(db: Database, index: IndexInfo) -> set[str]:
+    """The names a plan gives the index: its own, or a partitioned index's partitions' indexes."""
+    if not index.partitioned:
+        return {index.name}
+    rows = _catalog_read(db, lambda: db.query(
+        f"SELECT k.relname::text AS name FROM {partition_walk('$1::pg_catalog.int8::pg_catalog.oid')} AS t "
+        "JOIN pg_catalog.pg_class AS k ON k.oid = t.relid", index.oid))
+    return {r["name"] for r in rows}
+
+
+def _drop_rows(db: Database, shapes: list[Shape], tables: dict) -> list[tuple[Row, int]]:
+    """Existing indexes of the workload's tables that index_findings finds duplicate or a left prefix of another
+    (the longer one staying), droppable, and that no statement of the workload is planned with (a duplicate's
+    twin serves its plans as they are): the rows that say to drop one instead of adding an index, each with the
+    dropped index's oid."""
+    out: list[tuple[Row, int]] = []
+    seen: set[int] = set()
+    for table in tables.values():
+        if table is None or table.oid in seen:
+            continue
+        seen.add(table.oid)
+        touching = [i for i, s in enumerate(shapes) if _touches(s, table, tables)]
+        if not touching:
+            continue
+        existing = _existing(db, table)
+        dups = index_findings.duplicates(existing.indexes)
+        duplicated = frozenset(d.index.oid for d in dups)
+        redundant = [r for r in index_findings.redundant(existing.indexes, existing.names, duplicated)
+                     if r.index.oid not in duplicated]
+        for finding in dups + redundant:
+            index = finding.index
+            if not finding.fix.startswith("DROP INDEX"):
+                continue  # a constraint's index: the finding's advice, not a drop
+            if finding.problem == "redundant" and any(_leaf_names(db, index) & s.uses for s in shapes):
+                continue  # the workload is planned with it: the longer index would serve, at a cost not measured
+            saving = table.index_write_cost()
+            timed = all(shapes[i].total_ms is not None for i in touching)
+            cost = round(sum(shapes[i].calls * shapes[i].base for i in touching), 2)
+            reason = (f"drop this existing index instead of adding one: {finding.detail}; "
+                      + ("no statement of the workload is planned with it"
+                         if finding.problem == "redundant" else "the workload's plans are served the same") +
+                      f"; dropping it saves about {saving:.3f} ms per day of writes")
+            out.append(({
+                "table_name": table.quoted,
+                "columns": [existing.names.get((index.table_oid, c), "expression")
+                            for c in index.columns[:index.key_count]],
+                "create_statement": None,
+                "estimated_bytes": index.size_bytes,
+                "fingerprints": [shapes[i].fingerprint for i in touching],
+                "calls": sum(shapes[i].calls for i in touching),
+                "cost_before": cost,
+                "cost_after": cost,
+                "est_ms_saved_per_day": 0.0 if timed else None,
+                "write_cost": -round(saving, 3),
+                "verified": True,
+                "reason": reason,
+                "makes_redundant": [index.qualified],
+                "drop_statements": [finding.fix],
+            }, index.oid))
+    return out
 

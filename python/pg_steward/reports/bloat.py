@@ -36,11 +36,6 @@ from pg_steward.sqltext import qualified
 LEAVES = """ARRAY(SELECT $1::text::regclass::oid
                UNION SELECT t.relid FROM pg_catalog.pg_partition_tree($1::text::regclass) AS t WHERE t.isleaf)"""
 
-_SCOPE = f"""
-    {USER_SCHEMA}
-    AND ($1::text IS NULL OR c.oid = ANY ({LEAVES}))
-"""
-
 # The activity counters of pg_stat_all_tables (counted_by_vacuum: pg_class.reltuples was last set by a
 # VACUUM rather than by an ANALYZE), read with the functions that view calls (it would
 # also add up the index scans of every table, which nothing here needs). They count 0 for a
@@ -59,24 +54,49 @@ CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_live_tuples({c}.rel
 CASE WHEN {c}.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_dead_tuples({c}.reltoastrelid) END AS toast_dead
 """
 
-_TABLE_COLUMNS = f"""
-SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
-       pg_catalog.pg_relation_size(c.oid) AS size_bytes, pg_catalog.pg_relation_size(c.oid) AS table_bytes,
-       c.relpages, c.reltuples::float8 AS reltuples,
-       NULLIF(c.reltoastrelid, 0)::bigint AS toast_oid,
-       CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) END AS toast_bytes,
-       coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
-                 WHERE o.option_name = 'fillfactor'), 100) AS fillfactor,
-       {COUNTERS.format(c="c")},
-       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select
-"""
-
-_TABLES_SQL = f"""
-{_TABLE_COLUMNS}
+# One row per table, its sizes read once (pg_relation_size opens the relation), those below min_bytes left
+# out before any column is looked at. {scope} is "" or a list of oids (leaves_scope): no parameter.
+_TABLES_FROM = """
+SELECT c.oid, n.nspname, c.relname, c.relpages, c.reltuples, c.reltoastrelid, c.reloptions, z.size_bytes, z.toast_bytes
 FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
+CROSS JOIN LATERAL (SELECT pg_catalog.pg_relation_size(c.oid) AS size_bytes,
+                           CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) END
+                               AS toast_bytes) AS z
+WHERE c.relkind IN ('r', 'm') AND {user_schema}{scope} AND z.size_bytes >= {min_bytes}
+OFFSET 0
 """
+
+_TABLE_COLUMNS = f"""
+SELECT c.oid::bigint AS oid, c.nspname AS schema, c.relname AS name,
+       c.size_bytes, c.size_bytes AS table_bytes, c.relpages, c.reltuples::float8 AS reltuples,
+       NULLIF(c.reltoastrelid, 0)::bigint AS toast_oid, c.toast_bytes,
+       CASE WHEN c.reloptions IS NULL THEN 100
+            ELSE coalesce((SELECT o.option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
+                           WHERE o.option_name = 'fillfactor'), 100) END AS fillfactor,
+       {COUNTERS.format(c="c")},
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select"""
+
+
+def leaves_scope(db: Database, relation: str | None, columns: tuple[str, ...] = ("c.oid",)) -> str:
+    """The SQL condition that keeps the relations named by ``relation`` (LEAVES), as a list of oids.
+
+    The oids are written into the statement (no parameter), and a row is kept when any of ``columns`` is one
+    of them. A statement run with a parameter gets a saved plan whose generic version, chosen after a few
+    calls in one session, cannot know the scope: it joins every table's statistics by nested loop.
+    """
+    if relation is None:
+        return ""
+    oids = db.query(f"SELECT {LEAVES} AS oids", relation)[0]["oids"]
+    listed = f"'{{{','.join(str(int(o)) for o in oids)}}}'::pg_catalog.oid[]"
+    return " AND (" + " OR ".join(f"{column} = ANY ({listed})" for column in columns) + ")"
+
+
+def tables_sql(columns: str, scope: str, min_bytes: int, more: str = "") -> str:
+    """The statement over the tables in scope: ``columns`` (over ``c``, _TABLES_FROM's row) and ``more`` joins."""
+    source = _TABLES_FROM.format(user_schema=USER_SCHEMA, scope=scope, min_bytes=int(min_bytes))
+    return f"{columns}\nFROM ({source}) AS c\n{more}"
+
 
 # A short string column whose sampled values (most common values and histogram
 # bounds) all have the same length is taken as constant width: its alignment
@@ -91,35 +111,102 @@ CASE WHEN {stats}.avg_width <= 126
      ELSE false END
 """
 
-# Every table and its columns in one pass: the columns of a table as parallel arrays (in attnum
-# order), their statistics from pg_stats joined once for all tables.
-_ESTIMATE_SQL = f"""
-WITH cols AS (
-    SELECT a.attrelid,
-           pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) AS col_names,
-           pg_catalog.array_agg(a.attlen::int ORDER BY a.attnum) AS col_typlen,
-           pg_catalog.array_agg(a.attalign::text ORDER BY a.attnum) AS col_typalign,
-           pg_catalog.array_agg(a.attisdropped ORDER BY a.attnum) AS col_dropped,
-           pg_catalog.array_agg(s.avg_width::float8 ORDER BY a.attnum) AS col_avg_width,
-           pg_catalog.array_agg(s.null_frac::float8 ORDER BY a.attnum) AS col_null_frac,
-           pg_catalog.array_agg(({CONSTANT_WIDTH.format(stats="s", type="a.atttypid")}) ORDER BY a.attnum)
-               AS col_constant_width
-    FROM pg_catalog.pg_class AS c
-    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0
-    LEFT JOIN pg_catalog.pg_stats AS s
-           ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname AND NOT s.inherited
-    WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
-    GROUP BY a.attrelid
-)
-{_TABLE_COLUMNS},
+# Where the columns' statistics come from, joined once for all the columns of every table in scope. Other
+# roles than a superuser read pg_stats, which shows only the columns they may SELECT (and no row of a
+# table whose row security applies to them). A superuser may read every statistic: pg_statistic itself,
+# what pg_stats would show it, without the view's privilege check of every column of the database.
+_STATS_VIEW = """
+LEFT JOIN (SELECT v.schemaname, v.tablename, v.attname, v.avg_width, v.null_frac, v.most_common_vals,
+                  v.histogram_bounds
+           FROM pg_catalog.pg_stats AS v WHERE NOT v.inherited) AS s
+       ON s.schemaname = c.nspname AND s.tablename = c.relname AND s.attname = a.attname"""
+
+
+def _slot(kind: int) -> str:
+    return "CASE " + " ".join(f"WHEN st.stakind{i} = {kind} THEN st.stavalues{i}" for i in range(1, 6)) + " END"
+
+
+_STATS_TABLE = f"""
+LEFT JOIN (SELECT st.starelid, st.staattnum, st.stawidth AS avg_width, st.stanullfrac AS null_frac,
+                  {_slot(1)} AS most_common_vals, {_slot(2)} AS histogram_bounds
+           FROM pg_catalog.pg_statistic AS st WHERE NOT st.stainherit) AS s
+       ON s.starelid = a.attrelid AND s.staattnum = a.attnum"""
+
+# The constant-width test of CONSTANT_WIDTH, split between SQL and Python. For a short string column the
+# statement returns the text forms of its most common values and histogram bounds, one after the other
+# (w.vals, written once: these text forms cost more than the rest of the statement). When nothing in them is
+# quoted (array_out quotes a value holding a comma, a brace, a quote, a backslash or a space, or an empty one)
+# and every character is one byte, the values are the pieces between the commas and same_length() compares
+# them in Python (col_constant_width NULL). Otherwise the statement takes the arrays apart itself, as
+# CONSTANT_WIDTH does.
+_WIDTH_TEXT = """
+CASE WHEN s.avg_width <= 126 AND ty.typcategory = 'S'
+     THEN coalesce(s.most_common_vals::text, '{}') OPERATOR(pg_catalog.||) coalesce(s.histogram_bounds::text, '{}')
+     END"""
+
+_CONSTANT_WIDTH_SPLIT = """
+CASE WHEN w.vals IS NULL THEN false
+     WHEN pg_catalog.strpos(w.vals, '"') = 0 AND pg_catalog.octet_length(w.vals) = pg_catalog.length(w.vals)
+     THEN NULL
+     ELSE coalesce((SELECT pg_catalog.min(pg_catalog.octet_length(v)) = pg_catalog.max(pg_catalog.octet_length(v))
+                    FROM pg_catalog.unnest(coalesce(w.most_common_vals::text, '{}')::text[]
+                                           OPERATOR(pg_catalog.||)
+                                           coalesce(w.histogram_bounds::text, '{}')::text[]) AS v), false) END"""
+
+
+def same_length(values: str) -> bool:
+    """Whether the values of two arrays' text forms, one after the other ("{a,b}{c}"), all have one length.
+
+    The caller makes sure that no value is quoted and that a character is a byte (_CONSTANT_WIDTH_SPLIT): a
+    value is then what stands between two commas or braces, never empty. No value at all is not constant.
+    """
+    body = ",".join(part for part in values[1:-1].split("}{") if part)
+    if not body:
+        return False
+    n = body.count(",") + 1
+    first = body.find(",")
+    width = first if first >= 0 else len(body)
+    # n values of one width: the text is n * (width + 1) - 1 long and its commas stand every width + 1.
+    return len(body) == n * (width + 1) - 1 and body[width::width + 1] == "," * (n - 1)
+
+
+# The columns of every table in scope in one pass: pg_attribute, the statistics and pg_type joined once
+# (c, the tables, is computed once: MATERIALIZED), then one row per table with its columns as parallel
+# arrays in attnum order. The aggregates read the rows in the order of the sorted subquery (a group
+# aggregate over it), so none of them sorts its own input.
+_COLUMNS_CTE = f"""
+cols AS (
+    SELECT o.attrelid, pg_catalog.array_agg(o.attname) AS col_names, pg_catalog.array_agg(o.typlen) AS col_typlen,
+           pg_catalog.array_agg(o.typalign) AS col_typalign, pg_catalog.array_agg(o.dropped) AS col_dropped,
+           pg_catalog.array_agg(o.avg_width) AS col_avg_width, pg_catalog.array_agg(o.null_frac) AS col_null_frac,
+           pg_catalog.array_agg(o.constant_width) AS col_constant_width,
+           pg_catalog.array_agg(CASE WHEN o.constant_width IS NULL THEN o.vals END) AS col_values
+    FROM (SELECT w.attrelid, w.attnum, w.attname, w.typlen, w.typalign, w.dropped, w.avg_width, w.null_frac, w.vals,
+                 {_CONSTANT_WIDTH_SPLIT} AS constant_width
+          FROM (SELECT a.attrelid, a.attnum, a.attname::text AS attname, a.attlen::int AS typlen,
+                       a.attalign::text AS typalign, a.attisdropped AS dropped, s.avg_width::float8 AS avg_width,
+                       s.null_frac::float8 AS null_frac, s.most_common_vals, s.histogram_bounds,
+                       {_WIDTH_TEXT} AS vals
+                FROM c
+                JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0
+                LEFT JOIN pg_catalog.pg_type AS ty ON ty.oid = a.atttypid
+                {{stats}}
+                OFFSET 0) AS w
+          ORDER BY w.attrelid, w.attnum) AS o
+    GROUP BY o.attrelid)"""
+
+_ESTIMATE_COLUMNS = f"""{_TABLE_COLUMNS},
        cols.col_names, cols.col_typlen, cols.col_typalign, cols.col_dropped, cols.col_avg_width,
-       cols.col_null_frac, cols.col_constant_width
-FROM pg_catalog.pg_class AS c
-JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-LEFT JOIN cols ON cols.attrelid = c.oid
-WHERE c.relkind IN ('r', 'm') AND {_SCOPE}
-"""
+       cols.col_null_frac, cols.col_constant_width, cols.col_values"""
+
+
+def estimate_sql(scope: str, min_bytes: int, superuser: bool) -> str:
+    """Every table in scope and its columns' statistics in one statement, each catalog read once for all."""
+    source = _TABLES_FROM.format(user_schema=USER_SCHEMA, scope=scope, min_bytes=int(min_bytes))
+    stats = _STATS_TABLE if superuser else _STATS_VIEW
+    return (f"WITH c AS MATERIALIZED ({source}),\n{_COLUMNS_CTE.replace('{stats}', stats)}\n"
+            f"{_ESTIMATE_COLUMNS}\nFROM c LEFT JOIN cols ON cols.attrelid = c.oid")
+
 
 Shape = tuple[tuple[int, str, float | None, float | None, bool, bool], ...]
 
@@ -134,8 +221,11 @@ class _Shapes:
     def shape_of(self, row: Row) -> Shape:
         if not row["col_names"]:
             return ()
+        constant = row["col_constant_width"]
+        if None in constant:
+            constant = [same_length(v) if c is None else c for c, v in zip(constant, row["col_values"], strict=True)]
         return tuple(zip(row["col_typlen"], row["col_typalign"], row["col_avg_width"], row["col_null_frac"],
-                         row["col_dropped"], (bool(c) for c in row["col_constant_width"]), strict=True))
+                         row["col_dropped"], constant, strict=True))
 
     def columns(self, shape: Shape) -> list[model.Column]:
         found = self._columns.get(shape)
@@ -163,6 +253,13 @@ def block_size_of(db: Database) -> int:
 
 def current_role(db: Database) -> str:
     return str(db.query("SELECT current_user::text AS r")[0]["r"])
+
+
+def is_superuser(db: Database) -> bool:
+    """Whether the current role (the one pg_stats checks privileges for) is a superuser."""
+    rows = db.query("SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname OPERATOR(pg_catalog.=) "
+                    "current_user")
+    return bool(rows and rows[0]["rolsuper"])
 
 
 def pgstattuple_schema(db: Database) -> str | None:
@@ -202,9 +299,10 @@ def live_rows(row: Row, block_size: int) -> float:
 
 
 def _result(row: Row, relation: str, kind: str, expected: int | None, method: str, verdict: Verdict,
-            fix: str | None) -> Row:
+            fix: str | None, waste: tuple[int, float] | None = None) -> Row:
+    """One row of the report; ``waste`` is model.waste(size, expected) when the caller has it already."""
     size = int(row["size_bytes"])
-    wasted, percent = model.waste(size, expected) if expected is not None else (None, None)
+    wasted, percent = waste or (model.waste(size, expected) if expected is not None else (None, None))
     return {"schema": row["schema"], "table_name": row["name"], "relation": relation, "kind": kind,
             "size_bytes": size, "expected_bytes": expected, "waste_bytes": wasted, "waste_percent": percent,
             "method": method, "trustworthy": verdict.trustworthy, "reason": verdict.reason,
@@ -228,7 +326,7 @@ def _estimate_table(row: Row, shapes: _Shapes, block_size: int, role: str) -> li
                                  pages=row["size_bytes"] // block_size, relation=relation)
         wasted, percent = model.waste(int(row["size_bytes"]), expected)
         out = [_result(row, relation, "table", expected, "estimate", verdict,
-                       table_fix(relation, percent, wasted, row["n_dead_tup"], rows))]
+                       table_fix(relation, percent, wasted, row["n_dead_tup"], rows), (wasted, percent))]
     if row["toast_bytes"]:
         out.append(_estimate_toast(row, relation))
     return out
@@ -314,8 +412,10 @@ def table_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
     schema = require_pgstattuple(db) if exact else None
     block_size = block_size_of(db)
     role = current_role(db)
-    tables = [t for t in db.query(_TABLES_SQL if exact else _ESTIMATE_SQL, oid)
-              if int(t["size_bytes"]) >= (min_bytes or 0)]
+    scope = leaves_scope(db, oid)
+    sql = tables_sql(_TABLE_COLUMNS, scope, min_bytes or 0) if exact else \
+        estimate_sql(scope, min_bytes or 0, is_superuser(db))
+    tables = db.query(sql)
     shapes = _Shapes()
     out: list[Row] = []
     for i, row in enumerate(tables):

@@ -15,6 +15,7 @@ from pg_steward import server
 from pg_steward.catalog_filters import USER_SCHEMA
 from pg_steward.db import Database, Row
 from pg_steward.errors import OBJECT_NOT_IN_PREREQUISITE_STATE, StewardError, error_first_line, error_sqlstate
+from pg_steward.partitions.export import overdue_exports
 from pg_steward.reports import health_checks, premade
 from pg_steward.reports.bloat import table_bloat
 from pg_steward.reports.index_bloat import index_bloat
@@ -729,6 +730,7 @@ MEASURES: dict[str, Callable[[Database], Measure]] = {
     "table_bloat": _table_bloat,
     "index_bloat": _index_bloat,
     "premake_runway": premade.premake_runway,
+    "partition_exports": overdue_exports,
 }
 # Checks whose detail depends on the threshold (every finding over it is named).
 JUDGED_MEASURES: dict[str, Callable[[Database, health_checks.Threshold], Measure]] = {"sequences": _sequences}

@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Threshold] = {
     "index_bloat": Threshold(50, 80, unit="% wasted"),
     # Spans of premade partitions left before a managed table's newest bound is reached (forecasts).
     "premake_runway": Threshold(1, 0.25, higher_is_worse=False, unit="spans"),
+    # Partitions of tables in retention mode export expired for more than a day and still not exported.
+    "partition_exports": Threshold(1, None, unit="partitions"),
 }
 BLOAT_MIN_BYTES = 10 * 2**20  # smaller relations are not judged for bloat: rewriting them gains little
 # The grant a check needs where a role without it gets a privilege error (the others need none beyond

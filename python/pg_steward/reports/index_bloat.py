@@ -19,9 +19,9 @@ from pg_steward.reports import bloat_model as model
 from pg_steward.reports.bloat import (
     CONSTANT_WIDTH,
     COUNTERS,
-    LEAVES,
     block_size_of,
     current_role,
+    leaves_scope,
     live_rows,
     require_pgstattuple,
     size_guard,
@@ -36,10 +36,10 @@ from pg_steward.reports.bloat_verdict import (
 )
 from pg_steward.sqltext import qualified
 
-_SCOPE = f"""
-    {USER_SCHEMA}
-    AND ($1::text IS NULL OR i.indrelid = ANY ({LEAVES}) OR i.indexrelid = ANY ({LEAVES}))
-"""
+# The indexes in scope: {scope} is "" or the leaves_scope condition over the table and the index, so that
+# neither statement has a parameter (see leaves_scope).
+_SCOPE = f"{USER_SCHEMA}{{scope}}"
+_SCOPE_COLUMNS = ("i.indrelid", "i.indexrelid")
 
 _INDEXES_SQL = f"""
 SELECT ci.oid::bigint AS oid, n.nspname AS schema, ct.relname AS table_name, ci.relname AS name,
@@ -180,10 +180,11 @@ def index_bloat(db: Database, exact: bool, relation: Any, min_bytes: int | None,
     schema = require_pgstattuple(db) if exact else None
     block_size = block_size_of(db)
     role = current_role(db)
-    indexes = [r for r in db.query(_INDEXES_SQL, name) if int(r["size_bytes"]) >= (min_bytes or 0)]
+    scope = leaves_scope(db, name, _SCOPE_COLUMNS)
+    indexes = [r for r in db.query(_INDEXES_SQL.replace("{scope}", scope)) if int(r["size_bytes"]) >= (min_bytes or 0)]
     keys: dict[int, list[Row]] = defaultdict(list)
     if not exact:
-        for key in db.query(_KEYS_SQL, name):
+        for key in db.query(_KEYS_SQL.replace("{scope}", scope)):
             keys[key["oid"]].append(key)
     by_oid: dict[int, Row] = {}
     for row in indexes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pg_steward.sqltext import qualified, quote_ident
@@ -72,6 +72,7 @@ class Finding:
     detail: str
     fix: str
     severity: str
+    kept: IndexInfo | None = None  # duplicate: the index of the same definition that stays
 
 
 def drop_statement(index: IndexInfo) -> str:
@@ -113,8 +114,17 @@ def duplicates(indexes: list[IndexInfo]) -> list[Finding]:
             else:
                 fix = (f"-- {index.qualified} backs a constraint or the replica identity: move that to "
                        f"{keep.qualified} first (ALTER TABLE {index.table_qualified} ...), then drop it")
-            out.append(Finding("duplicate", index, f"same definition as {keep.qualified}", fix, "warning"))
+            out.append(Finding("duplicate", index, f"same definition as {keep.qualified}", fix, "warning", keep))
     return out
+
+
+def kept_duplicates(findings: Iterable[Finding]) -> dict[int, list[IndexInfo]]:
+    """The indexes duplicate findings keep, each with the duplicates those findings drop beside it."""
+    out: dict[int, list[IndexInfo]] = defaultdict(list)
+    for finding in findings:
+        if finding.problem == "duplicate" and finding.kept is not None:
+            out[finding.kept.oid].append(finding.index)
+    return dict(out)
 
 
 def _prefix_of(short: IndexInfo, long: IndexInfo) -> bool:
@@ -160,11 +170,14 @@ NO_LAST_SCAN = ("this server does not record when an index was last scanned (las
 
 def unused(indexes: list[IndexInfo], since: str, last_scan_known: bool = True,
            foreign_keys: Iterable[tuple[int, tuple[int, ...]]] = (),
-           dropped: frozenset[int] = frozenset()) -> list[Finding]:
+           dropped: frozenset[int] = frozenset(),
+           kept: Mapping[int, list[IndexInfo]] | None = None) -> list[Finding]:
     """Indexes never scanned since the statistics began, and (PostgreSQL 16+) those not scanned for
     UNUSED_AFTER_DAYS days; ``last_scan_known`` says whether the server records last scans. An index that
     serves a foreign key's lookups (``foreign_keys``: table oid and columns) is in use whatever its scans say,
-    and one in ``dropped`` is already proposed for dropping by another finding."""
+    and one in ``dropped`` is already proposed for dropping by another finding. One that ``kept`` maps to
+    duplicates (kept_duplicates()) is what their drop relies on: its finding waits for those drops, with no
+    SQL until they are done, so that following every finding never drops both of a pair."""
     fks = list(foreign_keys)
     out = []
     for index in indexes:
@@ -179,8 +192,15 @@ def unused(indexes: list[IndexInfo], since: str, last_scan_known: bool = True,
                       f"before that {since}; {_STANDBYS}")
         else:
             continue
-        out.append(Finding("unused", index, detail, drop_statement(index),
-                           "warning" if index.size_bytes >= 1 << 20 else "info"))
+        fix = drop_statement(index)
+        twins = (kept or {}).get(index.oid)
+        if twins:
+            others = ", ".join(t.qualified for t in twins)
+            detail += (f"; it is the one of its duplicate pair ({index.qualified} and {others}) that the duplicate "
+                       f"finding keeps: drop {others} first, never both")
+            fix = (f"-- waits for the drop of its duplicate {others} (the duplicate finding): once that is gone, "
+                   f"read this report again; if {index.qualified} is still unused, its DROP is given then")
+        out.append(Finding("unused", index, detail, fix, "warning" if index.size_bytes >= 1 << 20 else "info"))
     return out
 
 

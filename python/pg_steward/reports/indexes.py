@@ -217,14 +217,32 @@ def _missing_index_findings(db: Database) -> list[Row]:
     return out
 
 
-def index_report(db: Database) -> list[Row]:
-    """Rows of steward.index_report: every index problem with its size and fix, the most critical first."""
+def _read_indexes(db: Database, table_oid: int | None) -> tuple[list[Row], dict[tuple[int, int], str], bool]:
+    """The index rows (of every user table, or of one), the tables' column names by (table oid, attnum), and
+    whether this server records last scans."""
     last_scan_known = "last_idx_scan" in server.columns(db, "pg_catalog.pg_stat_all_indexes")
     nulls_known = "indnullsnotdistinct" in server.columns(db, "pg_catalog.pg_index")
-    rows = db.query(_indexes_sql(last_scan_known, nulls_known))
+    if table_oid is None:
+        rows = db.query(_indexes_sql(last_scan_known, nulls_known))
+        columns = db.query(_COLUMN_NAMES_SQL)
+    else:
+        one = " AND {}.oid OPERATOR(pg_catalog.=) $1::pg_catalog.int8::pg_catalog.oid"
+        rows = db.query(_indexes_sql(last_scan_known, nulls_known) + one.format("ct"), table_oid)
+        columns = db.query(_COLUMN_NAMES_SQL + one.format("c"), table_oid)
+    return rows, {(r["table_oid"], r["attnum"]): r["name"] for r in columns}, last_scan_known
+
+
+def indexes_of(db: Database, table_oid: int) -> tuple[list[index_findings.IndexInfo], dict[tuple[int, int], str]]:
+    """One table's indexes as index_findings reads them, and its column names (suggest_indexes' redundancy)."""
+    rows, names, _known = _read_indexes(db, table_oid)
+    return [_index_info(r) for r in rows], names
+
+
+def index_report(db: Database) -> list[Row]:
+    """Rows of steward.index_report: every index problem with its size and fix, the most critical first."""
+    rows, names, last_scan_known = _read_indexes(db, None)
     indexes = [_index_info(r) for r in rows]
     definitions = {r["oid"]: r["definition"] for r in rows}
-    names = {(r["table_oid"], r["attnum"]): r["name"] for r in db.query(_COLUMN_NAMES_SQL)}
     reset = db.query(_STATS_RESET_SQL)
     since = f"since the statistics were reset at {reset[0]['stats_reset']}" if reset and reset[0]["stats_reset"] \
         else "since the statistics began (never reset)"
@@ -234,7 +252,8 @@ def index_report(db: Database) -> list[Row]:
     dups = index_findings.duplicates(indexes)
     duplicated = frozenset(d.index.oid for d in dups)
     unused = index_findings.unused(indexes, since, last_scan_known,
-                                   [(fk["table_oid"], tuple(fk["columns"])) for fk in fks], duplicated)
+                                   [(fk["table_oid"], tuple(fk["columns"])) for fk in fks], duplicated,
+                                   index_findings.kept_duplicates(dups))
     unused_oids = frozenset(u.index.oid for u in unused)
     redundant = [r for r in index_findings.redundant(indexes, names, duplicated | unused_oids)
                  if r.index.oid not in duplicated]
