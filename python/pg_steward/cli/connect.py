@@ -20,6 +20,8 @@ up in the catalog, which runs no code of anyone's.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,6 +148,35 @@ class Client(PsycopgDatabase):
             yield found
         finally:
             self.conn.remove_notice_handler(keep)
+
+    @contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """Ctrl-C during the block cancels the statement running on the server, then raises KeyboardInterrupt
+        once the statement has ended, even if it was caught in a NOTICE handler: libpq calls those back from C,
+        where a KeyboardInterrupt raised by Python's own handler is printed as "Exception ignored" and lost,
+        and the statement goes on to its end. Outside the main thread (no signal handler there) a no-op."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        interrupted: list[int] = []
+
+        def on_interrupt(signum: int, _frame: object) -> None:
+            if interrupted:
+                return
+            interrupted.append(signum)
+            if self.conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+                self.conn.cancel_safe(timeout=10)
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            yield
+        except psycopg.errors.QueryCanceled:
+            if not interrupted:
+                raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
 
     def value(self, sql: str, *params: object) -> Any:
         """The first column of the first row (None without rows)."""

@@ -146,8 +146,9 @@ def call(db: Client, oid: int, args: argparse.Namespace, action: str, on_notice:
 
     db.conn.add_notice_handler(handler)
     try:
-        db.execute(_CALL_SQL, oid, args.key, args.span, action, args.premake, args.batch_size, args.lock_timeout,
-                   args.lock_retries, args.time_zone, args.manage)
+        with db.interruptible():  # Ctrl-C cancels the CALL, wherever the signal lands
+            db.execute(_CALL_SQL, oid, args.key, args.span, action, args.premake, args.batch_size, args.lock_timeout,
+                       args.lock_retries, args.time_zone, args.manage)
     finally:
         db.conn.remove_notice_handler(handler)
 
