@@ -61,6 +61,56 @@ def test_new_partitions_are_analyzed_and_take_storage_parameters(conn: psycopg.C
     assert len(rows) == 2 and all(r == (["fillfactor=70"], 0.0) for r in rows)
 
 
+
+# The statements pg_steward's Python sends while a call runs, counted in the server by wrapping the one place
+# they go through (pg_steward.db.PlpyDatabase): each is a subtransaction of PL/Python, whose end costs more
+# the more relations the transaction has created, so many manage() calls in one transaction pay for each.
+_COUNT_STATEMENTS = """
+DO LANGUAGE plpython3u $do$
+from pg_steward import db
+run, script = db.PlpyDatabase._run, db.PlpyDatabase.script
+sent = []
+db.PlpyDatabase._run = lambda self, sql, params: sent.append(sql) or run(self, sql, params)
+db.PlpyDatabase.script = lambda self, statements: sent.append("; ".join(statements)) or script(self, statements)
+try:
+    plpy.execute(%s)
+finally:
+    db.PlpyDatabase._run, db.PlpyDatabase.script = run, script
+plpy.notice("SENT " + "\x1e".join(sent))
+$do$"""
+
+
+def statements_sent(conn: psycopg.Connection, call: str) -> list[str]:
+    notices: list[str] = []
+    conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+    conn.execute("SELECT steward.version()")  # the package loaded
+    conn.execute(_COUNT_STATEMENTS % repr(call))  # a Python literal in the DO block
+    sent = [n for n in notices if n.startswith("SENT ")]
+    return sent[-1][len("SENT "):].split("\x1e")
+
+
+def test_each_new_partition_costs_one_statement(conn: psycopg.Connection) -> None:
+    """Beyond the table's own reads, a partition made by manage() is one statement: its name was looked up with
+    the others' and it is analyzed with them (it was three: the name, the creation, its ANALYZE)."""
+    conn.execute("CREATE TABLE few (d date NOT NULL) PARTITION BY RANGE (d);"
+                 "CREATE TABLE many (d date NOT NULL) PARTITION BY RANGE (d)")
+    few = statements_sent(conn, "SELECT count(*) FROM steward.manage('few', premake => 2)")
+    many = statements_sent(conn, "SELECT count(*) FROM steward.manage('many', premake => 9)")
+    assert len(many) - len(few) == 7, (few, many)
+    analyses = [s for s in many if "ANALYZE" in s]
+    assert len(analyses) == 1 and analyses[0].count("ANALYZE") == 10, analyses
+    assert act(conn, "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                     "WHERE i.inhparent = 'many'::regclass AND c.reltuples = 0") == [(10,)]  # analyzed (not -1)
+
+
+def test_a_taken_name_found_in_the_lookup_of_all_gets_the_hashed_name(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d);"
+                 f"CREATE TABLE m_p{month(conn, 1)} (x int)")  # a table of the name the next month would get
+    rows = act(conn, "SELECT action, partition FROM steward.manage('m', premake => 2)")
+    names = [p for a, p in rows if a == "create"]
+    assert len(names) == 3 and names[0] == f"public.m_p{month(conn, 0)}" and names[2] == f"public.m_p{month(conn, 2)}"
+    assert names[1].startswith(f"public.m_p{month(conn, 1)}_"), names  # the clash's hashed name
+
 def test_one_failing_table_does_not_stop_the_others(conn: psycopg.Connection) -> None:
     conn.execute("""
         CREATE TABLE a (d date NOT NULL) PARTITION BY RANGE (d);

@@ -139,15 +139,15 @@ def require_registered_identity(db: Database, parent_oid: int) -> None:
             hint="The new owner accepts the policy by calling steward.manage() for the table.")
 
 
-def _check_ceilings(db: Database, lock_timeout: str | None, lock_retries: int, ceiling: Limits) -> None:
+def _check_ceilings(lock_timeout: str | None, lock_timeout_ms: float | None, lock_retries: int,
+                    ceiling: Limits) -> None:
     if lock_retries > ceiling.lock_retries:
         raise StewardError(f"lock_retries {lock_retries} is above the ceiling of {ceiling.lock_retries}",
                            INVALID_PARAMETER_VALUE,
                            hint=f"steward.maintenance_limits.max_lock_retries is {ceiling.lock_retries} "
                                 "(set by a superuser).")
-    if lock_timeout is not None:
-        ms = db.query("SELECT extract(epoch FROM ($1::text)::interval) * 1000 AS ms", lock_timeout)[0]["ms"]
-        if ms > ceiling.lock_timeout_ms:
+    if lock_timeout is not None and lock_timeout_ms is not None:
+        if lock_timeout_ms > ceiling.lock_timeout_ms:
             raise StewardError(f"lock_timeout {lock_timeout} is above the ceiling of {ceiling.lock_timeout_ms} ms",
                                INVALID_PARAMETER_VALUE,
                                hint=f"steward.maintenance_limits.max_lock_timeout is {ceiling.lock_timeout_ms} ms "
@@ -201,9 +201,16 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
     else:
         not_null("span", span)
         integer_span = None
-        time_span(db.query("SELECT ($1::text)::interval::text AS i", span)[0]["i"], parent.key_type or "")
+    # The intervals as the server reads them, in one statement (each statement is a subtransaction of PL/Python,
+    # and registering many tables in one transaction pays for each): a text that is no interval fails here.
+    read = db.query("SELECT ($1::text)::interval::text AS span, ($2::text)::interval::text AS retention, "
+                    "CASE WHEN isfinite(($3::text)::interval) "
+                    "THEN extract(epoch FROM ($3::text)::interval) * 1000 END AS lock_ms",
+                    span, retention, lock_timeout)[0]
+    if span is not None:
+        time_span(read["span"], parent.key_type or "")
     if retention is not None:
-        positive_span(db.query("SELECT ($1::text)::interval::text AS i", retention)[0]["i"], "retention")
+        positive_span(read["retention"], "retention")
     if retention_mode == "archive":
         if archive_schema is None:
             raise StewardError("retention_mode archive needs archive_schema", INVALID_PARAMETER_VALUE)
@@ -211,14 +218,13 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
             raise StewardError(f"schema {archive_schema} does not exist", INVALID_SCHEMA_NAME)
     if storage_parameters:
         _check_storage_parameters(db, storage_parameters)
+    ms = read["lock_ms"]
     if lock_timeout is not None:
-        ms = db.query("SELECT CASE WHEN isfinite(($1::text)::interval) "
-                      "THEN extract(epoch FROM ($1::text)::interval) * 1000 END AS ms", lock_timeout)[0]["ms"]
         if ms is None:  # 'infinity', an interval from PostgreSQL 17 on
             raise StewardError(f"lock_timeout must be a finite interval, not {lock_timeout}", INVALID_PARAMETER_VALUE)
         if ms <= 0:
             raise StewardError(f"lock_timeout must be positive, not {lock_timeout}", INVALID_PARAMETER_VALUE)
-    _check_ceilings(db, lock_timeout, lock_retries, ceilings or limits(db))
+    _check_ceilings(lock_timeout, ms, lock_retries, ceilings or limits(db))
     db.execute(
         """
         INSERT INTO steward.partition_config AS c

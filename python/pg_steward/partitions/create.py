@@ -56,7 +56,7 @@ from pg_steward.partitions.bounds import Unbounded, parse_bound
 from pg_steward.partitions.config import read_config
 from pg_steward.partitions.locking import lock_parent, with_lock_retries
 from pg_steward.partitions.model import Parent, PartitionOptions, RangePartition, storage_clause
-from pg_steward.partitions.naming import partition_name, suffix
+from pg_steward.partitions.naming import first_choice, partition_name, suffix
 from pg_steward.partitions.spans import (
     INTEGER_KEYS,
     UTC,
@@ -109,7 +109,8 @@ class Known:
     (``catalog.change_facts``); ``writers_locked``: a creation of this caller holds the parent's SHARE ROW
     EXCLUSIVE lock (``lock_for_change``) until the transaction ends; ``default_empty``: the DEFAULT is a plain
     table without a block when read (no row to look for then; a row written after it makes ATTACH fail with
-    23514, and the creation's rescue moves it)."""
+    23514, and the creation's rescue moves it); ``free_names``: partition names found free in the parent's
+    schema under the change lock (``catalog.free_relation_names``), each creation then skips that lookup."""
 
     partitions: list[RangePartition]
     default_name: tuple[str, str] | None
@@ -119,6 +120,7 @@ class Known:
     grants: list[tuple[str | None, str, bool]] = field(default_factory=list)
     writers_locked: bool = False
     default_empty: bool = False
+    free_names: set[str] = field(default_factory=set)
 
 
 def known_under_lock(db: Database, parent: Parent, partitions: list[RangePartition]) -> Known:
@@ -171,17 +173,31 @@ def _in_range(parent: Parent, start: Bound, end: Bound) -> tuple[str, tuple[Key,
     return "WHERE " + " AND ".join(conditions), tuple(args)
 
 
-def _choose_name(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo) -> str:
+def _name_parts(parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo) -> tuple[str, str]:
+    """The suffix of the partition ``[start, end)`` and the identity that seeds its name's hash on a clash."""
     if isinstance(start, Unbounded):  # the first slot of the key's range, from MINVALUE
-        return partition_name(parent.name, "_pminvalue", lambda n: catalog.relation_exists(db, parent.schema, n),
-                              f"{parent.oid}:MINVALUE")
+        return "_pminvalue", f"{parent.oid}:MINVALUE"
     # Named by its span (``_p2024_07``) only when it is one whole slot; a piece of a slot by its exact start.
     aligned = span is not None and floor(start, span, tz) == start and (
         end is Unbounded.MAXVALUE or advance_within(start, span, tz, parent.key_type) == end)
     local = start.astimezone(tz).replace(tzinfo=None) if isinstance(start, dt.datetime) and start.tzinfo else None
-    tail = suffix(start, span or Span(days=1), aligned=aligned, tz_local=local)
-    return partition_name(parent.name, tail, lambda n: catalog.relation_exists(db, parent.schema, n),
-                          f"{parent.oid}:{to_literal_text(start)}")
+    return (suffix(start, span or Span(days=1), aligned=aligned, tz_local=local),
+            f"{parent.oid}:{to_literal_text(start)}")
+
+
+def first_choice_names(parent: Parent, ranges: list[tuple[Bound, Bound]], span: Span | None,
+                       tz: ZoneInfo) -> list[str]:
+    """The names the partitions of ``ranges`` get when nothing in the schema has them yet."""
+    return [first_choice(parent.name, _name_parts(parent, start, end, span, tz)[0]) for start, end in ranges]
+
+
+def _choose_name(db: Database, parent: Parent, start: Bound, end: Bound, span: Span | None, tz: ZoneInfo,
+                 free: set[str] | None = None) -> str:
+    """A free name for the partition; ``free``: names found free in this transaction under the parent's change
+    lock (``Known.free_names``), not looked up again."""
+    tail, identity = _name_parts(parent, start, end, span, tz)
+    return partition_name(parent.name, tail,
+                          lambda n: n not in (free or ()) and catalog.relation_exists(db, parent.schema, n), identity)
 
 
 def _template(partitions: list[RangePartition]) -> RangePartition | None:
@@ -388,12 +404,13 @@ def _create_locked(db: Database, parent: Parent, start: Bound, end: Bound, span:
     found = existing_or_overlap(partitions, start, end)
     if found is not None:
         return Created(found.oid, found.schema, found.name, start, end, created=False)
-    name = _choose_name(db, parent, start, end, span, tz)
+    name = _choose_name(db, parent, start, end, span, tz, known.free_names if known is not None else None)
     template = _template(partitions)
     oid, moved = attach_new_partition(db, parent, name, _range_partition(parent, start, end), options,
                                       template=template, force_move=force_move,
                                       warn_foreign=warn_foreign, known=known, atomic=atomic)
     if known is not None:  # as catalog.range_partitions would read it now
+        known.free_names.discard(name)
         known.partitions.append(RangePartition(oid, parent.schema, name, start, end,
                                                is_partitioned=template is not None))
         # Nothing runs after this in the attempt's subtransaction, which ends now: the lock stays with the

@@ -37,7 +37,7 @@ from pg_steward.partitions.config import (
     register,
     require_registered_identity,
 )
-from pg_steward.partitions.create import Known, create_range_partition, known_under_lock
+from pg_steward.partitions.create import Known, create_range_partition, first_choice_names, known_under_lock
 from pg_steward.partitions.locking import bounded_lock_timeout, lock_parent, with_lock_retries
 from pg_steward.partitions.model import NOT_WORK, Config, Limits, Parent, RangePartition
 from pg_steward.partitions.plan import MAX_NEW_PER_RUN, wanted_ranges, wide_gaps
@@ -163,7 +163,13 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                 clock = int(top) if top is not None else None
             stranded = stranded_values(table_db, parent, config, foreign, known.default_name, known.default_empty)
         wide = wide_gaps(parts, config, clock, stranded.values, parent.key_type, max_gap_slots)
-        return wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type, max_gap_slots)
+        ranges = wanted_ranges(parts, config, clock, cutoff, stranded.values, parent.key_type, max_gap_slots)
+        # The names of the partitions due, looked up in one statement rather than one per creation: each
+        # statement of PL/Python is a subtransaction, whose end costs more the more relations the transaction
+        # has created (many manage() calls in one transaction).
+        known.free_names = catalog.free_relation_names(
+            db, parent.schema, first_choice_names(parent, ranges, config.span, tz))
+        return ranges
 
     began = time.monotonic()
 
@@ -172,17 +178,26 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
 
     # One lock_timeout for the reads and every creation of the table (each attempt still in a subtransaction
     # of its own): set once, not around each.
+    made_here: list[str] = []  # the partitions made, analyzed together (one statement) when analyze is on
+
+    def analyze_made() -> None:
+        if config.analyze and made_here:
+            db.script([f"ANALYZE {name}" for name in made_here])
+        made_here.clear()
+
     with bounded_lock_timeout(db, config.options.lock):
         wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
         started = time.monotonic()
         for index, (start, end) in enumerate(wanted):
             if index and over_budget():
+                analyze_made()
                 actions.append(Action(parent.oid, "budget", None, True,
                                       f"{len(wanted) - index} more partitions due; stopped at the per-table budget of "
                                       f"{budget_s:g} s, the next run goes on"))
                 return actions
             if step is not None and index and (index >= step.max_new
                                                or time.monotonic() - started >= (step.seconds or 0)):
+                analyze_made()
                 rest = len(wanted) - index
                 actions.append(Action(parent.oid, "more", None, True,
                                       f"{rest} more partitions due; the next step goes on"))
@@ -206,8 +221,8 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
                 if made.moved_rows:
                     detail += f"; moved {made.moved_rows} rows from DEFAULT"
                 actions.append(Action(parent.oid, "create", made.label, True, detail, made.moved_rows))
-                if config.analyze:
-                    db.execute(f"ANALYZE {qualified(made.schema, made.name)}")
+                made_here.append(qualified(made.schema, made.name))
+        analyze_made()
     assert known is not None
     if cutoff is not None:
         for part in expired(list(known.partitions), cutoff):

@@ -46,9 +46,14 @@ def cut(name: str, max_bytes: int) -> str:
     return data[:max_bytes].decode(errors="ignore")
 
 
+def first_choice(parent: str, tail: str) -> str:
+    """``<parent><tail>`` within 63 bytes: the name ``partition_name`` gives when it is free."""
+    return cut(parent, NAMEDATALEN - len(tail.encode())) + tail
+
+
 def partition_name(parent: str, tail: str, taken: Callable[[str], bool], identity: str) -> str:
     """A free name ``<parent><tail>`` within 63 bytes; ``identity`` seeds the hash used on a clash."""
-    name = cut(parent, NAMEDATALEN - len(tail.encode())) + tail
+    name = first_choice(parent, tail)
     if not taken(name):
         return name
     import hashlib  # only for a name already taken (rare): its OpenSSL load is not paid by every session
