@@ -177,8 +177,8 @@ def free_relation_names(db: Database, schema: str, names: list[str]) -> set[str]
         return set()
     return {r["name"] for r in db.query(
         "SELECT w.name FROM pg_catalog.unnest($2::text[]) AS w(name) WHERE NOT EXISTS ("
-        "SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = $1 AND c.relname = w.name::pg_catalog.name)", schema, names)}
+        "SELECT FROM pg_catalog.pg_class c WHERE c.relname = w.name::pg_catalog.name "
+        "AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1))", schema, names)}
 
 
 def relation_name(db: Database, oid: int) -> tuple[str, str]:

@@ -70,13 +70,16 @@ def read_config(db: Database, parent_oid: int) -> Config | None:
     return _config(rows[0], key[0]["t"] if key else None)
 
 
-def read_managed(db: Database, parent_oid: int) -> tuple[Parent, Config] | None:
-    """The managed table and its configuration, in two statements (``read_config`` reads the key's type in a
-    third, which the parent holds); None when it is not in the registry."""
-    rows = db.query(_CONFIG_SQL + " WHERE parent = $1::bigint::oid", parent_oid)
+def read_managed(db: Database, parent_oid: int, parent: Parent | None = None) -> tuple[Parent, Config] | None:
+    """The managed table and its configuration, its registry row first checked as
+    ``require_registered_identity`` does, in two statements (``read_config`` reads the key's type in a third,
+    which the parent holds), or one when the caller read ``parent`` in this transaction; None when it is not in
+    the registry."""
+    rows = db.query(_MANAGED_SQL, parent_oid)
     if not rows:
         return None
-    parent = catalog.read_parent(db, parent_oid)
+    _check_identity(rows[0], parent_oid)
+    parent = parent or catalog.read_parent(db, parent_oid)
     return parent, _config(rows[0], parent.key_type)
 
 
@@ -96,15 +99,22 @@ def limits(db: Database) -> Limits:
                   table_budget_ms=row["table_budget_ms"], max_gap_slots=row["max_gap_slots"])
 
 
-_IDENTITY_SQL = """
-SELECT pc.registered_owner::regrole::text AS registered_owner, pc.registered_schema::text AS registered_schema,
+# What the registry recorded of the relation against what the oid names now (require_registered_identity).
+_IDENTITY_COLUMNS = """
+       pc.registered_owner::regrole::text AS registered_owner, pc.registered_schema::text AS registered_schema,
        pc.registered_name::text AS registered_name, c.relowner::regrole::text AS owner,
        n.nspname::text AS schema, c.relname::text AS name, pg_catalog.pg_has_role(c.relowner, 'USAGE') AS member
-FROM steward.partition_config AS pc
+"""
+_IDENTITY_JOINS = """
 LEFT JOIN pg_catalog.pg_class AS c ON c.oid = pc.parent
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE pc.parent = $1::bigint::oid
 """
+_IDENTITY_SQL = ("SELECT " + _IDENTITY_COLUMNS + " FROM steward.partition_config AS pc" + _IDENTITY_JOINS
+                 + " WHERE pc.parent = $1::bigint::oid")
+# The configuration and the identity of one table in one statement (read_managed).
+_MANAGED_SQL = ("SELECT cfg.*, " + _IDENTITY_COLUMNS
+                + " FROM (" + _CONFIG_SQL + " WHERE parent = $1::bigint::oid) AS cfg"
+                " JOIN steward.partition_config AS pc ON pc.parent::oid = cfg.parent_oid::oid" + _IDENTITY_JOINS)
 
 
 def require_registered_identity(db: Database, parent_oid: int) -> None:
@@ -115,9 +125,11 @@ def require_registered_identity(db: Database, parent_oid: int) -> None:
     policy that drops partitions: maintenance refuses the row until the table's owner registers it again.
     """
     rows = db.query(_IDENTITY_SQL, parent_oid)
-    if not rows:
-        return
-    row = rows[0]
+    if rows:
+        _check_identity(rows[0], parent_oid)
+
+
+def _check_identity(row: dict[str, Any], parent_oid: int) -> None:
     if row["name"] is not None and not row["member"]:
         raise StewardError(f"must be owner of table {row['schema']}.{row['name']} to maintain its partitions",
                            INSUFFICIENT_PRIVILEGE)
@@ -175,9 +187,10 @@ def require_owner(db: Database, parent: catalog.Parent) -> None:
 def register(db: Database, parent_name: str | None, span: str | None, premake: int | None, retention: str | None,
              retention_mode: str | None, archive_schema: str | None, time_zone: str | None,
              lock_timeout: str | None, lock_retries: int | None, integer_span: int | None,
-             tablespace: str | None, storage_parameters: list[str] | None, ceilings: Limits | None = None) -> int:
-    """Validate and upsert one row of ``steward.partition_config``; returns the parent's oid. ``ceilings``: the
-    limits in force (``limits``), when the caller has read them."""
+             tablespace: str | None, storage_parameters: list[str] | None,
+             ceilings: Limits | None = None) -> Parent:
+    """Validate and upsert one row of ``steward.partition_config``; returns the parent, as read before the row
+    was written. ``ceilings``: the limits in force (``limits``), when the caller has read them."""
     parent = catalog.read_parent(db, parent_name)
     catalog.require_range(parent)
     require_owner(db, parent)
@@ -243,7 +256,7 @@ def register(db: Database, parent_name: str | None, span: str | None, premake: i
         parent.oid, span, integer_span, premake, retention, retention_mode, archive_schema, time_zone,
         lock_timeout, lock_retries, tablespace, storage_parameters,
     )
-    return parent.oid
+    return parent
 
 
 class _Probe(Exception):

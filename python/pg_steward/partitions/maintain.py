@@ -35,7 +35,6 @@ from pg_steward.partitions.config import (
     managed_oids,
     read_managed,
     register,
-    require_registered_identity,
 )
 from pg_steward.partitions.create import Known, create_range_partition, first_choice_names, known_under_lock
 from pg_steward.partitions.locking import bounded_lock_timeout, lock_parent, with_lock_retries
@@ -309,13 +308,13 @@ _run_limits: Limits | None = None
 
 
 def _maintain_one(db: Database, oid: int, step: Step | None = None, budget_s: float | None = None,
-                  retire_now: bool = True, ceilings: Limits | None = None) -> list[Action]:
+                  retire_now: bool = True, ceilings: Limits | None = None,
+                  parent: Parent | None = None) -> list[Action]:
     """One table in a subtransaction of its own, its actions logged. ``ceilings``: the limits in force, when the
-    caller has read them for its run."""
+    caller has read them for its run; ``parent``: the table, when the caller has read it in this transaction."""
     try:
         with db.subtransaction():
-            require_registered_identity(db, oid)
-            managed = read_managed(db, oid)
+            managed = read_managed(db, oid, parent)
             if managed is None:
                 actions = []
             else:
@@ -431,9 +430,9 @@ def manage(db: Database, parent: str | None, span: str | None, premake: int | No
     DEFAULT rows), retiring nothing: what retention will retire at the next maintenance run comes back as
     ``would <mode>`` rows (partition, rows, bytes), so that the policy is seen before it acts."""
     ceilings = limits(db)  # read once for the registration and the work
-    oid = register(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
-                   lock_timeout, lock_retries, integer_span, tablespace, storage_parameters, ceilings)
-    return [a.row() for a in _maintain_one(db, oid, retire_now=False, ceilings=ceilings)]
+    table = register(db, parent, span, premake, retention, retention_mode, archive_schema, time_zone,
+                     lock_timeout, lock_retries, integer_span, tablespace, storage_parameters, ceilings)
+    return [a.row() for a in _maintain_one(db, table.oid, retire_now=False, ceilings=ceilings, parent=table)]
 
 
 MAX_STEPS_PER_TABLE = 1000  # a table's backlog is worked off in at most this many transactions per run
