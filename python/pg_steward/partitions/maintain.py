@@ -175,8 +175,6 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
     def over_budget() -> bool:
         return budget_s is not None and time.monotonic() - began >= budget_s
 
-    # One lock_timeout for the reads and every creation of the table (each attempt still in a subtransaction
-    # of its own): set once, not around each.
     made_here: list[str] = []  # the partitions made, analyzed together (one statement) when analyze is on
 
     def analyze_made() -> None:
@@ -184,6 +182,8 @@ def maintain_table(db: Database, config: Config, step: Step | None = None,
             db.script([f"ANALYZE {name}" for name in made_here])
         made_here.clear()
 
+    # One lock_timeout for the reads and every creation of the table (each attempt still in a subtransaction
+    # of its own): set once, not around each.
     with bounded_lock_timeout(db, config.options.lock):
         wanted = with_lock_retries(db, config.options.lock, f"read {parent.label}", plan)
         started = time.monotonic()
