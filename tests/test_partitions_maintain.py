@@ -103,6 +103,24 @@ def test_each_new_partition_costs_one_statement(conn: psycopg.Connection) -> Non
                      "WHERE i.inhparent = 'many'::regclass AND c.reltuples = 0") == [(10,)]  # analyzed (not -1)
 
 
+def test_the_names_lookup_reads_pg_class_by_its_index_even_in_a_generic_plan(conn: psycopg.Connection) -> None:
+    """The lookup of the names due runs as a prepared statement, generic after five calls: as an anti join its
+    generic plan hashed every pg_class row of the schema, each call (a scan that grows with the tables a
+    transaction registers). Each name is found by the (relname, relnamespace) index, whatever the plan mode."""
+    conn.execute("CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d)")
+    plans: list[str] = []
+    conn.execute("LOAD 'auto_explain'")
+    for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"), ("log_level", "notice")):
+        conn.execute(f"SET auto_explain.{setting} = {value}")
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+    conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+    conn.execute("SELECT count(*) FROM steward.manage('m', premake => 2)")
+    conn.execute("RESET ALL")
+    lookups = [p for p in plans if "unnest($2::text[]) AS w(name)" in p]
+    assert lookups, plans
+    assert all("pg_class_relname_nsp_index" in p and "Seq Scan on pg_class" not in p for p in lookups), lookups
+
+
 def test_a_taken_name_found_in_the_lookup_of_all_gets_the_hashed_name(conn: psycopg.Connection) -> None:
     conn.execute("CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d);"
                  f"CREATE TABLE m_p{month(conn, 1)} (x int)")  # a table of the name the next month would get

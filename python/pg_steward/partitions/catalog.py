@@ -175,10 +175,12 @@ def free_relation_names(db: Database, schema: str, names: list[str]) -> set[str]
     """Those of ``names`` that no relation of ``schema`` has, in one statement (``relation_exists`` for many)."""
     if not names:
         return set()
+    # Each name by the (relname, relnamespace) index, in a scalar subquery: a NOT EXISTS would become an anti
+    # join, and a generic plan may hash all of the schema's pg_class rows for it, every call.
     return {r["name"] for r in db.query(
-        "SELECT w.name FROM pg_catalog.unnest($2::text[]) AS w(name) WHERE NOT EXISTS ("
-        "SELECT FROM pg_catalog.pg_class c WHERE c.relname = w.name::pg_catalog.name "
-        "AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1))", schema, names)}
+        "SELECT w.name FROM pg_catalog.unnest($2::text[]) AS w(name) WHERE (SELECT c.oid FROM pg_catalog.pg_class c "
+        "WHERE c.relname = w.name::pg_catalog.name AND c.relnamespace = "
+        "(SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)) IS NULL", schema, names)}
 
 
 def relation_name(db: Database, oid: int) -> tuple[str, str]:
