@@ -8,6 +8,7 @@ import pytest
 from psycopg import errors
 
 from support.partitions import act, digest, fails, month, tree_names
+from support.plans import plans_of_calls
 
 
 def test_premake_by_the_clock_without_any_data(conn: psycopg.Connection) -> None:
@@ -61,7 +62,6 @@ def test_new_partitions_are_analyzed_and_take_storage_parameters(conn: psycopg.C
     assert len(rows) == 2 and all(r == (["fillfactor=70"], 0.0) for r in rows)
 
 
-
 # The statements pg_steward's Python sends while a call runs, counted in the server by wrapping the one place
 # they go through (pg_steward.db.PlpyDatabase): each is a subtransaction of PL/Python, whose end costs more
 # the more relations the transaction has created, so many manage() calls in one transaction pay for each.
@@ -108,14 +108,8 @@ def test_the_names_lookup_reads_pg_class_by_its_index_even_in_a_generic_plan(con
     generic plan hashed every pg_class row of the schema, each call (a scan that grows with the tables a
     transaction registers). Each name is found by the (relname, relnamespace) index, whatever the plan mode."""
     conn.execute("CREATE TABLE m (d date NOT NULL) PARTITION BY RANGE (d)")
-    plans: list[str] = []
-    conn.execute("LOAD 'auto_explain'")
-    for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"), ("log_level", "notice")):
-        conn.execute(f"SET auto_explain.{setting} = {value}")
     conn.execute("SET plan_cache_mode = force_generic_plan")
-    conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
-    conn.execute("SELECT count(*) FROM steward.manage('m', premake => 2)")
-    conn.execute("RESET ALL")
+    plans = plans_of_calls(conn, "SELECT count(*) FROM steward.manage('m', premake => 2)")
     lookups = [p for p in plans if "unnest($2::text[]) AS w(name)" in p]
     assert lookups, plans
     assert all("pg_class_relname_nsp_index" in p and "Seq Scan on pg_class" not in p for p in lookups), lookups
@@ -128,6 +122,7 @@ def test_a_taken_name_found_in_the_lookup_of_all_gets_the_hashed_name(conn: psyc
     names = [p for a, p in rows if a == "create"]
     assert len(names) == 3 and names[0] == f"public.m_p{month(conn, 0)}" and names[2] == f"public.m_p{month(conn, 2)}"
     assert names[1].startswith(f"public.m_p{month(conn, 1)}_"), names  # the clash's hashed name
+
 
 def test_one_failing_table_does_not_stop_the_others(conn: psycopg.Connection) -> None:
     conn.execute("""

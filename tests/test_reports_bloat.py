@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from support.plans import plans_of_calls
 from support.reports import flush_stats, rows
 
 
@@ -205,19 +206,6 @@ def test_toast_waste_is_said_not_estimated_and_measured_exactly(conn: psycopg.Co
     assert exact["toast"]["waste_percent"] >= 40 and exact["toast"]["size_bytes"] == toast["size_bytes"]
 
 
-def _plans_of_repeated_calls(conn: psycopg.Connection, sql: str, calls: int, params: list) -> list[str]:
-    """The plans auto_explain shows for every statement the report runs, over ``calls`` calls in one session."""
-    plans: list[str] = []
-    conn.execute("LOAD 'auto_explain'")
-    for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"), ("log_level", "notice")):
-        conn.execute(f"SET auto_explain.{setting} = {value}")
-    conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
-    for _ in range(calls):
-        conn.execute(sql, params).fetchall()
-    conn.execute("RESET ALL")
-    return plans
-
-
 @pytest.mark.parametrize("report", ["table_bloat", "index_bloat"])
 @pytest.mark.parametrize("mode", ["auto", "force_generic_plan"])
 def test_the_reports_statements_are_planned_for_each_call_never_as_a_generic_plan(
@@ -229,7 +217,7 @@ def test_the_reports_statements_are_planned_for_each_call_never_as_a_generic_pla
         make_table(conn, f"orders{i}", n=2000)
     conn.execute(f"SET plan_cache_mode = {mode}")
     for relation in (None, "orders1"):
-        plans = _plans_of_repeated_calls(conn, f"SELECT * FROM steward.{report}(relation => %s::regclass)", 8,
+        plans = plans_of_calls(conn, f"SELECT * FROM steward.{report}(relation => %s::regclass)", 8,
                                          [relation])
         # The statements that read the relations' sizes or their columns (the small look-ups of a name
         # may have parameters: their plans do not depend on the scope).

@@ -158,7 +158,7 @@ def _check_ceilings(lock_timeout: str | None, lock_timeout_ms: float | None, loc
                            INVALID_PARAMETER_VALUE,
                            hint=f"steward.maintenance_limits.max_lock_retries is {ceiling.lock_retries} "
                                 "(set by a superuser).")
-    if lock_timeout is not None and lock_timeout_ms is not None:
+    if lock_timeout_ms is not None:  # given (and finite: register checked)
         if lock_timeout_ms > ceiling.lock_timeout_ms:
             raise StewardError(f"lock_timeout {lock_timeout} is above the ceiling of {ceiling.lock_timeout_ms} ms",
                                INVALID_PARAMETER_VALUE,
